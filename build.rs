@@ -1,0 +1,69 @@
+//! Generates the httpd/APR bindings and compiles the C shim.
+//!
+//! Include paths and flags come from `apxs -q` and `apr-1-config`, so the
+//! build follows whatever httpd development files the machine has.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn query(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run `{cmd}` ({e}); install apache2-dev (scripts/setup.sh)")
+    });
+    assert!(out.status.success(), "`{cmd} {}` failed", args.join(" "));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn main() {
+    let httpd_include = query("apxs", &["-q", "INCLUDEDIR"]);
+    let apr_include = query("apr-1-config", &["--includedir"]);
+    let apr_cppflags = query("apr-1-config", &["--cppflags"]);
+    let apu_include = query("apu-1-config", &["--includedir"]);
+
+    let mut clang_args = vec![format!("-I{httpd_include}"), format!("-I{apr_include}")];
+    if apu_include != apr_include {
+        clang_args.push(format!("-I{apu_include}"));
+    }
+    clang_args.extend(apr_cppflags.split_whitespace().map(String::from));
+
+    println!("cargo:rerun-if-changed=src/shim/wsgi_shim.c");
+    println!("cargo:rerun-if-changed=src/shim/wsgi_shim.h");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let bindings = bindgen::Builder::default()
+        .header("src/shim/wsgi_shim.h")
+        .clang_args(&clang_args)
+        .allowlist_function("ap_.*|apr_.*|wsgi_shim_.*")
+        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|apr_.*|ap_.*")
+        .allowlist_var("ap_server_conf|ap_server_root|ap_top_module|unixd_config|ap_unixd_config|MODULE_MAGIC_.*|APLOG_.*|OPT_.*|HTTP_.*|OK|DECLINED|DONE|APR_.*|M_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|RSRC_CONF|ACCESS_CONF|OR_.*|NOT_IN_.*|GLOBAL_ONLY|AP_MAX_REG_MATCH|wsgi_shim_.*")
+        .blocklist_function("ap_log_.*printf.*")
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .generate()
+        .expect("bindgen failed over the httpd headers");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    bindings
+        .write_to_file(out.join("httpd_bindings.rs"))
+        .expect("cannot write bindings");
+
+    let mut build = cc::Build::new();
+    build
+        .file("src/shim/wsgi_shim.c")
+        .include(&httpd_include)
+        .include(&apr_include);
+    if apu_include != apr_include {
+        build.include(&apu_include);
+    }
+    for flag in apr_cppflags.split_whitespace() {
+        if let Some(def) = flag.strip_prefix("-D") {
+            match def.split_once('=') {
+                Some((k, v)) => build.define(k, v),
+                None => build.define(def, None),
+            };
+        }
+    }
+    build.warnings(true).compile("wsgi_shim");
+}

@@ -1,0 +1,167 @@
+//! Every `WSGI*` directive: parsed from its raw argument text, validated,
+//! stored in a typed per-server or per-directory record, and merged.
+//!
+//! Apache hands each directive line to [`apply`] together with the context it
+//! appeared in. Errors name the directive; Apache adds the file and line.
+
+mod apply;
+mod daemon;
+mod error;
+mod groups;
+mod tokenize;
+
+pub use apply::apply;
+pub use daemon::DaemonProcess;
+pub use error::ConfigError;
+pub use groups::{AppGroup, CallableObject, ProcessGroup};
+pub use tokenize::tokenize;
+
+/// Where a directive line appeared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Outside any `<VirtualHost>` and outside any section.
+    MainServer,
+    /// Inside a `<VirtualHost>`, outside any section.
+    VirtualHost,
+    /// Inside `<Directory>`, `<Location>` or `<Files>`.
+    Directory,
+    /// In a `.htaccess` file.
+    HtAccess,
+}
+
+/// How a `WSGIScriptAlias*` picks the requests it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AliasPattern {
+    /// `WSGIScriptAlias /url`: a URL-path prefix, matched on segments.
+    Prefix(String),
+    /// `WSGIScriptAliasMatch regex`: an Apache (PCRE) regular expression.
+    Regex(String),
+}
+
+/// One `WSGIScriptAlias` or `WSGIScriptAliasMatch` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptAlias {
+    pub pattern: AliasPattern,
+    /// The script file or directory; for a regex, may hold `$1`-style references.
+    pub target: String,
+    pub process_group: Option<ProcessGroup>,
+    pub application_group: Option<AppGroup>,
+    pub callable_object: Option<CallableObject>,
+    pub pass_authorization: Option<bool>,
+}
+
+/// One `WSGIImportScript` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportScript {
+    pub path: String,
+    pub process_group: ProcessGroup,
+    pub application_group: AppGroup,
+}
+
+/// Per-server settings (main server or one virtual host).
+///
+/// Options that exist once per Apache instance (`WSGIPython*`,
+/// `WSGIRestrict*`, `WSGISocketPrefix`) are only accepted in the main
+/// server and are read from there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub aliases: Vec<ScriptAlias>,
+    pub daemons: Vec<DaemonProcess>,
+    pub import_scripts: Vec<ImportScript>,
+    pub socket_prefix: Option<String>,
+    pub python_home: Option<String>,
+    pub python_path: Option<String>,
+    pub python_eggs: Option<String>,
+    pub python_optimize: Option<u8>,
+    pub python_hash_seed: Option<String>,
+    pub python_warnings: Vec<String>,
+    pub dont_write_bytecode: Option<bool>,
+    pub restrict_embedded: Option<bool>,
+    pub restrict_stdin: Option<bool>,
+    pub restrict_stdout: Option<bool>,
+    pub restrict_signal: Option<bool>,
+    pub case_sensitivity: Option<bool>,
+    pub lazy_initialization: Option<bool>,
+    pub destroy_interpreter: Option<bool>,
+    pub verbose_debugging: Option<bool>,
+}
+
+/// Per-directory settings: `<Directory>`, `<Location>`, `<Files>`,
+/// `.htaccess`, and the server-level defaults they merge onto.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirConfig {
+    pub process_group: Option<ProcessGroup>,
+    pub application_group: Option<AppGroup>,
+    pub callable_object: Option<CallableObject>,
+    pub restrict_process: Option<Vec<String>>,
+    pub pass_authorization: Option<bool>,
+    pub script_reloading: Option<bool>,
+    pub chunked_request: Option<bool>,
+    pub map_head_to_get: Option<bool>,
+    pub enable_sendfile: Option<bool>,
+    pub error_override: Option<bool>,
+    pub ignore_activity: Option<bool>,
+    pub trusted_proxy_headers: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+impl ServerConfig {
+    /// A virtual host's record merged onto the main server's: lists add
+    /// (the vhost's first), scalars take the vhost's value where set.
+    pub fn merge(base: &Self, add: &Self) -> Self {
+        fn cat<T: Clone>(first: &[T], then: &[T]) -> Vec<T> {
+            first.iter().chain(then).cloned().collect()
+        }
+        Self {
+            aliases: cat(&add.aliases, &base.aliases),
+            daemons: cat(&add.daemons, &base.daemons),
+            import_scripts: cat(&add.import_scripts, &base.import_scripts),
+            socket_prefix: add
+                .socket_prefix
+                .clone()
+                .or_else(|| base.socket_prefix.clone()),
+            python_home: add.python_home.clone().or_else(|| base.python_home.clone()),
+            python_path: add.python_path.clone().or_else(|| base.python_path.clone()),
+            python_eggs: add.python_eggs.clone().or_else(|| base.python_eggs.clone()),
+            python_optimize: add.python_optimize.or(base.python_optimize),
+            python_hash_seed: add
+                .python_hash_seed
+                .clone()
+                .or_else(|| base.python_hash_seed.clone()),
+            python_warnings: cat(&base.python_warnings, &add.python_warnings),
+            dont_write_bytecode: add.dont_write_bytecode.or(base.dont_write_bytecode),
+            restrict_embedded: add.restrict_embedded.or(base.restrict_embedded),
+            restrict_stdin: add.restrict_stdin.or(base.restrict_stdin),
+            restrict_stdout: add.restrict_stdout.or(base.restrict_stdout),
+            restrict_signal: add.restrict_signal.or(base.restrict_signal),
+            case_sensitivity: add.case_sensitivity.or(base.case_sensitivity),
+            lazy_initialization: add.lazy_initialization.or(base.lazy_initialization),
+            destroy_interpreter: add.destroy_interpreter.or(base.destroy_interpreter),
+            verbose_debugging: add.verbose_debugging.or(base.verbose_debugging),
+        }
+    }
+}
+
+impl DirConfig {
+    /// A more specific section merged onto a less specific one.
+    pub fn merge(base: &Self, add: &Self) -> Self {
+        fn pick<T: Clone>(add: &Option<T>, base: &Option<T>) -> Option<T> {
+            add.clone().or_else(|| base.clone())
+        }
+        Self {
+            process_group: pick(&add.process_group, &base.process_group),
+            application_group: pick(&add.application_group, &base.application_group),
+            callable_object: pick(&add.callable_object, &base.callable_object),
+            restrict_process: pick(&add.restrict_process, &base.restrict_process),
+            pass_authorization: pick(&add.pass_authorization, &base.pass_authorization),
+            script_reloading: pick(&add.script_reloading, &base.script_reloading),
+            chunked_request: pick(&add.chunked_request, &base.chunked_request),
+            map_head_to_get: pick(&add.map_head_to_get, &base.map_head_to_get),
+            enable_sendfile: pick(&add.enable_sendfile, &base.enable_sendfile),
+            error_override: pick(&add.error_override, &base.error_override),
+            ignore_activity: pick(&add.ignore_activity, &base.ignore_activity),
+            trusted_proxy_headers: pick(&add.trusted_proxy_headers, &base.trusted_proxy_headers),
+            trusted_proxies: pick(&add.trusted_proxies, &base.trusted_proxies),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The pure logic of mod_wsgi-rs: everything that can be decided without
+//! Apache or Python, so it can be unit-tested and fuzzed on its own.
+//!
+//! - [`config`]: every `WSGI*` directive parsed, validated and merged.
+//! - [`names`]: application/process group expansion and script module names.
+//! - [`alias`]: `WSGIScriptAlias` URL prefix matching.
+//! - [`headers`]: the status line and header rules applied to responses.
+
+pub mod alias;
+pub mod config;
+pub mod headers;
+pub mod names;

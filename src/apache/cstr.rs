@@ -1,0 +1,36 @@
+//! Conversions between C strings owned by Apache and Rust strings.
+
+use std::ffi::{CStr, c_char};
+
+/// Borrows a NUL-terminated string as bytes; `None` for a null pointer.
+///
+/// # Safety
+/// `p` must be null or point to a NUL-terminated string that outlives `'a`.
+pub unsafe fn bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: the caller guarantees a live NUL-terminated string.
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+/// A lossy UTF-8 copy of a C string; empty for null.
+///
+/// # Safety
+/// As for [`bytes`].
+pub unsafe fn string(p: *const c_char) -> String {
+    // SAFETY: forwarded from the caller.
+    unsafe { bytes(p) }
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Copies `s` into `pool` as a NUL-terminated string (embedded NULs end it).
+pub fn pstrdup(pool: *mut crate::ffi::apr_pool_t, s: &str) -> *const c_char {
+    let bytes = s.as_bytes();
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    // SAFETY: apr_pstrmemdup copies exactly `len` bytes from a live slice
+    // and NUL-terminates the copy in the pool.
+    unsafe { crate::ffi::apr_pstrmemdup(pool, bytes.as_ptr().cast(), len) }
+}

@@ -1,0 +1,71 @@
+//! Logging through Apache's error log with this module's index, so that
+//! `LogLevel wsgi:info` selects these messages.
+
+use crate::ffi;
+use std::ffi::CString;
+
+/// Apache log levels used by the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Crit,
+    Error,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl Level {
+    fn raw(self) -> i32 {
+        (match self {
+            Level::Crit => ffi::APLOG_CRIT,
+            Level::Error => ffi::APLOG_ERR,
+            Level::Warning => ffi::APLOG_WARNING,
+            Level::Notice => ffi::APLOG_NOTICE,
+            Level::Info => ffi::APLOG_INFO,
+            Level::Debug => ffi::APLOG_DEBUG,
+        }) as i32
+    }
+}
+
+fn c_message(msg: &str) -> CString {
+    CString::new(msg.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Logs against a server (the main server when `s` is null).
+pub fn server(level: Level, s: *const ffi::server_rec, msg: &str) {
+    let text = c_message(msg);
+    // SAFETY: the format is a literal "%s" consuming one NUL-terminated
+    // argument that lives across the call; a null server is accepted by
+    // ap_log_error_ and means the main server.
+    unsafe {
+        ffi::ap_log_error_(
+            c"mod_wsgi.c".as_ptr(),
+            0,
+            crate::module::index(),
+            level.raw(),
+            0,
+            s,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        );
+    }
+}
+
+/// Logs against a request, so the line carries the client address.
+pub fn request(level: Level, r: *const ffi::request_rec, msg: &str) {
+    let text = c_message(msg);
+    // SAFETY: as in `server`; `r` is the live request being handled.
+    unsafe {
+        ffi::ap_log_rerror_(
+            c"mod_wsgi.c".as_ptr(),
+            0,
+            crate::module::index(),
+            level.raw(),
+            0,
+            r,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        );
+    }
+}

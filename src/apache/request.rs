@@ -1,0 +1,210 @@
+//! A safe view of the `request_rec` being handled.
+
+use super::cstr;
+use super::table::Table;
+use crate::ffi;
+use std::ffi::{CString, c_char};
+
+/// What `r->finfo` says about the mapped file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Missing,
+    Regular,
+    Directory,
+    Other,
+}
+
+/// A request borrowed for the duration of a hook.
+#[derive(Clone, Copy)]
+pub struct Request(*mut ffi::request_rec);
+
+impl Request {
+    /// # Safety
+    /// `r` must be the live request passed to the current hook.
+    pub unsafe fn new(r: *mut ffi::request_rec) -> Self {
+        Self(r)
+    }
+
+    pub fn raw(&self) -> *mut ffi::request_rec {
+        self.0
+    }
+
+    fn rec(&self) -> &ffi::request_rec {
+        // SAFETY: constructor contract: the request outlives this wrapper.
+        unsafe { &*self.0 }
+    }
+
+    pub fn pool(&self) -> *mut ffi::apr_pool_t {
+        self.rec().pool
+    }
+
+    pub fn server(&self) -> super::server::Server {
+        super::server::Server(self.rec().server)
+    }
+
+    pub fn connection(&self) -> *mut ffi::conn_rec {
+        self.rec().connection
+    }
+
+    fn text(&self, p: *const c_char) -> String {
+        // SAFETY: request strings are pool-allocated and outlive the request.
+        unsafe { cstr::string(p) }
+    }
+
+    pub fn handler(&self) -> Option<String> {
+        let h = self.rec().handler;
+        (!h.is_null()).then(|| self.text(h))
+    }
+
+    pub fn uri(&self) -> String {
+        self.text(self.rec().uri)
+    }
+
+    pub fn filename(&self) -> String {
+        self.text(self.rec().filename)
+    }
+
+    pub fn path_info(&self) -> String {
+        self.text(self.rec().path_info)
+    }
+
+    pub fn method(&self) -> String {
+        self.text(self.rec().method)
+    }
+
+    pub fn header_only(&self) -> bool {
+        self.rec().header_only != 0
+    }
+
+    pub fn file_kind(&self) -> FileKind {
+        match self.rec().finfo.filetype {
+            ffi::apr_filetype_e_APR_NOFILE => FileKind::Missing,
+            ffi::apr_filetype_e_APR_REG => FileKind::Regular,
+            ffi::apr_filetype_e_APR_DIR => FileKind::Directory,
+            _ => FileKind::Other,
+        }
+    }
+
+    /// The mapped file's modification time, in APR microseconds.
+    pub fn file_mtime(&self) -> i64 {
+        self.rec().finfo.mtime
+    }
+
+    /// `Options ExecCGI` in effect for this request.
+    pub fn exec_cgi_allowed(&self) -> bool {
+        // SAFETY: ap_allow_options only reads the request's per-dir config.
+        unsafe { ffi::ap_allow_options(self.0) as u32 & ffi::OPT_EXECCGI != 0 }
+    }
+
+    fn table(&self, t: *mut ffi::apr_table_t) -> Table {
+        // SAFETY: the request's tables are allocated from its pool.
+        unsafe { Table::new(t, self.pool()) }
+    }
+
+    pub fn notes(&self) -> Table {
+        self.table(self.rec().notes)
+    }
+
+    pub fn subprocess_env(&self) -> Table {
+        self.table(self.rec().subprocess_env)
+    }
+
+    pub fn headers_in(&self) -> Table {
+        self.table(self.rec().headers_in)
+    }
+
+    pub fn headers_out(&self) -> Table {
+        self.table(self.rec().headers_out)
+    }
+
+    pub fn err_headers_out(&self) -> Table {
+        self.table(self.rec().err_headers_out)
+    }
+
+    /// Fills `subprocess_env` with Apache's CGI and common variables.
+    pub fn add_cgi_vars(&self) {
+        // SAFETY: both functions only write the request's own env table.
+        unsafe {
+            ffi::ap_add_common_vars(self.0);
+            ffi::ap_add_cgi_vars(self.0);
+        }
+    }
+
+    /// Maps the URI to a file, as `translate_name` does for Alias.
+    pub fn set_filename(&self, name: &str) {
+        let p = cstr::pstrdup(self.pool(), name);
+        // SAFETY: the new value is a pool string; Apache owns the field.
+        unsafe { (*self.0).filename = p as *mut c_char };
+    }
+
+    /// Sets the handler to a static name.
+    pub fn set_handler(&self, name: &'static std::ffi::CStr) {
+        // SAFETY: a 'static string outlives the request.
+        unsafe { (*self.0).handler = name.as_ptr() };
+    }
+
+    pub fn set_status(&self, code: i32, line: &str) {
+        let p = cstr::pstrdup(self.pool(), line);
+        // SAFETY: fields owned by Apache; the line is a pool string.
+        unsafe {
+            (*self.0).status = code;
+            (*self.0).status_line = p;
+        }
+    }
+
+    pub fn set_content_type(&self, value: &str) {
+        let p = cstr::pstrdup(self.pool(), value);
+        // SAFETY: ap_set_content_type keeps the pool string.
+        unsafe { ffi::ap_set_content_type(self.0, p) };
+    }
+
+    pub fn set_content_length(&self, len: u64) {
+        // SAFETY: sets r->clength and the header from the request's pool.
+        unsafe { ffi::ap_set_content_length(self.0, len as ffi::apr_off_t) };
+    }
+
+    /// Prepares the input filters; `chunked_ok` accepts a chunked body.
+    pub fn setup_client_block(&self, chunked_ok: bool) -> i32 {
+        let policy = if chunked_ok {
+            ffi::REQUEST_CHUNKED_DECHUNK
+        } else {
+            ffi::REQUEST_CHUNKED_ERROR
+        };
+        // SAFETY: reads the request's headers and sets its body state.
+        unsafe { ffi::ap_setup_client_block(self.0, policy as i32) }
+    }
+
+    /// The declared body length still to be read, and `LimitRequestBody`.
+    pub fn body_limits(&self) -> (i64, u64) {
+        // SAFETY: plain reads of the request and its per-dir config.
+        unsafe {
+            (
+                self.rec().remaining,
+                ffi::ap_get_limit_req_body(self.0) as u64,
+            )
+        }
+    }
+
+    pub fn discard_body(&self) {
+        // SAFETY: reads and drops the body through the input filters.
+        unsafe { ffi::ap_discard_request_body(self.0) };
+    }
+
+    /// The `mpm` answer for `AP_MPMQ_*` queries.
+    pub fn mpm_query(code: u32) -> i32 {
+        let mut v = 0;
+        // SAFETY: writes one int.
+        unsafe { ffi::ap_mpm_query(code as i32, &mut v) };
+        v
+    }
+
+    pub fn note(&self, key: &str) -> Option<String> {
+        self.notes()
+            .get(key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    pub fn cstring(s: &str) -> CString {
+        CString::new(s.replace('\0', "")).unwrap_or_default()
+    }
+}

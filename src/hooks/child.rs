@@ -1,0 +1,50 @@
+//! `child_init`: Python starts here, in each Apache child, never in the
+//! parent (which must stay free of Python and threads).
+
+use crate::apache::{log, server::Server};
+use crate::ffi;
+use crate::hooks::config::ServerRecord;
+use crate::python::runtime::{self, Settings};
+
+pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+    super::guard("child_init", (), || {
+        // SAFETY: the main server's record was made by create_server_config.
+        let cfg = unsafe { &(*Server(s).config::<ServerRecord>()).cfg };
+        let settings = Settings {
+            home: cfg.python_home.clone(),
+            path: cfg
+                .python_path
+                .iter()
+                .flat_map(|p| p.split(':'))
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect(),
+            optimize: cfg.python_optimize.unwrap_or(0),
+            dont_write_bytecode: cfg.dont_write_bytecode.unwrap_or(false),
+        };
+        if let Err(e) = runtime::initialize(settings) {
+            log::server(
+                log::Level::Crit,
+                s,
+                &format!("mod_wsgi (pid={}): {e}.", std::process::id()),
+            );
+            return;
+        }
+        // SAFETY: the cleanup is a plain function and runs when the child's
+        // pool is destroyed, after its worker threads have stopped.
+        unsafe {
+            ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup))
+        };
+    })
+}
+
+extern "C" fn finalize(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
+    super::guard("child exit", 0, || {
+        runtime::finalize();
+        0
+    })
+}
+
+extern "C" fn no_cleanup(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
+    0
+}

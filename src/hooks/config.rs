@@ -1,0 +1,138 @@
+//! Configuration records: creation, merging, and the one directive handler
+//! behind every `WSGI*` line. Parsing itself is `wsgi_core::config`.
+
+use crate::apache::{pool, regex::Regex, server::Server};
+use crate::ffi;
+use std::ffi::{CStr, c_char, c_void};
+use wsgi_core::config::{self, AliasPattern, Context, DirConfig, ServerConfig};
+
+/// The per-server record: the parsed settings plus what only Apache can
+/// hold, the compiled `WSGIScriptAliasMatch` patterns (one per alias).
+#[derive(Clone, Default)]
+pub struct ServerRecord {
+    pub cfg: ServerConfig,
+    pub alias_regex: Vec<Option<Regex>>,
+}
+
+pub extern "C" fn create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
+    super::guard("create_dir_config", std::ptr::null_mut(), || {
+        pool::alloc(p, DirConfig::default()).cast()
+    })
+}
+
+pub extern "C" fn merge_dir_config(
+    p: *mut ffi::apr_pool_t,
+    base: *mut c_void,
+    add: *mut c_void,
+) -> *mut c_void {
+    super::guard("merge_dir_config", std::ptr::null_mut(), || {
+        // SAFETY: Apache passes two records made by create_dir_config.
+        let (base, add) = unsafe { (&*(base as *const DirConfig), &*(add as *const DirConfig)) };
+        pool::alloc(p, DirConfig::merge(base, add)).cast()
+    })
+}
+
+pub extern "C" fn create_server_config(
+    p: *mut ffi::apr_pool_t,
+    _s: *mut ffi::server_rec,
+) -> *mut c_void {
+    super::guard("create_server_config", std::ptr::null_mut(), || {
+        pool::alloc(p, ServerRecord::default()).cast()
+    })
+}
+
+pub extern "C" fn merge_server_config(
+    p: *mut ffi::apr_pool_t,
+    base: *mut c_void,
+    add: *mut c_void,
+) -> *mut c_void {
+    super::guard("merge_server_config", std::ptr::null_mut(), || {
+        // SAFETY: Apache passes two records made by create_server_config.
+        let (base, add) = unsafe {
+            (
+                &*(base as *const ServerRecord),
+                &*(add as *const ServerRecord),
+            )
+        };
+        let merged = ServerRecord {
+            cfg: ServerConfig::merge(&base.cfg, &add.cfg),
+            alias_regex: add
+                .alias_regex
+                .iter()
+                .chain(&base.alias_regex)
+                .copied()
+                .collect(),
+        };
+        pool::alloc(p, merged).cast()
+    })
+}
+
+/// Where the directive being parsed sits.
+fn context_of(cmd: &ffi::cmd_parms) -> Context {
+    // A .htaccess file is read with `override` set from AllowOverride,
+    // which never includes ACCESS_CONF or RSRC_CONF.
+    if cmd.override_ & (ffi::ACCESS_CONF | ffi::RSRC_CONF) as i32 == 0 {
+        return Context::HtAccess;
+    }
+    if !cmd.path.is_null() {
+        return Context::Directory;
+    }
+    if Server(cmd.server).is_virtual() {
+        Context::VirtualHost
+    } else {
+        Context::MainServer
+    }
+}
+
+/// The handler of every `WSGI*` directive (the C table points here).
+#[unsafe(no_mangle)]
+pub extern "C" fn wsgi_rs_directive(
+    cmd: *mut ffi::cmd_parms,
+    mconfig: *mut c_void,
+    args: *const c_char,
+) -> *const c_char {
+    super::guard(
+        "directive handler",
+        c"mod_wsgi-rs: internal error parsing directive".as_ptr(),
+        || {
+            // SAFETY: Apache passes its live cmd_parms, the per-dir record of
+            // the current section, and the NUL-terminated rest of the line.
+            let (cmd, name, args) = unsafe {
+                let cmd = &*cmd;
+                (
+                    cmd,
+                    CStr::from_ptr((*cmd.cmd).name).to_string_lossy(),
+                    CStr::from_ptr(args).to_string_lossy(),
+                )
+            };
+            let server = Server(cmd.server);
+            // SAFETY: the server record was made by create_server_config and
+            // the per-dir record by create_dir_config.
+            let (record, dir) = unsafe {
+                (
+                    &mut *server.config::<ServerRecord>(),
+                    &mut *(mconfig as *mut DirConfig),
+                )
+            };
+            let before = record.cfg.aliases.len();
+            if let Err(e) = config::apply(&name, &args, context_of(cmd), &mut record.cfg, dir) {
+                return crate::apache::cstr::pstrdup(cmd.pool, &e.to_string());
+            }
+            for alias in &record.cfg.aliases[before..] {
+                let compiled = match &alias.pattern {
+                    AliasPattern::Prefix(_) => None,
+                    AliasPattern::Regex(re) => match Regex::compile(cmd.pool, re) {
+                        Some(r) => Some(r),
+                        None => {
+                            let msg =
+                                format!("{name}: regular expression '{re}' could not be compiled");
+                            return crate::apache::cstr::pstrdup(cmd.pool, &msg);
+                        }
+                    },
+                };
+                record.alias_regex.push(compiled);
+            }
+            std::ptr::null()
+        },
+    )
+}

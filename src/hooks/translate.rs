@@ -1,0 +1,77 @@
+//! `translate_name`: maps URLs under a `WSGIScriptAlias` to the script and
+//! marks the request for the `wsgi-script` handler, as mod_wsgi does.
+
+use super::config::ServerRecord;
+use crate::apache::request::Request;
+use crate::ffi;
+use wsgi_core::alias::alias_matches;
+use wsgi_core::config::AliasPattern;
+
+/// The handler name a WSGIScriptAlias forces.
+pub const HANDLER: &std::ffi::CStr = c"wsgi-script";
+
+/// Notes that carry per-alias options from here to the handler.
+pub mod notes {
+    pub const FORCED_TYPE: &str = "alias-forced-type";
+    pub const PROCESS_GROUP: &str = "mod_wsgi.process_group";
+    pub const APPLICATION_GROUP: &str = "mod_wsgi.application_group";
+    pub const CALLABLE_OBJECT: &str = "mod_wsgi.callable_object";
+    pub const PASS_AUTHORIZATION: &str = "mod_wsgi.pass_authorization";
+}
+
+pub extern "C" fn translate_name(r: *mut ffi::request_rec) -> i32 {
+    super::guard("translate_name", ffi::DECLINED as i32, || {
+        // SAFETY: Apache passes the live request.
+        let req = unsafe { Request::new(r) };
+        translate(req)
+    })
+}
+
+fn translate(req: Request) -> i32 {
+    let server = req.server();
+    // SAFETY: the record was made by create/merge_server_config.
+    let record = unsafe { &*server.config::<ServerRecord>() };
+    if record.cfg.aliases.is_empty() {
+        return ffi::DECLINED as i32;
+    }
+    let uri = req.uri();
+    if !uri.is_empty() && !uri.starts_with('/') {
+        return ffi::DECLINED as i32;
+    }
+    for (alias, regex) in record.cfg.aliases.iter().zip(&record.alias_regex) {
+        let hit = match (&alias.pattern, regex) {
+            (AliasPattern::Prefix(prefix), _) => alias_matches(&uri, prefix)
+                .map(|len| (prefix.as_str() == "/", len, alias.target.clone())),
+            (AliasPattern::Regex(_), Some(re)) => re
+                .substitute(req.pool(), &uri, &alias.target)
+                .map(|(len, target)| (false, len, target)),
+            (AliasPattern::Regex(_), None) => None,
+        };
+        let Some((at_root, len, target)) = hit else {
+            continue;
+        };
+        let rest = if at_root {
+            uri.as_str()
+        } else {
+            &uri[len.min(uri.len())..]
+        };
+        req.set_filename(&format!("{target}{rest}"));
+        req.set_handler(HANDLER);
+        let notes = req.notes();
+        notes.set(notes::FORCED_TYPE, "wsgi-script");
+        if let Some(g) = &alias.process_group {
+            notes.set(notes::PROCESS_GROUP, &g.to_string());
+        }
+        if let Some(g) = &alias.application_group {
+            notes.set(notes::APPLICATION_GROUP, &g.to_string());
+        }
+        if let Some(c) = &alias.callable_object {
+            notes.set(notes::CALLABLE_OBJECT, &c.to_string());
+        }
+        if let Some(p) = alias.pass_authorization {
+            notes.set(notes::PASS_AUTHORIZATION, if p { "1" } else { "0" });
+        }
+        return ffi::OK as i32;
+    }
+    ffi::DECLINED as i32
+}

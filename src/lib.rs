@@ -1,0 +1,18 @@
+//! mod_wsgi-rs: an Apache httpd 2.4 module that hosts Python WSGI
+//! applications, configured with mod_wsgi's `WSGI*` directives.
+//!
+//! Layout:
+//! - `module.rs`: the exported `wsgi_module` record Apache loads.
+//! - `hooks/`: every entry point Apache calls, each behind `catch_unwind`.
+//! - `apache/`: the safe layer over httpd/APR (requests, pools, logging).
+//! - `python/`: the interpreter runtime and the WSGI protocol.
+//! - `ffi.rs` and `shim/`: raw bindings and the C command table.
+//! - the pure logic (config parsing, names, header rules) is the `wsgi-core` crate in `core/`.
+
+mod apache;
+mod ffi;
+mod hooks;
+mod module;
+mod python;
+
+pub use module::wsgi_module;

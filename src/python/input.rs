@@ -1,0 +1,167 @@
+//! `wsgi.input`: the request body, streamed from the server as the
+//! application reads it (never buffered whole).
+
+use super::io::{IoError, SharedIo, with_io};
+use pyo3::exceptions::{PyIOError, PyOSError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+/// How much to ask the server for when a line or `read()` needs more.
+const CHUNK: usize = 64 * 1024;
+
+#[pyclass(module = "mod_wsgi")]
+pub struct Input {
+    io: SharedIo,
+    /// Bytes received but not yet returned, from `pos`.
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+fn to_pyerr(e: IoError) -> PyErr {
+    match e {
+        IoError::ClientGone => {
+            PyOSError::new_err("request data read error: client closed connection")
+        }
+        other => PyIOError::new_err(format!("request data read error: {other}")),
+    }
+}
+
+impl Input {
+    pub fn new(io: SharedIo) -> Self {
+        Self {
+            io,
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Receives up to `want` more bytes into the buffer; false at end.
+    fn fill(&mut self, py: Python<'_>, want: usize) -> PyResult<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + want.max(1), 0);
+        let mut tmp = std::mem::take(&mut self.buf);
+        let got = with_io(py, &self.io, |io| {
+            io.read(&mut tmp[start..]).map(|n| (n, tmp))
+        });
+        match got {
+            Ok((n, mut filled)) => {
+                filled.truncate(start + n);
+                self.buf = filled;
+                if n == 0 {
+                    self.eof = true;
+                }
+                Ok(n > 0)
+            }
+            Err(e) => {
+                self.eof = true;
+                Err(to_pyerr(e))
+            }
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.buffered().len());
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        out
+    }
+
+    fn read_line(&mut self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
+        let mut scanned = 0;
+        loop {
+            let avail = self.buffered();
+            let cap = limit.map_or(avail.len(), |l| l.min(avail.len()));
+            if let Some(i) = avail[scanned..cap].iter().position(|&b| b == b'\n') {
+                return Ok(self.take(scanned + i + 1));
+            }
+            scanned = cap;
+            if limit.is_some_and(|l| cap >= l) {
+                return Ok(self.take(cap));
+            }
+            if !self.fill(py, CHUNK)? {
+                return Ok(self.take(self.buffered().len()));
+            }
+        }
+    }
+}
+
+fn size_arg(size: Option<isize>) -> Option<usize> {
+    size.and_then(|s| usize::try_from(s).ok())
+}
+
+#[pymethods]
+impl Input {
+    #[pyo3(signature = (size=None))]
+    fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        let data = match size_arg(size) {
+            Some(n) => {
+                if self.buffered().is_empty() && n > 0 {
+                    self.fill(py, n)?;
+                }
+                self.take(n)
+            }
+            None => {
+                while self.fill(py, CHUNK)? {}
+                self.take(self.buffered().len())
+            }
+        };
+        Ok(PyBytes::new(py, &data))
+    }
+
+    #[pyo3(signature = (size=None))]
+    fn readline<'py>(
+        &mut self,
+        py: Python<'py>,
+        size: Option<isize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let line = self.read_line(py, size_arg(size))?;
+        Ok(PyBytes::new(py, &line))
+    }
+
+    #[pyo3(signature = (hint=None))]
+    fn readlines<'py>(
+        &mut self,
+        py: Python<'py>,
+        hint: Option<isize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let hint = size_arg(hint).filter(|&h| h > 0);
+        let lines = PyList::empty(py);
+        let mut total = 0;
+        loop {
+            let line = self.read_line(py, None)?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            lines.append(PyBytes::new(py, &line))?;
+            if hint.is_some_and(|h| total >= h) {
+                break;
+            }
+        }
+        Ok(lines)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.read_line(py, None)?;
+        Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
+    }
+
+    fn close(&mut self) {}
+}

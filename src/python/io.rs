@@ -1,0 +1,59 @@
+//! How the WSGI layer talks to whoever owns the request: the Apache child
+//! in embedded mode, the socket to the Apache child in daemon mode.
+
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+/// Severity of a message for the error log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+/// A failure of the request's I/O.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IoError {
+    #[error("client closed connection")]
+    ClientGone,
+    #[error("request body could not be read: {0}")]
+    Read(String),
+    #[error("response could not be written: {0}")]
+    Write(String),
+    #[error("request has already finished")]
+    Finished,
+}
+
+/// The request's I/O, as the WSGI layer needs it. Every method may block;
+/// callers release the GIL around them.
+pub trait RequestIo: Send {
+    /// Reads request body bytes into `buf`; 0 at the end of the body.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError>;
+    /// Sets the response status line (`"200 OK"`) and headers, once,
+    /// before the first body byte.
+    fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError>;
+    /// Sends body bytes to the client now.
+    fn write(&mut self, data: &[u8]) -> Result<(), IoError>;
+    /// Writes a line to the error log, attributed to this request.
+    fn log(&mut self, level: LogLevel, message: &str);
+}
+
+/// The request's I/O shared by the objects handed to the application
+/// (`wsgi.input`, `wsgi.errors`, `start_response`). Lock it only with the
+/// GIL released: a thread that holds the GIL and waits for this lock would
+/// stall the holder's return. Empty once the request has finished.
+pub type SharedIo = Arc<Mutex<Option<Box<dyn RequestIo>>>>;
+
+/// Runs `f` on the request's I/O with the GIL released.
+pub fn with_io<R: Send>(
+    py: pyo3::Python<'_>,
+    io: &SharedIo,
+    f: impl FnOnce(&mut dyn RequestIo) -> Result<R, IoError> + Send,
+) -> Result<R, IoError> {
+    py.detach(|| match io.lock().as_mut() {
+        Some(io) => f(io.as_mut()),
+        None => Err(IoError::Finished),
+    })
+}

@@ -1,0 +1,16 @@
+//! Python: the runtime in each process, interpreters per application
+//! group, and the WSGI protocol. Nothing here knows about Apache types; the
+//! request arrives as a [`call::WsgiCall`] and talks back through
+//! [`io::RequestIo`], which embedded mode and daemon mode each implement.
+
+pub mod attached;
+pub mod call;
+pub mod environ;
+pub mod errors;
+pub mod file_wrapper;
+pub mod input;
+pub mod interpreters;
+pub mod io;
+pub mod runtime;
+pub mod script;
+pub mod start_response;

@@ -1,0 +1,179 @@
+//! Python's lifetime in one process: initialised after the fork (in each
+//! Apache child, or each daemon process), finalised when the process ends.
+
+use super::interpreters;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// The `WSGIPython*` settings in force for this process.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub home: Option<String>,
+    pub path: Vec<String>,
+    pub optimize: u8,
+    pub dont_write_bytecode: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(
+        "WSGIPythonHome '{0}' is not a Python installation or virtual environment for Python 3.11 (no lib/python3.11 and no pyvenv.cfg); fix or remove the directive"
+    )]
+    BadHome(String),
+    #[error("Python could not be initialised: {0}")]
+    Failed(String),
+}
+
+static SETTINGS: parking_lot::Mutex<Option<Settings>> = parking_lot::Mutex::new(None);
+
+fn check_home(home: &str) -> Result<(), InitError> {
+    let p = std::path::Path::new(home);
+    if p.join("lib/python3.11").is_dir() || p.join("pyvenv.cfg").is_file() {
+        Ok(())
+    } else {
+        Err(InitError::BadHome(home.to_string()))
+    }
+}
+
+fn check(status: ffi::PyStatus) -> Result<(), InitError> {
+    // SAFETY: PyStatus_Exception only inspects the value; err_msg, when
+    // set, is a static C string.
+    unsafe {
+        if ffi::PyStatus_Exception(status) != 0 {
+            let msg = if status.err_msg.is_null() {
+                "unknown error".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(status.err_msg)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            return Err(InitError::Failed(msg));
+        }
+    }
+    Ok(())
+}
+
+/// Initialises Python in this process and releases the GIL.
+pub fn initialize(settings: Settings) -> Result<(), InitError> {
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    if let Some(home) = &settings.home {
+        check_home(home)?;
+    }
+    // SAFETY: PyConfig is plain data initialised by PyConfig_InitPythonConfig
+    // and cleared after use; strings are copied by PyConfig_SetBytesString.
+    unsafe {
+        let mut config: ffi::PyConfig = std::mem::zeroed();
+        ffi::PyConfig_InitPythonConfig(&mut config);
+        // Apache owns the signals.
+        config.install_signal_handlers = 0;
+        config.parse_argv = 0;
+        config.optimization_level = settings.optimize as i32;
+        config.write_bytecode = if settings.dont_write_bytecode { 0 } else { 1 };
+        let argv0 = c"mod_wsgi";
+        let mut argv = [argv0.as_ptr()];
+        let mut result = check(ffi::PyConfig_SetBytesArgv(
+            &mut config,
+            1,
+            argv.as_mut_ptr(),
+        ));
+        if let (Ok(()), Some(home)) = (&result, &settings.home) {
+            let home = CString::new(home.as_str()).unwrap_or_default();
+            if std::path::Path::new(home.to_str().unwrap_or(""))
+                .join("pyvenv.cfg")
+                .is_file()
+            {
+                // A virtual environment: let Python find it from its interpreter path.
+                let exe = CString::new(format!("{}/bin/python", home.to_string_lossy()))
+                    .unwrap_or_default();
+                result = check(ffi::PyConfig_SetBytesString(
+                    &mut config,
+                    &mut config.program_name,
+                    exe.as_ptr(),
+                ));
+            } else {
+                result = check(ffi::PyConfig_SetBytesString(
+                    &mut config,
+                    &mut config.home,
+                    home.as_ptr(),
+                ));
+            }
+        }
+        if result.is_ok() {
+            result = check(ffi::Py_InitializeFromConfig(&config));
+        }
+        ffi::PyConfig_Clear(&mut config);
+        result?;
+        let tstate = ffi::PyThreadState_Get();
+        let interp = ffi::PyThreadState_GetInterpreter(tstate);
+        *SETTINGS.lock() = Some(settings);
+        setup_interpreter("");
+        ffi::PyEval_SaveThread();
+        interpreters::set_main(interp, tstate);
+    }
+    Ok(())
+}
+
+/// Prepares a new interpreter (run with its GIL held): `WSGIPythonPath`
+/// entries through `site.addsitedir`, so `.pth` files are honoured.
+pub fn setup_interpreter(_group: &str) {
+    let paths = SETTINGS
+        .lock()
+        .as_ref()
+        .map(|s| s.path.clone())
+        .unwrap_or_default();
+    super::attached::run(|py| {
+        if paths.is_empty() {
+            return;
+        }
+        if let Ok(site) = py.import("site") {
+            for p in &paths {
+                if let Err(e) = site.call_method1("addsitedir", (p,)) {
+                    eprintln!("mod_wsgi: cannot add '{p}' to sys.path: {e}");
+                }
+            }
+        }
+    });
+}
+
+/// Ends every sub-interpreter, then Python itself (atexit handlers run).
+/// Called from the process's exit path, once no request is running.
+pub fn finalize() {
+    if !STARTED.load(Ordering::SeqCst) {
+        return;
+    }
+    let Some(main_t) = interpreters::main_thread_state() else {
+        return;
+    };
+    // SAFETY: this thread's main thread state takes the GIL. Each
+    // sub-interpreter is entered by swapping in this thread's state for it
+    // (the GIL is shared in 3.11); Py_EndInterpreter needs that state to be
+    // the interpreter's only one, so the states of worker threads (which
+    // have stopped) are cleared and deleted first. It returns with the GIL
+    // still held and no state current, so the main state is swapped back.
+    // Py_FinalizeEx then runs the main interpreter's atexit handlers.
+    unsafe {
+        ffi::PyEval_RestoreThread(main_t);
+        for (_, interp) in interpreters::take_all_groups() {
+            let t = interpreters::thread_state_for_teardown(interp);
+            ffi::PyThreadState_Swap(t);
+            let mut other = ffi::PyInterpreterState_ThreadHead(interp);
+            while !other.is_null() {
+                let next = ffi::PyThreadState_Next(other);
+                if other != t {
+                    ffi::PyThreadState_Clear(other);
+                    ffi::PyThreadState_Delete(other);
+                }
+                other = next;
+            }
+            ffi::Py_EndInterpreter(t);
+            ffi::PyThreadState_Swap(main_t);
+        }
+        ffi::Py_FinalizeEx();
+    }
+}

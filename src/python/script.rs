@@ -1,0 +1,115 @@
+//! Loading a WSGI script file as a module, and reloading it when it changes.
+
+use parking_lot::Mutex;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+use std::ffi::CString;
+
+/// The module attribute that records the file's mtime when loaded.
+const MTIME_ATTR: &str = "__mtime__";
+
+/// Serialises loads, so one script is not executed twice at once.
+static LOADING: Mutex<()> = Mutex::new(());
+
+/// Why a script could not provide an application.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("Target WSGI script '{path}' cannot be loaded as Python module.")]
+    Load { path: String, err: PyErr },
+    #[error("Target WSGI script '{path}' does not contain WSGI application '{callable}'.")]
+    NoCallable { path: String, callable: String },
+}
+
+/// Where the script is and how to treat it.
+pub struct Script<'a> {
+    pub path: &'a str,
+    pub module_name: &'a str,
+    /// The file's modification time as the server saw it.
+    pub mtime: i64,
+    /// `WSGIScriptReloading On`: reload when `mtime` differs.
+    pub reload: bool,
+}
+
+fn loaded<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Option<Bound<'py, PyModule>>> {
+    let modules = py
+        .import("sys")?
+        .getattr("modules")?
+        .cast_into::<PyDict>()?;
+    let Some(m) = modules.get_item(s.module_name)? else {
+        return Ok(None);
+    };
+    let Ok(m) = m.cast_into::<PyModule>() else {
+        return Ok(None);
+    };
+    if s.reload {
+        let recorded: Option<i64> = m.getattr(MTIME_ATTR).ok().and_then(|v| v.extract().ok());
+        if recorded != Some(s.mtime) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(m))
+}
+
+fn exec<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Bound<'py, PyModule>> {
+    let source = std::fs::read(s.path)
+        .map_err(|e| pyo3::exceptions::PyIOError::new_err(format!("{}: {e}", s.path)))?;
+    let builtins = py.import("builtins")?;
+    let code = builtins
+        .getattr("compile")?
+        .call1((source, s.path, "exec", 0, true))?;
+    let name = CString::new(s.module_name)?;
+    let path = CString::new(s.path)?;
+    // SAFETY: GIL held; PyImport_ExecCodeModuleEx returns a new reference
+    // or null with an exception set (and removes the module on failure).
+    let module = unsafe {
+        let m = ffi::PyImport_ExecCodeModuleEx(name.as_ptr(), code.as_ptr(), path.as_ptr());
+        Bound::from_owned_ptr_or_err(py, m)?
+    };
+    let module = module.cast_into::<PyModule>()?;
+    module.setattr(MTIME_ATTR, s.mtime)?;
+    Ok(module)
+}
+
+/// The script's module, loaded (or reloaded) as needed, and whether this
+/// call loaded it.
+pub fn module<'py>(
+    py: Python<'py>,
+    s: &Script<'_>,
+) -> Result<(Bound<'py, PyModule>, bool), ScriptError> {
+    let load_err = |err| ScriptError::Load {
+        path: s.path.to_string(),
+        err,
+    };
+    if let Some(m) = loaded(py, s).map_err(load_err)? {
+        return Ok((m, false));
+    }
+    let _loading = py.detach(|| LOADING.lock());
+    if let Some(m) = loaded(py, s).map_err(load_err)? {
+        return Ok((m, false));
+    }
+    let modules = py
+        .import("sys")
+        .and_then(|sys| sys.getattr("modules"))
+        .map_err(load_err)?;
+    if modules.contains(s.module_name).unwrap_or(false) {
+        let _ = modules.del_item(s.module_name);
+    }
+    exec(py, s).map(|m| (m, true)).map_err(load_err)
+}
+
+/// The application callable named `callable` in the script.
+pub fn application<'py>(
+    module: &Bound<'py, PyModule>,
+    path: &str,
+    callable: &str,
+) -> Result<Bound<'py, PyAny>, ScriptError> {
+    module
+        .getattr(callable)
+        .ok()
+        .filter(|a| a.is_callable())
+        .ok_or_else(|| ScriptError::NoCallable {
+            path: path.to_string(),
+            callable: callable.to_string(),
+        })
+}
