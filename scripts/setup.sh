@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build and test mod_wsgi-rs.
+# Safe to run repeatedly: it only calls apt-get when a package is missing.
+set -euo pipefail
+
+packages=(
+  apache2 apache2-dev          # the server, apxs and the httpd/APR headers
+  libclang-dev                 # bindgen
+  python3.11 python3.11-dev python3.11-venv  # the libpython we link, venvs for tests
+  libapache2-mod-wsgi-py3      # Debian's mod_wsgi, the reference we compare with
+  curl wrk procps psmisc       # tests and benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages enable a system-wide Apache; ours are started with their own configs.
+  $SUDO service apache2 stop >/dev/null 2>&1 || true
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
