@@ -28,6 +28,23 @@ impl Level {
     }
 }
 
+impl From<crate::python::io::LogLevel> for Level {
+    fn from(l: crate::python::io::LogLevel) -> Self {
+        use crate::python::io::LogLevel as L;
+        match l {
+            L::Error => Level::Error,
+            L::Warning => Level::Warning,
+            L::Info => Level::Info,
+            L::Debug => Level::Debug,
+        }
+    }
+}
+
+/// Logs a message that belongs to no request, to the main server's log.
+pub fn process(level: crate::python::io::LogLevel, msg: &str) {
+    server(level.into(), std::ptr::null(), msg);
+}
+
 fn c_message(msg: &str) -> CString {
     CString::new(msg.replace('\0', "\\0")).unwrap_or_default()
 }

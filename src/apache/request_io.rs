@@ -1,7 +1,7 @@
 //! The request's I/O in an Apache child: body through the input filters,
 //! response through the output filters.
 
-use super::log::{self, Level};
+use super::log;
 use super::request::Request;
 use crate::ffi;
 use crate::python::io::{IoError, LogLevel, RequestIo};
@@ -123,12 +123,6 @@ impl RequestIo for ApacheIo {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
-        let level = match level {
-            LogLevel::Error => Level::Error,
-            LogLevel::Warning => Level::Warning,
-            LogLevel::Info => Level::Info,
-            LogLevel::Debug => Level::Debug,
-        };
-        log::request(level, self.req.raw(), message);
+        log::request(level.into(), self.req.raw(), message);
     }
 }

@@ -4,6 +4,7 @@
 use crate::apache::{log, server::Server};
 use crate::ffi;
 use crate::hooks::config::ServerRecord;
+use crate::python::interpreter_setup::{self, InterpreterSettings};
 use crate::python::runtime::{self, Settings};
 
 pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
@@ -12,16 +13,25 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         let cfg = unsafe { &(*Server(s).config::<ServerRecord>()).cfg };
         let settings = Settings {
             home: cfg.python_home.clone(),
-            path: cfg
+            optimize: cfg.python_optimize.unwrap_or(0),
+            dont_write_bytecode: cfg.dont_write_bytecode.unwrap_or(false),
+        };
+        interpreter_setup::configure(InterpreterSettings {
+            python_path: cfg
                 .python_path
                 .iter()
                 .flat_map(|p| p.split(':'))
                 .filter(|p| !p.is_empty())
                 .map(String::from)
                 .collect(),
-            optimize: cfg.python_optimize.unwrap_or(0),
-            dont_write_bytecode: cfg.dont_write_bytecode.unwrap_or(false),
-        };
+            restrict_stdin: cfg.restrict_stdin.unwrap_or(true),
+            restrict_stdout: cfg.restrict_stdout.unwrap_or(false),
+            restrict_signal: cfg.restrict_signal.unwrap_or(true),
+            process_group: String::new(),
+            maximum_processes: mpm_limit(ffi::AP_MPMQ_MAX_DAEMONS),
+            threads_per_process: mpm_limit(ffi::AP_MPMQ_MAX_THREADS),
+        });
+        crate::python::io::set_process_logger(log::process);
         if let Err(e) = runtime::initialize(settings) {
             log::server(
                 log::Level::Crit,
@@ -47,4 +57,9 @@ extern "C" fn finalize(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
 
 extern "C" fn no_cleanup(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
     0
+}
+
+/// An `AP_MPMQ_*` limit, at least 1.
+fn mpm_limit(code: u32) -> u32 {
+    crate::apache::request::Request::mpm_query(code).max(1) as u32
 }

@@ -39,7 +39,7 @@ pub enum Outcome {
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
     let outcome =
-        match interpreters::enter(&call.application_group, super::runtime::setup_interpreter) {
+        match interpreters::enter(&call.application_group, super::interpreter_setup::setup) {
             Ok(_entered) => super::attached::run(|py| in_interpreter(py, &call, &io))
                 .unwrap_or(Outcome::Failed(500)),
             Err(e) => {
@@ -160,7 +160,10 @@ fn respond(
 ) -> PyResult<()> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
     environ.set_item("wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
-    environ.set_item("wsgi.errors", Bound::new(py, ErrorLog::new(io.clone()))?)?;
+    environ.set_item(
+        "wsgi.errors",
+        Bound::new(py, ErrorLog::for_request(io.clone()))?,
+    )?;
     environ.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
     let result = app.call1((environ, start))?;

@@ -1,19 +1,27 @@
-//! `wsgi.errors`: a text stream whose lines go to the server's error log,
-//! attributed to the request while it lasts.
+//! A text stream whose lines go to the server's error log: `wsgi.errors`
+//! (attributed to its request while that lasts), and `sys.stderr`.
 
-use super::io::{LogLevel, SharedIo, with_io};
+use super::io::{LogLevel, SharedIo, log_process, with_io};
 use pyo3::prelude::*;
 
 #[pyclass(module = "mod_wsgi")]
 pub struct ErrorLog {
-    io: SharedIo,
+    /// The request the lines belong to; `None` for the process's log.
+    io: Option<SharedIo>,
     partial: String,
 }
 
 impl ErrorLog {
-    pub fn new(io: SharedIo) -> Self {
+    pub fn for_request(io: SharedIo) -> Self {
         Self {
-            io,
+            io: Some(io),
+            partial: String::new(),
+        }
+    }
+
+    pub fn for_process() -> Self {
+        Self {
+            io: None,
             partial: String::new(),
         }
     }
@@ -22,17 +30,18 @@ impl ErrorLog {
         if lines.is_empty() {
             return;
         }
-        let logged = with_io(py, &self.io, |io| {
-            for line in &lines {
-                io.log(LogLevel::Error, line);
-            }
-            Ok(())
+        let logged = self.io.as_ref().is_some_and(|io| {
+            with_io(py, io, |io| {
+                for line in &lines {
+                    io.log(LogLevel::Error, line);
+                }
+                Ok(())
+            })
+            .is_ok()
         });
-        if logged.is_err() {
-            // The request is over: the process's stderr is the error log.
-            for line in &lines {
-                eprintln!("{line}");
-            }
+        if !logged {
+            // No request (sys.stderr), or it is over: the server's log.
+            py.detach(|| lines.iter().for_each(|l| log_process(LogLevel::Error, l)));
         }
     }
 }

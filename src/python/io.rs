@@ -2,7 +2,7 @@
 //! in embedded mode, the socket to the Apache child in daemon mode.
 
 use parking_lot::Mutex;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Severity of a message for the error log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,4 +56,20 @@ pub fn with_io<R: Send>(
         Some(io) => f(io.as_mut()),
         None => Err(IoError::Finished),
     })
+}
+
+/// Where messages with no request go: the server's error log, once the
+/// embedding side has said how to reach it.
+static PROCESS_LOGGER: OnceLock<fn(LogLevel, &str)> = OnceLock::new();
+
+pub fn set_process_logger(f: fn(LogLevel, &str)) {
+    let _ = PROCESS_LOGGER.set(f);
+}
+
+/// Logs a message that belongs to no request.
+pub fn log_process(level: LogLevel, message: &str) {
+    match PROCESS_LOGGER.get() {
+        Some(f) => f(level, message),
+        None => eprintln!("{message}"),
+    }
 }

@@ -9,6 +9,7 @@ pub mod environ;
 pub mod errors;
 pub mod file_wrapper;
 pub mod input;
+pub mod interpreter_setup;
 pub mod interpreters;
 pub mod io;
 pub mod runtime;

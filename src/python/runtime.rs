@@ -3,7 +3,6 @@
 
 use super::interpreters;
 use pyo3::ffi;
-use pyo3::prelude::*;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,7 +12,6 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub home: Option<String>,
-    pub path: Vec<String>,
     pub optimize: u8,
     pub dont_write_bytecode: bool,
 }
@@ -112,33 +110,11 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
         let tstate = ffi::PyThreadState_Get();
         let interp = ffi::PyThreadState_GetInterpreter(tstate);
         *SETTINGS.lock() = Some(settings);
-        setup_interpreter("");
+        super::interpreter_setup::setup("");
         ffi::PyEval_SaveThread();
         interpreters::set_main(interp, tstate);
     }
     Ok(())
-}
-
-/// Prepares a new interpreter (run with its GIL held): `WSGIPythonPath`
-/// entries through `site.addsitedir`, so `.pth` files are honoured.
-pub fn setup_interpreter(_group: &str) {
-    let paths = SETTINGS
-        .lock()
-        .as_ref()
-        .map(|s| s.path.clone())
-        .unwrap_or_default();
-    super::attached::run(|py| {
-        if paths.is_empty() {
-            return;
-        }
-        if let Ok(site) = py.import("site") {
-            for p in &paths {
-                if let Err(e) = site.call_method1("addsitedir", (p,)) {
-                    eprintln!("mod_wsgi: cannot add '{p}' to sys.path: {e}");
-                }
-            }
-        }
-    });
 }
 
 /// Ends every sub-interpreter, then Python itself (atexit handlers run).
