@@ -5,8 +5,10 @@
 //! - [`names`]: application/process group expansion and script module names.
 //! - [`alias`]: `WSGIScriptAlias` URL prefix matching.
 //! - [`headers`]: the status line and header rules applied to responses.
+//! - [`protocol`]: the frames exchanged with daemon processes.
 
 pub mod alias;
 pub mod config;
 pub mod headers;
 pub mod names;
+pub mod protocol;

@@ -1,0 +1,326 @@
+//! The wire protocol between an Apache child and a daemon process, over a
+//! UNIX stream socket. Documented in docs/daemon-protocol.md.
+//!
+//! Every message is a frame: one type byte, a little-endian u32 payload
+//! length, then the payload. The Apache child opens with `Request`; from
+//! then on the daemon leads: it asks for body bytes (`ReadBody`) only when
+//! the application reads, so neither side buffers a whole body and neither
+//! can deadlock on a full socket; it sends `Headers`, `Data`, `Log` frames
+//! as the application produces them, and ends with `End` or `Fail`.
+
+use thiserror::Error;
+
+/// The largest payload either side accepts in one frame.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// The most bytes a `Data` or `Body` frame carries; senders split larger.
+pub const MAX_CHUNK: usize = 1024 * 1024;
+/// Length of the per-server-start secret that opens every request.
+pub const SECRET_LEN: usize = 16;
+/// Bumped on any incompatible change; a mismatch is refused.
+pub const VERSION: u8 = 1;
+
+const HEADER_LEN: usize = 5;
+
+/// One protocol message, borrowing its payload from the receive buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// Child → daemon, first: the secret, then the CGI/WSGI variables.
+    Request { secret: [u8; SECRET_LEN], vars: Vec<(&'a [u8], &'a [u8])> },
+    /// Child → daemon, answering `ReadBody`: body bytes; empty at the end.
+    Body(&'a [u8]),
+    /// Daemon → child: send at most this many body bytes.
+    ReadBody(u32),
+    /// Daemon → child: the status line (`200 OK`) and headers.
+    Headers { status: &'a str, headers: Vec<(&'a str, &'a str)> },
+    /// Daemon → child: response body bytes, to be sent to the client now.
+    Data(&'a [u8]),
+    /// Daemon → child: a line for the error log, attributed to the request.
+    Log { level: u8, message: &'a str },
+    /// Daemon → child: the response is complete.
+    End,
+    /// Daemon → child: nothing was sent; answer with this status.
+    Fail(u16),
+}
+
+/// A malformed or unacceptable frame. The receiver closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    #[error("unknown frame type {0}")]
+    UnknownType(u8),
+    #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME}")]
+    TooLarge(usize),
+    #[error("truncated {0} frame")]
+    Truncated(&'static str),
+    #[error("protocol version {0} is not {VERSION}")]
+    Version(u8),
+    #[error("{0} frame contains text that is not UTF-8")]
+    NotText(&'static str),
+}
+
+mod kind {
+    pub const REQUEST: u8 = 1;
+    pub const BODY: u8 = 2;
+    pub const READ_BODY: u8 = 3;
+    pub const HEADERS: u8 = 4;
+    pub const DATA: u8 = 5;
+    pub const LOG: u8 = 6;
+    pub const END: u8 = 7;
+    pub const FAIL: u8 = 8;
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// Appends the frame's encoding to `out`.
+pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    let ty = match frame {
+        Frame::Request { secret, vars } => {
+            out.push(VERSION);
+            out.extend_from_slice(secret);
+            out.extend_from_slice(&(vars.len() as u32).to_le_bytes());
+            for (k, v) in vars {
+                put_bytes(out, k);
+                put_bytes(out, v);
+            }
+            kind::REQUEST
+        }
+        Frame::Body(b) => {
+            out.extend_from_slice(b);
+            kind::BODY
+        }
+        Frame::ReadBody(n) => {
+            out.extend_from_slice(&n.to_le_bytes());
+            kind::READ_BODY
+        }
+        Frame::Headers { status, headers } => {
+            put_bytes(out, status.as_bytes());
+            out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
+            for (k, v) in headers {
+                put_bytes(out, k.as_bytes());
+                put_bytes(out, v.as_bytes());
+            }
+            kind::HEADERS
+        }
+        Frame::Data(b) => {
+            out.extend_from_slice(b);
+            kind::DATA
+        }
+        Frame::Log { level, message } => {
+            out.push(*level);
+            out.extend_from_slice(message.as_bytes());
+            kind::LOG
+        }
+        Frame::End => kind::END,
+        Frame::Fail(code) => {
+            out.extend_from_slice(&code.to_le_bytes());
+            kind::FAIL
+        }
+    };
+    let len = (out.len() - start - HEADER_LEN) as u32;
+    out[start] = ty;
+    out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Reads length-prefixed fields out of a payload.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
+        if self.buf.len() < n {
+            return Err(ProtocolError::Truncated(self.what));
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, ProtocolError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], ProtocolError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    fn text(&mut self) -> Result<&'a str, ProtocolError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| ProtocolError::NotText(self.what))
+    }
+
+    /// A count of `(len, bytes)` pairs that must fit in what remains, so a
+    /// forged count cannot make the receiver reserve unbounded memory.
+    fn count(&mut self, min_item: usize) -> Result<usize, ProtocolError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_item) > self.buf.len() {
+            return Err(ProtocolError::Truncated(self.what));
+        }
+        Ok(n)
+    }
+
+    fn done(&self) -> Result<(), ProtocolError> {
+        if self.buf.is_empty() { Ok(()) } else { Err(ProtocolError::Truncated(self.what)) }
+    }
+}
+
+/// Decodes one frame from the front of `buf`. `Ok(None)` means more bytes
+/// are needed; otherwise returns the frame and how many bytes it used.
+pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
+    if buf.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    let ty = buf[0];
+    let len = u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+    if len > MAX_FRAME {
+        return Err(ProtocolError::TooLarge(len));
+    }
+    if buf.len() < HEADER_LEN + len {
+        return Ok(None);
+    }
+    let payload = &buf[HEADER_LEN..HEADER_LEN + len];
+    let frame = match ty {
+        kind::REQUEST => {
+            let mut c = Cursor { buf: payload, what: "request" };
+            let version = c.take(1)?[0];
+            if version != VERSION {
+                return Err(ProtocolError::Version(version));
+            }
+            let mut secret = [0; SECRET_LEN];
+            secret.copy_from_slice(c.take(SECRET_LEN)?);
+            let n = c.count(8)?;
+            let mut vars = Vec::with_capacity(n);
+            for _ in 0..n {
+                vars.push((c.bytes()?, c.bytes()?));
+            }
+            c.done()?;
+            Frame::Request { secret, vars }
+        }
+        kind::BODY => Frame::Body(payload),
+        kind::READ_BODY => {
+            let mut c = Cursor { buf: payload, what: "read-body" };
+            let n = c.u32()?;
+            c.done()?;
+            Frame::ReadBody(n)
+        }
+        kind::HEADERS => {
+            let mut c = Cursor { buf: payload, what: "headers" };
+            let status = c.text()?;
+            let n = c.count(8)?;
+            let mut headers = Vec::with_capacity(n);
+            for _ in 0..n {
+                headers.push((c.text()?, c.text()?));
+            }
+            c.done()?;
+            Frame::Headers { status, headers }
+        }
+        kind::DATA => Frame::Data(payload),
+        kind::LOG => {
+            let mut c = Cursor { buf: payload, what: "log" };
+            let level = c.take(1)?[0];
+            let message = std::str::from_utf8(c.buf).map_err(|_| ProtocolError::NotText("log"))?;
+            Frame::Log { level, message }
+        }
+        kind::END => Frame::End,
+        kind::FAIL => {
+            let mut c = Cursor { buf: payload, what: "fail" };
+            let b = c.take(2)?;
+            c.done()?;
+            Frame::Fail(u16::from_le_bytes([b[0], b[1]]))
+        }
+        other => return Err(ProtocolError::UnknownType(other)),
+    };
+    Ok(Some((frame, HEADER_LEN + len)))
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn secret_matches(a: &[u8; SECRET_LEN], b: &[u8; SECRET_LEN]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(f: Frame<'_>) {
+        let mut buf = Vec::new();
+        encode(&f, &mut buf);
+        let (back, used) = decode(&buf).unwrap().unwrap();
+        assert_eq!(back, f);
+        assert_eq!(used, buf.len());
+        // Every proper prefix asks for more bytes, never errors.
+        for cut in 0..buf.len() {
+            assert_eq!(decode(&buf[..cut]), Ok(None), "prefix {cut}");
+        }
+    }
+
+    #[test]
+    fn every_frame_roundtrips() {
+        roundtrip(Frame::Request {
+            secret: [7; SECRET_LEN],
+            vars: vec![(b"REQUEST_METHOD", b"GET"), (b"PATH_INFO", b""), (b"HTTP_X", b"\xff\x00")],
+        });
+        roundtrip(Frame::Body(b"abc"));
+        roundtrip(Frame::Body(b""));
+        roundtrip(Frame::ReadBody(65536));
+        roundtrip(Frame::Headers { status: "200 OK", headers: vec![("Content-Type", "text/plain"), ("X-A", "")] });
+        roundtrip(Frame::Data(&[0u8; 1000]));
+        roundtrip(Frame::Log { level: 3, message: "Traceback (most recent call last):" });
+        roundtrip(Frame::End);
+        roundtrip(Frame::Fail(500));
+    }
+
+    #[test]
+    fn frames_follow_each_other() {
+        let mut buf = Vec::new();
+        encode(&Frame::Headers { status: "200 OK", headers: vec![] }, &mut buf);
+        encode(&Frame::Data(b"hello"), &mut buf);
+        encode(&Frame::End, &mut buf);
+        let (a, n1) = decode(&buf).unwrap().unwrap();
+        let (b, n2) = decode(&buf[n1..]).unwrap().unwrap();
+        let (c, n3) = decode(&buf[n1 + n2..]).unwrap().unwrap();
+        assert_eq!((a, b, c), (Frame::Headers { status: "200 OK", headers: vec![] }, Frame::Data(b"hello"), Frame::End));
+        assert_eq!(n1 + n2 + n3, buf.len());
+    }
+
+    #[test]
+    fn malformed_frames_are_refused() {
+        assert_eq!(decode(&[99, 0, 0, 0, 0]), Err(ProtocolError::UnknownType(99)));
+        assert_eq!(decode(&[5, 0xff, 0xff, 0xff, 0xff]), Err(ProtocolError::TooLarge(u32::MAX as usize)));
+        // A request claiming a billion variables in a few bytes.
+        let mut req = vec![kind::REQUEST, 0, 0, 0, 0, VERSION];
+        req.extend_from_slice(&[0; SECRET_LEN]);
+        req.extend_from_slice(&1_000_000_000u32.to_le_bytes());
+        let len = (req.len() - HEADER_LEN) as u32;
+        req[1..5].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(decode(&req), Err(ProtocolError::Truncated("request")));
+        // Wrong version.
+        let mut buf = Vec::new();
+        encode(&Frame::Request { secret: [0; SECRET_LEN], vars: vec![] }, &mut buf);
+        buf[HEADER_LEN] = VERSION + 1;
+        assert_eq!(decode(&buf), Err(ProtocolError::Version(VERSION + 1)));
+        // Trailing junk inside a fixed-size frame.
+        assert_eq!(decode(&[kind::FAIL, 3, 0, 0, 0, 1, 2, 3]), Err(ProtocolError::Truncated("fail")));
+        // Headers that are not text.
+        let mut h = Vec::new();
+        encode(&Frame::Headers { status: "200 OK", headers: vec![("A", "b")] }, &mut h);
+        let last = h.len() - 1;
+        h[last] = 0xff;
+        assert_eq!(decode(&h), Err(ProtocolError::NotText("headers")));
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        let a = [1; SECRET_LEN];
+        let mut b = a;
+        assert!(secret_matches(&a, &b));
+        b[SECRET_LEN - 1] = 2;
+        assert!(!secret_matches(&a, &b));
+    }
+}
