@@ -36,7 +36,7 @@ fn main() {
         .clang_args(&clang_args)
         .allowlist_function("ap_.*|apr_.*|wsgi_shim_.*")
         .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|apr_.*|ap_.*")
-        .allowlist_var("ap_server_conf|ap_server_root|ap_top_module|unixd_config|ap_unixd_config|MODULE_MAGIC_.*|APLOG_.*|OPT_.*|HTTP_.*|OK|DECLINED|DONE|APR_.*|M_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|RSRC_CONF|ACCESS_CONF|OR_.*|NOT_IN_.*|GLOBAL_ONLY|AP_MAX_REG_MATCH|wsgi_shim_.*")
+        .allowlist_var("ap_server_conf|ap_server_root|ap_top_module|unixd_config|ap_unixd_config|MODULE_MAGIC_.*|APLOG_.*|OPT_.*|HTTP_.*|OK|DECLINED|DONE|APR_.*|M_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|RSRC_CONF|ACCESS_CONF|OR_.*|NOT_IN_.*|GLOBAL_ONLY|AP_MAX_REG_MATCH|AP_SQ_.*|wsgi_shim_.*")
         .blocklist_function("ap_log_.*printf.*")
         .derive_default(true)
         .layout_tests(false)

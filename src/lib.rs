@@ -6,10 +6,12 @@
 //! - `hooks/`: every entry point Apache calls, each behind `catch_unwind`.
 //! - `apache/`: the safe layer over httpd/APR (requests, pools, logging).
 //! - `python/`: the interpreter runtime and the WSGI protocol.
+//! - `daemon/`: process groups: supervision, daemon processes, the socket proxy.
 //! - `ffi.rs` and `shim/`: raw bindings and the C command table.
 //! - the pure logic (config parsing, names, header rules) is the `wsgi-core` crate in `core/`.
 
 mod apache;
+mod daemon;
 mod ffi;
 mod hooks;
 mod module;

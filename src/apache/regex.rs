@@ -26,19 +26,11 @@ impl Regex {
 
     /// Matches `subject`; on success returns the matched prefix length and
     /// `template` with `$0`..`$9` substituted, both built in `pool`.
-    pub fn substitute(
-        &self,
-        pool: *mut ffi::apr_pool_t,
-        subject: &str,
-        template: &str,
-    ) -> Option<(usize, String)> {
+    pub fn substitute(&self, pool: *mut ffi::apr_pool_t, subject: &str, template: &str) -> Option<(usize, String)> {
         const N: usize = ffi::AP_MAX_REG_MATCH as usize;
         let subj = CString::new(subject).ok()?;
         let tmpl = CString::new(template).ok()?;
-        let mut m = [ffi::ap_regmatch_t {
-            rm_so: -1,
-            rm_eo: -1,
-        }; N];
+        let mut m = [ffi::ap_regmatch_t { rm_so: -1, rm_eo: -1 }; N];
         // SAFETY: the pattern is live (pool-owned); `m` has room for N
         // matches, and ap_pregsub reads only the subject and those matches.
         unsafe {
@@ -47,10 +39,7 @@ impl Regex {
             }
             let out = ffi::ap_pregsub(pool, tmpl.as_ptr(), subj.as_ptr(), N, m.as_mut_ptr());
             let text = super::cstr::bytes(out)?;
-            Some((
-                m[0].rm_eo.max(0) as usize,
-                String::from_utf8_lossy(text).into_owned(),
-            ))
+            Some((m[0].rm_eo.max(0) as usize, String::from_utf8_lossy(text).into_owned()))
         }
     }
 }

@@ -165,11 +165,7 @@ impl Request {
 
     /// Prepares the input filters; `chunked_ok` accepts a chunked body.
     pub fn setup_client_block(&self, chunked_ok: bool) -> i32 {
-        let policy = if chunked_ok {
-            ffi::REQUEST_CHUNKED_DECHUNK
-        } else {
-            ffi::REQUEST_CHUNKED_ERROR
-        };
+        let policy = if chunked_ok { ffi::REQUEST_CHUNKED_DECHUNK } else { ffi::REQUEST_CHUNKED_ERROR };
         // SAFETY: reads the request's headers and sets its body state.
         unsafe { ffi::ap_setup_client_block(self.0, policy as i32) }
     }
@@ -177,12 +173,7 @@ impl Request {
     /// The declared body length still to be read, and `LimitRequestBody`.
     pub fn body_limits(&self) -> (i64, u64) {
         // SAFETY: plain reads of the request and its per-dir config.
-        unsafe {
-            (
-                self.rec().remaining,
-                ffi::ap_get_limit_req_body(self.0) as u64,
-            )
-        }
+        unsafe { (self.rec().remaining, ffi::ap_get_limit_req_body(self.0) as u64) }
     }
 
     pub fn discard_body(&self) {
@@ -199,9 +190,7 @@ impl Request {
     }
 
     pub fn note(&self, key: &str) -> Option<String> {
-        self.notes()
-            .get(key)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+        self.notes().get(key).map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
     pub fn cstring(s: &str) -> CString {

@@ -29,13 +29,7 @@ impl ApacheIo {
                 ffi::wsgi_shim_brigade_create(req.pool(), req.connection()),
             )
         };
-        Self {
-            req,
-            input,
-            output,
-            content_length: None,
-            sent: 0,
-        }
+        Self { req, input, output, content_length: None, sent: 0 }
     }
 
     fn pass(&mut self) -> Result<(), IoError> {
@@ -47,11 +41,7 @@ impl ApacheIo {
             ffi::apr_brigade_cleanup(self.output.cast());
             s
         };
-        if status == 0 {
-            Ok(())
-        } else {
-            Err(IoError::ClientGone)
-        }
+        if status == 0 { Ok(()) } else { Err(IoError::ClientGone) }
     }
 }
 
@@ -61,22 +51,14 @@ impl RequestIo for ApacheIo {
         // SAFETY: reads into `buf` at most its length through the request's
         // input filters, using this request's input brigade.
         let n = unsafe {
-            ffi::wsgi_shim_read_body(
-                self.req.raw(),
-                self.input,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut status,
-            )
+            ffi::wsgi_shim_read_body(self.req.raw(), self.input, buf.as_mut_ptr().cast(), buf.len(), &mut status)
         };
         if n < 0 {
-            return Err(
-                if status == ffi::APR_EOF as i32 || status == ffi::APR_ECONNABORTED as i32 {
-                    IoError::ClientGone
-                } else {
-                    IoError::Read(format!("apr status {status}"))
-                },
-            );
+            return Err(if status == ffi::APR_EOF as i32 || status == ffi::APR_ECONNABORTED as i32 {
+                IoError::ClientGone
+            } else {
+                IoError::Read(format!("apr status {status}"))
+            });
         }
         Ok(n as usize)
     }

@@ -31,20 +31,21 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             maximum_processes: mpm_limit(ffi::AP_MPMQ_MAX_DAEMONS),
             threads_per_process: mpm_limit(ffi::AP_MPMQ_MAX_THREADS),
         });
+        // Apache children reach daemons by socket path, never by accepting.
+        if let Some(reg) = crate::daemon::registry() {
+            for g in &reg.groups {
+                // SAFETY: closing this child's inherited copy of the listener.
+                unsafe { libc::close(g.listener) };
+            }
+        }
         crate::python::io::set_process_logger(log::process);
         if let Err(e) = runtime::initialize(settings) {
-            log::server(
-                log::Level::Crit,
-                s,
-                &format!("mod_wsgi (pid={}): {e}.", std::process::id()),
-            );
+            log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             return;
         }
         // SAFETY: the cleanup is a plain function and runs when the child's
         // pool is destroyed, after its worker threads have stopped.
-        unsafe {
-            ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup))
-        };
+        unsafe { ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup)) };
     })
 }
 

@@ -15,16 +15,10 @@ pub struct ServerRecord {
 }
 
 pub extern "C" fn create_dir_config(p: *mut ffi::apr_pool_t, _dir: *mut c_char) -> *mut c_void {
-    super::guard("create_dir_config", std::ptr::null_mut(), || {
-        pool::alloc(p, DirConfig::default()).cast()
-    })
+    super::guard("create_dir_config", std::ptr::null_mut(), || pool::alloc(p, DirConfig::default()).cast())
 }
 
-pub extern "C" fn merge_dir_config(
-    p: *mut ffi::apr_pool_t,
-    base: *mut c_void,
-    add: *mut c_void,
-) -> *mut c_void {
+pub extern "C" fn merge_dir_config(p: *mut ffi::apr_pool_t, base: *mut c_void, add: *mut c_void) -> *mut c_void {
     super::guard("merge_dir_config", std::ptr::null_mut(), || {
         // SAFETY: Apache passes two records made by create_dir_config.
         let (base, add) = unsafe { (&*(base as *const DirConfig), &*(add as *const DirConfig)) };
@@ -32,36 +26,17 @@ pub extern "C" fn merge_dir_config(
     })
 }
 
-pub extern "C" fn create_server_config(
-    p: *mut ffi::apr_pool_t,
-    _s: *mut ffi::server_rec,
-) -> *mut c_void {
-    super::guard("create_server_config", std::ptr::null_mut(), || {
-        pool::alloc(p, ServerRecord::default()).cast()
-    })
+pub extern "C" fn create_server_config(p: *mut ffi::apr_pool_t, _s: *mut ffi::server_rec) -> *mut c_void {
+    super::guard("create_server_config", std::ptr::null_mut(), || pool::alloc(p, ServerRecord::default()).cast())
 }
 
-pub extern "C" fn merge_server_config(
-    p: *mut ffi::apr_pool_t,
-    base: *mut c_void,
-    add: *mut c_void,
-) -> *mut c_void {
+pub extern "C" fn merge_server_config(p: *mut ffi::apr_pool_t, base: *mut c_void, add: *mut c_void) -> *mut c_void {
     super::guard("merge_server_config", std::ptr::null_mut(), || {
         // SAFETY: Apache passes two records made by create_server_config.
-        let (base, add) = unsafe {
-            (
-                &*(base as *const ServerRecord),
-                &*(add as *const ServerRecord),
-            )
-        };
+        let (base, add) = unsafe { (&*(base as *const ServerRecord), &*(add as *const ServerRecord)) };
         let merged = ServerRecord {
             cfg: ServerConfig::merge(&base.cfg, &add.cfg),
-            alias_regex: add
-                .alias_regex
-                .iter()
-                .chain(&base.alias_regex)
-                .copied()
-                .collect(),
+            alias_regex: add.alias_regex.iter().chain(&base.alias_regex).copied().collect(),
         };
         pool::alloc(p, merged).cast()
     })
@@ -77,11 +52,7 @@ fn context_of(cmd: &ffi::cmd_parms) -> Context {
     if !cmd.path.is_null() {
         return Context::Directory;
     }
-    if Server(cmd.server).is_virtual() {
-        Context::VirtualHost
-    } else {
-        Context::MainServer
-    }
+    if Server(cmd.server).is_virtual() { Context::VirtualHost } else { Context::MainServer }
 }
 
 /// The handler of every `WSGI*` directive (the C table points here).
@@ -91,48 +62,34 @@ pub extern "C" fn wsgi_rs_directive(
     mconfig: *mut c_void,
     args: *const c_char,
 ) -> *const c_char {
-    super::guard(
-        "directive handler",
-        c"mod_wsgi-rs: internal error parsing directive".as_ptr(),
-        || {
-            // SAFETY: Apache passes its live cmd_parms, the per-dir record of
-            // the current section, and the NUL-terminated rest of the line.
-            let (cmd, name, args) = unsafe {
-                let cmd = &*cmd;
-                (
-                    cmd,
-                    CStr::from_ptr((*cmd.cmd).name).to_string_lossy(),
-                    CStr::from_ptr(args).to_string_lossy(),
-                )
+    super::guard("directive handler", c"mod_wsgi-rs: internal error parsing directive".as_ptr(), || {
+        // SAFETY: Apache passes its live cmd_parms, the per-dir record of
+        // the current section, and the NUL-terminated rest of the line.
+        let (cmd, name, args) = unsafe {
+            let cmd = &*cmd;
+            (cmd, CStr::from_ptr((*cmd.cmd).name).to_string_lossy(), CStr::from_ptr(args).to_string_lossy())
+        };
+        let server = Server(cmd.server);
+        // SAFETY: the server record was made by create_server_config and
+        // the per-dir record by create_dir_config.
+        let (record, dir) = unsafe { (&mut *server.config::<ServerRecord>(), &mut *(mconfig as *mut DirConfig)) };
+        let before = record.cfg.aliases.len();
+        if let Err(e) = config::apply(&name, &args, context_of(cmd), &mut record.cfg, dir) {
+            return crate::apache::cstr::pstrdup(cmd.pool, &e.to_string());
+        }
+        for alias in &record.cfg.aliases[before..] {
+            let compiled = match &alias.pattern {
+                AliasPattern::Prefix(_) => None,
+                AliasPattern::Regex(re) => match Regex::compile(cmd.pool, re) {
+                    Some(r) => Some(r),
+                    None => {
+                        let msg = format!("{name}: regular expression '{re}' could not be compiled");
+                        return crate::apache::cstr::pstrdup(cmd.pool, &msg);
+                    }
+                },
             };
-            let server = Server(cmd.server);
-            // SAFETY: the server record was made by create_server_config and
-            // the per-dir record by create_dir_config.
-            let (record, dir) = unsafe {
-                (
-                    &mut *server.config::<ServerRecord>(),
-                    &mut *(mconfig as *mut DirConfig),
-                )
-            };
-            let before = record.cfg.aliases.len();
-            if let Err(e) = config::apply(&name, &args, context_of(cmd), &mut record.cfg, dir) {
-                return crate::apache::cstr::pstrdup(cmd.pool, &e.to_string());
-            }
-            for alias in &record.cfg.aliases[before..] {
-                let compiled = match &alias.pattern {
-                    AliasPattern::Prefix(_) => None,
-                    AliasPattern::Regex(re) => match Regex::compile(cmd.pool, re) {
-                        Some(r) => Some(r),
-                        None => {
-                            let msg =
-                                format!("{name}: regular expression '{re}' could not be compiled");
-                            return crate::apache::cstr::pstrdup(cmd.pool, &msg);
-                        }
-                    },
-                };
-                record.alias_regex.push(compiled);
-            }
-            std::ptr::null()
-        },
-    )
+            record.alias_regex.push(compiled);
+        }
+        std::ptr::null()
+    })
 }

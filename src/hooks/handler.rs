@@ -1,14 +1,18 @@
 //! The `wsgi-script` handler: checks the request as mod_wsgi does, builds
-//! the environ from Apache's CGI variables, and runs the application.
+//! the environ from Apache's CGI variables, and runs the application here
+//! (embedded mode) or hands it to a daemon process group.
 
+use super::config::ServerRecord;
 use super::translate::{HANDLER, notes};
 use crate::apache::log::{self, Level};
 use crate::apache::request::{FileKind, Request};
 use crate::apache::request_io::ApacheIo;
+use crate::daemon::{self, Registry, proxy};
 use crate::ffi;
 use crate::python::call::{self, Outcome, WsgiCall};
 use crate::python::environ::EnvironFlags;
-use wsgi_core::config::{AppGroup, CallableObject, DirConfig};
+use std::sync::Arc;
+use wsgi_core::config::{AppGroup, CallableObject, DirConfig, ProcessGroup};
 use wsgi_core::names;
 
 pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
@@ -23,50 +27,51 @@ fn is_ours(handler: &str) -> bool {
     handler == HANDLER.to_str().unwrap_or_default() || handler == "application/x-httpd-wsgi"
 }
 
+/// Logs `msg` against the request (prefixed as mod_wsgi does) and returns `status`.
+fn refuse(req: Request, status: u32, msg: &str) -> i32 {
+    log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+    status as i32
+}
+
 fn handle(req: Request) -> i32 {
-    let Some(h) = req.handler() else {
-        return ffi::DECLINED as i32;
-    };
+    let Some(h) = req.handler() else { return ffi::DECLINED as i32 };
     if !is_ours(&h) {
         return ffi::DECLINED as i32;
     }
-    let pid = std::process::id();
     let filename = req.filename();
     let aliased = req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script");
     if !aliased && !req.exec_cgi_allowed() {
-        log::request(
-            Level::Error,
-            req.raw(),
-            &format!("mod_wsgi (pid={pid}): Options ExecCGI is off in this directory: {filename}"),
-        );
-        return ffi::HTTP_FORBIDDEN as i32;
+        return refuse(req, ffi::HTTP_FORBIDDEN, &format!("Options ExecCGI is off in this directory: {filename}"));
     }
     match req.file_kind() {
         FileKind::Regular => {}
         FileKind::Directory => {
-            log::request(
-                Level::Error,
-                req.raw(),
-                &format!(
-                    "mod_wsgi (pid={pid}): Attempt to invoke directory as WSGI application: {filename}"
-                ),
+            return refuse(
+                req,
+                ffi::HTTP_FORBIDDEN,
+                &format!("Attempt to invoke directory as WSGI application: {filename}"),
             );
-            return ffi::HTTP_FORBIDDEN as i32;
         }
         _ => {
-            log::request(
-                Level::Error,
-                req.raw(),
-                &format!(
-                    "mod_wsgi (pid={pid}): Target WSGI script not found or unable to stat: {filename}"
-                ),
+            return refuse(
+                req,
+                ffi::HTTP_NOT_FOUND,
+                &format!("Target WSGI script not found or unable to stat: {filename}"),
             );
-            return ffi::HTTP_NOT_FOUND as i32;
         }
     }
-    // SAFETY: the per-dir record for this request was built by our merge.
-    let dir =
-        unsafe { &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config) };
+    // SAFETY: the per-dir record for this request was built by our merge,
+    // the server record by create/merge_server_config.
+    let (dir, server) = unsafe {
+        (
+            &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config),
+            &*req.server().config::<ServerRecord>(),
+        )
+    };
+    let target = match delegation(req, dir, server) {
+        Ok(t) => t,
+        Err(status) => return status,
+    };
     let status = req.setup_client_block(dir.chunked_request.unwrap_or(false));
     if status != ffi::OK as i32 {
         return status;
@@ -77,10 +82,27 @@ fn handle(req: Request) -> i32 {
         req.discard_body();
         return ffi::OK as i32;
     }
-    let call = build_call(req, dir, &filename);
-    match call::run(call, Box::new(ApacheIo::new(req))) {
-        Outcome::Sent => ffi::OK as i32,
-        Outcome::Failed(code) => code as i32,
+    let group_name = target.as_ref().map(|(reg, i)| reg.groups[*i].spec.name.clone()).unwrap_or_default();
+    let (vars, flags) = request_vars(req, dir, &group_name);
+    match target {
+        None => {
+            let call = WsgiCall::from_vars(vars, flags, Some(req.file_mtime()), true);
+            match call::run(call, Box::new(ApacheIo::new(req))) {
+                Outcome::Sent => ffi::OK as i32,
+                Outcome::Failed(code) => code as i32,
+            }
+        }
+        Some((reg, i)) => {
+            let g = &reg.groups[i];
+            let target = proxy::Target {
+                group: &g.spec.name,
+                socket: &g.socket,
+                secret: &reg.secret,
+                connect_timeout: g.spec.connect_timeout,
+                socket_timeout: g.spec.socket_timeout,
+            };
+            proxy::run(req, &target, &vars)
+        }
     }
 }
 
@@ -88,15 +110,71 @@ fn handle(req: Request) -> i32 {
 /// environment, as `%{ENV:name}` is resolved by mod_wsgi.
 fn env_lookup(req: Request, name: &str) -> Option<String> {
     req.note(name)
-        .or_else(|| {
-            req.subprocess_env()
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-        })
+        .or_else(|| req.subprocess_env().get(name).map(|v| String::from_utf8_lossy(v).into_owned()))
         .or_else(|| std::env::var(name).ok())
 }
 
-fn build_call(req: Request, dir: &DirConfig, filename: &str) -> WsgiCall {
+/// Where the request runs: `None` for embedded mode, or a daemon group.
+fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<Option<(Arc<Registry>, usize)>, i32> {
+    let group = match req.note(notes::PROCESS_GROUP) {
+        Some(text) => ProcessGroup::parse(&text),
+        None => dir.process_group.clone().unwrap_or(ProcessGroup::Global),
+    };
+    let name = match group {
+        ProcessGroup::Global => String::new(),
+        ProcessGroup::Env(var) => env_lookup(req, &var).unwrap_or_default(),
+        ProcessGroup::Named(n) => n,
+    };
+    let filename = req.filename();
+    if name.is_empty() {
+        if server.cfg.restrict_embedded == Some(true) {
+            return Err(refuse(
+                req,
+                ffi::HTTP_INTERNAL_SERVER_ERROR,
+                &format!(
+                    "Embedded mode of mod_wsgi disabled by runtime configuration (WSGIRestrictEmbedded On): {filename}"
+                ),
+            ));
+        }
+        return Ok(None);
+    }
+    let unknown = || {
+        refuse(
+            req,
+            ffi::HTTP_INTERNAL_SERVER_ERROR,
+            &format!("No WSGI daemon process called '{name}' has been configured: {filename}"),
+        )
+    };
+    let Some(reg) = daemon::registry() else { return Err(unknown()) };
+    if let Some(allowed) = &dir.restrict_process
+        && !allowed.iter().any(|a| a == &name)
+    {
+        return Err(refuse(
+            req,
+            ffi::HTTP_INTERNAL_SERVER_ERROR,
+            &format!(
+                "Daemon process called '{name}' cannot be accessed by this WSGI application (WSGIRestrictProcess): {filename}"
+            ),
+        ));
+    }
+    let host = req.server().hostname();
+    let Some(index) = reg.visible(&name, &host) else {
+        if reg.exists(&name) {
+            return Err(refuse(
+                req,
+                ffi::HTTP_INTERNAL_SERVER_ERROR,
+                &format!(
+                    "Daemon process called '{name}' is defined in another virtual host and cannot be used by '{host}': {filename}"
+                ),
+            ));
+        }
+        return Err(unknown());
+    };
+    Ok(Some((reg, index)))
+}
+
+/// Apache's CGI variables plus what mod_wsgi adds, and the environ flags.
+fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vec<(Vec<u8>, Vec<u8>)>, EnvironFlags) {
     req.add_cgi_vars();
     let env = req.subprocess_env();
     env.unset("HTTP_PROXY");
@@ -113,62 +191,35 @@ fn build_call(req: Request, dir: &DirConfig, filename: &str) -> WsgiCall {
     if env.get("SCRIPT_NAME") == Some(b"/") {
         env.set("SCRIPT_NAME", "");
     }
-    let script_name = env
-        .get("SCRIPT_NAME")
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .unwrap_or_default();
-    let server = req.server();
-    let port = env
-        .get("SERVER_PORT")
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .unwrap_or_default();
-    let https = env
-        .get("HTTPS")
-        .is_some_and(|v| matches!(v, b"1" | b"on" | b"On" | b"ON"));
+    let text = |k: &str| env.get(k).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+    let script_name = text("SCRIPT_NAME");
+    let port = text("SERVER_PORT");
+    let https = env.get("HTTPS").is_some_and(|v| matches!(v, b"1" | b"on" | b"On" | b"ON"));
 
     let app_group = match req.note(notes::APPLICATION_GROUP) {
-        Some(text) => AppGroup::parse(&text),
+        Some(t) => AppGroup::parse(&t),
         None => dir.application_group.clone().unwrap_or(AppGroup::Resource),
     };
     let application_group =
-        names::expand_application_group(&app_group, &server.hostname(), &port, &script_name, |n| {
+        names::expand_application_group(&app_group, &req.server().hostname(), &port, &script_name, |n| {
             env_lookup(req, n)
         });
     let callable = match req.note(notes::CALLABLE_OBJECT) {
-        Some(text) => CallableObject::parse(&text),
-        None => dir
-            .callable_object
-            .clone()
-            .unwrap_or(CallableObject::Named("application".into())),
+        Some(t) => CallableObject::parse(&t),
+        None => dir.callable_object.clone().unwrap_or(CallableObject::Named("application".into())),
     };
     let callable = match callable {
         CallableObject::Named(n) => n,
         CallableObject::Env(var) => env_lookup(req, &var).unwrap_or_else(|| "application".into()),
     };
     let reload = dir.script_reloading.unwrap_or(true);
-    env.set("mod_wsgi.process_group", "");
+    env.set("mod_wsgi.process_group", process_group);
     env.set("mod_wsgi.application_group", &application_group);
     env.set("mod_wsgi.callable_object", &callable);
-    env.set(
-        "mod_wsgi.request_handler",
-        &req.handler().unwrap_or_default(),
-    );
+    env.set("mod_wsgi.request_handler", &req.handler().unwrap_or_default());
     env.set("mod_wsgi.script_reloading", if reload { "1" } else { "0" });
 
     let threaded = Request::mpm_query(ffi::AP_MPMQ_MAX_THREADS) > 1;
     let forked = Request::mpm_query(ffi::AP_MPMQ_MAX_DAEMONS) > 1;
-    WsgiCall {
-        script_path: filename.to_string(),
-        module_name: names::script_module_name(filename, true),
-        mtime: req.file_mtime(),
-        reload,
-        application_group,
-        callable,
-        vars: env.entries(),
-        flags: EnvironFlags {
-            https,
-            multithread: threaded,
-            multiprocess: forked,
-        },
-    }
+    (env.entries(), EnvironFlags { https, multithread: threaded, multiprocess: forked })
 }

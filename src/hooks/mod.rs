@@ -5,6 +5,7 @@
 pub mod child;
 pub mod config;
 pub mod handler;
+pub mod post_config;
 pub mod translate;
 
 use crate::ffi;
@@ -31,11 +32,8 @@ pub fn guard<T>(what: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
 }
 
 const P_ALIAS: [*const std::ffi::c_char; 2] = [c"mod_alias.c".as_ptr(), std::ptr::null()];
-const N_USERDIR: [*const std::ffi::c_char; 3] = [
-    c"mod_userdir.c".as_ptr(),
-    c"mod_vhost_alias.c".as_ptr(),
-    std::ptr::null(),
-];
+const N_USERDIR: [*const std::ffi::c_char; 3] =
+    [c"mod_userdir.c".as_ptr(), c"mod_vhost_alias.c".as_ptr(), std::ptr::null()];
 
 struct HookOrder([*const std::ffi::c_char; 2], [*const std::ffi::c_char; 3]);
 // SAFETY: the arrays hold pointers to 'static string literals only.
@@ -48,6 +46,12 @@ pub extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
         // SAFETY: registering hooks with 'static function pointers and
         // 'static, NULL-terminated predecessor/successor lists.
         unsafe {
+            ffi::ap_hook_post_config(
+                Some(post_config::post_config),
+                std::ptr::null(),
+                std::ptr::null(),
+                ffi::APR_HOOK_MIDDLE as i32,
+            );
             ffi::ap_hook_child_init(
                 Some(child::child_init),
                 std::ptr::null(),

@@ -40,21 +40,18 @@ fn translate(req: Request) -> i32 {
     }
     for (alias, regex) in record.cfg.aliases.iter().zip(&record.alias_regex) {
         let hit = match (&alias.pattern, regex) {
-            (AliasPattern::Prefix(prefix), _) => alias_matches(&uri, prefix)
-                .map(|len| (prefix.as_str() == "/", len, alias.target.clone())),
-            (AliasPattern::Regex(_), Some(re)) => re
-                .substitute(req.pool(), &uri, &alias.target)
-                .map(|(len, target)| (false, len, target)),
+            (AliasPattern::Prefix(prefix), _) => {
+                alias_matches(&uri, prefix).map(|len| (prefix.as_str() == "/", len, alias.target.clone()))
+            }
+            (AliasPattern::Regex(_), Some(re)) => {
+                re.substitute(req.pool(), &uri, &alias.target).map(|(len, target)| (false, len, target))
+            }
             (AliasPattern::Regex(_), None) => None,
         };
         let Some((at_root, len, target)) = hit else {
             continue;
         };
-        let rest = if at_root {
-            uri.as_str()
-        } else {
-            &uri[len.min(uri.len())..]
-        };
+        let rest = if at_root { uri.as_str() } else { &uri[len.min(uri.len())..] };
         req.set_filename(&format!("{target}{rest}"));
         req.set_handler(HANDLER);
         let notes = req.notes();

@@ -56,11 +56,7 @@ pub fn run<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
             ffi::PyErr_Clear();
             return None;
         };
-        let capsule = ffi::PyCapsule_New(
-            &mut job as *mut Job<'_> as *mut c_void,
-            CAPSULE_NAME.as_ptr(),
-            None,
-        );
+        let capsule = ffi::PyCapsule_New(&mut job as *mut Job<'_> as *mut c_void, CAPSULE_NAME.as_ptr(), None);
         if capsule.is_null() {
             ffi::PyErr_Clear();
             return None;

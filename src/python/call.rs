@@ -19,11 +19,58 @@ pub struct WsgiCall {
     pub module_name: String,
     pub mtime: i64,
     pub reload: bool,
+    pub process_group: String,
     pub application_group: String,
     pub callable: String,
     /// CGI-style variables, as bytes, in the order the server gave them.
     pub vars: Vec<(Vec<u8>, Vec<u8>)>,
     pub flags: EnvironFlags,
+}
+
+impl WsgiCall {
+    /// Builds the call from the request's variables, where the server put
+    /// the script (`SCRIPT_FILENAME`) and the `mod_wsgi.*` settings. Both
+    /// embedded and daemon mode use this, so they cannot drift apart.
+    /// `mtime` is the script's modification time in microseconds, when the
+    /// caller already knows it; otherwise the file is asked.
+    pub fn from_vars(
+        vars: Vec<(Vec<u8>, Vec<u8>)>,
+        flags: EnvironFlags,
+        mtime: Option<i64>,
+        case_sensitive: bool,
+    ) -> Self {
+        let get = |key: &str| {
+            vars.iter()
+                .find(|(k, _)| k.as_slice() == key.as_bytes())
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        let script_path = get("SCRIPT_FILENAME").unwrap_or_default();
+        let process_group = get("mod_wsgi.process_group").unwrap_or_default();
+        let application_group = get("mod_wsgi.application_group").unwrap_or_default();
+        let callable = get("mod_wsgi.callable_object").unwrap_or_else(|| "application".into());
+        let reload = get("mod_wsgi.script_reloading").as_deref() != Some("0");
+        let mtime = mtime.unwrap_or_else(|| file_mtime(&script_path));
+        Self {
+            module_name: wsgi_core::names::script_module_name(&script_path, case_sensitive),
+            script_path,
+            mtime,
+            reload,
+            process_group,
+            application_group,
+            callable,
+            vars,
+            flags,
+        }
+    }
+}
+
+/// A file's modification time in microseconds since the epoch (0 if unknown).
+fn file_mtime(path: &str) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// How the request ended, from the server's point of view.
@@ -38,22 +85,19 @@ pub enum Outcome {
 /// Runs `call`, talking to the request through `io`.
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
-    let outcome =
-        match interpreters::enter(&call.application_group, super::interpreter_setup::setup) {
-            Ok(_entered) => super::attached::run(|py| in_interpreter(py, &call, &io))
-                .unwrap_or(Outcome::Failed(500)),
-            Err(e) => {
-                if let Some(io) = io.lock().as_mut() {
-                    io.log(
-                        LogLevel::Error,
-                        &format!("mod_wsgi (pid={}): {e}.", std::process::id()),
-                    );
-                }
-                Outcome::Failed(500)
+    let outcome = match interpreters::enter(&call.application_group, super::interpreter_setup::setup) {
+        Ok(_entered) => super::attached::run(|py| in_interpreter(py, &call, &io)).unwrap_or(Outcome::Failed(500)),
+        Err(e) => {
+            if let Some(io) = io.lock().as_mut() {
+                io.log(LogLevel::Error, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             }
-        };
+            Outcome::Failed(500)
+        }
+    };
     // Objects the application kept must not reach a finished request.
-    io.lock().take();
+    if let Some(mut io) = io.lock().take() {
+        io.finish(outcome);
+    }
     outcome
 }
 
@@ -79,12 +123,8 @@ fn log_exception(py: Python<'_>, io: &SharedIo, err: &PyErr) {
 
 fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let pid = std::process::id();
-    let script = Script {
-        path: &call.script_path,
-        module_name: &call.module_name,
-        mtime: call.mtime,
-        reload: call.reload,
-    };
+    let script =
+        Script { path: &call.script_path, module_name: &call.module_name, mtime: call.mtime, reload: call.reload };
     let app = match script::module(py, &script) {
         Ok((module, fresh)) => {
             if fresh {
@@ -93,8 +133,8 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
                     io,
                     LogLevel::Info,
                     &format!(
-                        "mod_wsgi (pid={pid}, process='', application='{}'): Loading Python script file '{}'.",
-                        call.application_group, call.script_path
+                        "mod_wsgi (pid={pid}, process='{}', application='{}'): Loading Python script file '{}'.",
+                        call.process_group, call.application_group, call.script_path
                     ),
                 );
             }
@@ -105,21 +145,13 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let app = match app {
         Ok(app) => app,
         Err(e) => {
-            log(
-                py,
-                io,
-                LogLevel::Error,
-                &format!("mod_wsgi (pid={pid}): {e}"),
-            );
+            log(py, io, LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}"));
             if let ScriptError::Load { err, .. } = &e {
                 log(
                     py,
                     io,
                     LogLevel::Error,
-                    &format!(
-                        "mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{}'.",
-                        call.script_path
-                    ),
+                    &format!("mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{}'.", call.script_path),
                 );
                 log_exception(py, io, err);
             }
@@ -134,17 +166,10 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
                 py,
                 io,
                 LogLevel::Error,
-                &format!(
-                    "mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{}'.",
-                    call.script_path
-                ),
+                &format!("mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{}'.", call.script_path),
             );
             log_exception(py, io, &err);
-            if state.lock().headers_sent() {
-                Outcome::Sent
-            } else {
-                Outcome::Failed(500)
-            }
+            if state.lock().headers_sent() { Outcome::Sent } else { Outcome::Failed(500) }
         }
     }
 }
@@ -160,37 +185,23 @@ fn respond(
 ) -> PyResult<()> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
     environ.set_item("wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
-    environ.set_item(
-        "wsgi.errors",
-        Bound::new(py, ErrorLog::for_request(io.clone()))?,
-    )?;
+    environ.set_item("wsgi.errors", Bound::new(py, ErrorLog::for_request(io.clone()))?)?;
     environ.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
     let result = app.call1((environ, start))?;
     let sent = send_all(py, io, state, &result);
-    let closed = if result.hasattr("close").unwrap_or(false) {
-        result.call_method0("close").map(|_| ())
-    } else {
-        Ok(())
-    };
+    let closed =
+        if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) };
     sent.and(closed)
 }
 
-fn send_all(
-    py: Python<'_>,
-    io: &SharedIo,
-    state: &SharedResponse,
-    result: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+fn send_all(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
     for item in result.try_iter()? {
         let item = item?;
         let bytes = item.cast::<PyBytes>().map_err(|_| {
             pyo3::exceptions::PyTypeError::new_err(format!(
                 "sequence of byte string values expected, value of type {} found",
-                item.get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
+                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
             ))
         })?;
         let data = bytes.as_bytes();

@@ -18,20 +18,13 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
 
 /// Builds the dictionary: every CGI variable as a latin-1 `str`, then the
 /// `wsgi.*` keys. The stream objects are added by the caller.
-pub fn build<'py>(
-    py: Python<'py>,
-    vars: &[(Vec<u8>, Vec<u8>)],
-    flags: &EnvironFlags,
-) -> PyResult<Bound<'py, PyDict>> {
+pub fn build<'py>(py: Python<'py>, vars: &[(Vec<u8>, Vec<u8>)], flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
     for (k, v) in vars {
         env.set_item(latin1(py, k), latin1(py, v))?;
     }
     env.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
-    env.set_item(
-        "wsgi.url_scheme",
-        if flags.https { "https" } else { "http" },
-    )?;
+    env.set_item("wsgi.url_scheme", if flags.https { "https" } else { "http" })?;
     env.set_item("wsgi.multithread", flags.multithread)?;
     env.set_item("wsgi.multiprocess", flags.multiprocess)?;
     env.set_item("wsgi.run_once", false)?;

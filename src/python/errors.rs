@@ -13,17 +13,11 @@ pub struct ErrorLog {
 
 impl ErrorLog {
     pub fn for_request(io: SharedIo) -> Self {
-        Self {
-            io: Some(io),
-            partial: String::new(),
-        }
+        Self { io: Some(io), partial: String::new() }
     }
 
     pub fn for_process() -> Self {
-        Self {
-            io: None,
-            partial: String::new(),
-        }
+        Self { io: None, partial: String::new() }
     }
 
     fn emit(&self, py: Python<'_>, lines: Vec<String>) {

@@ -23,10 +23,7 @@ impl FileWrapper {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let block = self
-            .filelike
-            .bind(py)
-            .call_method1("read", (self.blksize,))?;
+        let block = self.filelike.bind(py).call_method1("read", (self.blksize,))?;
         Ok((block.len().unwrap_or(0) > 0).then_some(block))
     }
 

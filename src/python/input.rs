@@ -20,21 +20,14 @@ pub struct Input {
 
 fn to_pyerr(e: IoError) -> PyErr {
     match e {
-        IoError::ClientGone => {
-            PyOSError::new_err("request data read error: client closed connection")
-        }
+        IoError::ClientGone => PyOSError::new_err("request data read error: client closed connection"),
         other => PyIOError::new_err(format!("request data read error: {other}")),
     }
 }
 
 impl Input {
     pub fn new(io: SharedIo) -> Self {
-        Self {
-            io,
-            buf: Vec::new(),
-            pos: 0,
-            eof: false,
-        }
+        Self { io, buf: Vec::new(), pos: 0, eof: false }
     }
 
     fn buffered(&self) -> &[u8] {
@@ -53,9 +46,7 @@ impl Input {
         let start = self.buf.len();
         self.buf.resize(start + want.max(1), 0);
         let mut tmp = std::mem::take(&mut self.buf);
-        let got = with_io(py, &self.io, |io| {
-            io.read(&mut tmp[start..]).map(|n| (n, tmp))
-        });
+        let got = with_io(py, &self.io, |io| io.read(&mut tmp[start..]).map(|n| (n, tmp)));
         match got {
             Ok((n, mut filled)) => {
                 filled.truncate(start + n);
@@ -122,21 +113,13 @@ impl Input {
     }
 
     #[pyo3(signature = (size=None))]
-    fn readline<'py>(
-        &mut self,
-        py: Python<'py>,
-        size: Option<isize>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn readline<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let line = self.read_line(py, size_arg(size))?;
         Ok(PyBytes::new(py, &line))
     }
 
     #[pyo3(signature = (hint=None))]
-    fn readlines<'py>(
-        &mut self,
-        py: Python<'py>,
-        hint: Option<isize>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    fn readlines<'py>(&mut self, py: Python<'py>, hint: Option<isize>) -> PyResult<Bound<'py, PyList>> {
         let hint = size_arg(hint).filter(|&h| h > 0);
         let lines = PyList::empty(py);
         let mut total = 0;

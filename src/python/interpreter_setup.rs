@@ -41,10 +41,7 @@ pub fn setup(group: &str) {
         if let Err(e) = run_setup(py, group, &settings) {
             log_process(
                 LogLevel::Error,
-                &format!(
-                    "mod_wsgi (pid={}): cannot prepare interpreter '{group}': {e}",
-                    std::process::id()
-                ),
+                &format!("mod_wsgi (pid={}): cannot prepare interpreter '{group}': {e}", std::process::id()),
             );
         }
     });
@@ -55,10 +52,7 @@ fn run_setup(py: Python<'_>, group: &str, s: &InterpreterSettings) -> PyResult<(
     cfg.set_item("restrict_stdin", s.restrict_stdin)?;
     cfg.set_item("restrict_stdout", s.restrict_stdout)?;
     cfg.set_item("restrict_signal", s.restrict_signal)?;
-    cfg.set_item(
-        "version",
-        PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?,
-    )?;
+    cfg.set_item("version", PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?)?;
     cfg.set_item("process_group", &s.process_group)?;
     cfg.set_item("maximum_processes", s.maximum_processes)?;
     cfg.set_item("threads_per_process", s.threads_per_process)?;

@@ -107,9 +107,7 @@ pub fn enter(group: &str, setup: Setup) -> Result<Entered, EnterError> {
         // SAFETY: this thread's first thread state is the main
         // interpreter's, which PyGILState_Ensure finds and takes.
         let state = unsafe { ffi::PyGILState_Ensure() };
-        return Ok(Entered {
-            global: Some(state),
-        });
+        return Ok(Entered { global: Some(state) });
     }
     let known = GROUPS.lock().as_ref().and_then(|g| g.get(group).copied());
     let interp = match known {
@@ -123,11 +121,7 @@ pub fn enter(group: &str, setup: Setup) -> Result<Entered, EnterError> {
     Ok(Entered { global: None })
 }
 
-fn create(
-    group: &str,
-    main: *mut ffi::PyInterpreterState,
-    setup: Setup,
-) -> Result<Entered, EnterError> {
+fn create(group: &str, main: *mut ffi::PyInterpreterState, setup: Setup) -> Result<Entered, EnterError> {
     let _creating = CREATING.lock();
     if let Some(i) = GROUPS.lock().as_ref().and_then(|g| g.get(group).copied()) {
         drop(_creating);
@@ -152,23 +146,14 @@ fn create(
     // SAFETY: new_t is the live, current thread state just created.
     let interp = unsafe { ffi::PyThreadState_GetInterpreter(new_t) };
     THREAD_STATES.with(|m| m.borrow_mut().insert(interp as usize, new_t as usize));
-    GROUPS
-        .lock()
-        .get_or_insert_with(HashMap::new)
-        .insert(group.to_string(), interp as usize);
+    GROUPS.lock().get_or_insert_with(HashMap::new).insert(group.to_string(), interp as usize);
     setup(group);
     Ok(Entered { global: None })
 }
 
 /// Every sub-interpreter, for teardown.
 pub fn take_all_groups() -> Vec<(String, *mut ffi::PyInterpreterState)> {
-    GROUPS
-        .lock()
-        .take()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v as *mut ffi::PyInterpreterState))
-        .collect()
+    GROUPS.lock().take().unwrap_or_default().into_iter().map(|(k, v)| (k, v as *mut ffi::PyInterpreterState)).collect()
 }
 
 /// This thread's thread state for a sub-interpreter being torn down.

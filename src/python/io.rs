@@ -38,6 +38,8 @@ pub trait RequestIo: Send {
     fn write(&mut self, data: &[u8]) -> Result<(), IoError>;
     /// Writes a line to the error log, attributed to this request.
     fn log(&mut self, level: LogLevel, message: &str);
+    /// Called once when the application is done, with how it ended.
+    fn finish(&mut self, _outcome: super::call::Outcome) {}
 }
 
 /// The request's I/O shared by the objects handed to the application

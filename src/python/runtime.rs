@@ -45,9 +45,7 @@ fn check(status: ffi::PyStatus) -> Result<(), InitError> {
             let msg = if status.err_msg.is_null() {
                 "unknown error".to_string()
             } else {
-                std::ffi::CStr::from_ptr(status.err_msg)
-                    .to_string_lossy()
-                    .into_owned()
+                std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
             };
             return Err(InitError::Failed(msg));
         }
@@ -75,31 +73,15 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
         config.write_bytecode = if settings.dont_write_bytecode { 0 } else { 1 };
         let argv0 = c"mod_wsgi";
         let mut argv = [argv0.as_ptr()];
-        let mut result = check(ffi::PyConfig_SetBytesArgv(
-            &mut config,
-            1,
-            argv.as_mut_ptr(),
-        ));
+        let mut result = check(ffi::PyConfig_SetBytesArgv(&mut config, 1, argv.as_mut_ptr()));
         if let (Ok(()), Some(home)) = (&result, &settings.home) {
             let home = CString::new(home.as_str()).unwrap_or_default();
-            if std::path::Path::new(home.to_str().unwrap_or(""))
-                .join("pyvenv.cfg")
-                .is_file()
-            {
+            if std::path::Path::new(home.to_str().unwrap_or("")).join("pyvenv.cfg").is_file() {
                 // A virtual environment: let Python find it from its interpreter path.
-                let exe = CString::new(format!("{}/bin/python", home.to_string_lossy()))
-                    .unwrap_or_default();
-                result = check(ffi::PyConfig_SetBytesString(
-                    &mut config,
-                    &mut config.program_name,
-                    exe.as_ptr(),
-                ));
+                let exe = CString::new(format!("{}/bin/python", home.to_string_lossy())).unwrap_or_default();
+                result = check(ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, exe.as_ptr()));
             } else {
-                result = check(ffi::PyConfig_SetBytesString(
-                    &mut config,
-                    &mut config.home,
-                    home.as_ptr(),
-                ));
+                result = check(ffi::PyConfig_SetBytesString(&mut config, &mut config.home, home.as_ptr()));
             }
         }
         if result.is_ok() {

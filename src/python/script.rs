@@ -32,10 +32,7 @@ pub struct Script<'a> {
 }
 
 fn loaded<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Option<Bound<'py, PyModule>>> {
-    let modules = py
-        .import("sys")?
-        .getattr("modules")?
-        .cast_into::<PyDict>()?;
+    let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
     let Some(m) = modules.get_item(s.module_name)? else {
         return Ok(None);
     };
@@ -52,12 +49,9 @@ fn loaded<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Option<Bound<'py, Py
 }
 
 fn exec<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Bound<'py, PyModule>> {
-    let source = std::fs::read(s.path)
-        .map_err(|e| pyo3::exceptions::PyIOError::new_err(format!("{}: {e}", s.path)))?;
+    let source = std::fs::read(s.path).map_err(|e| pyo3::exceptions::PyIOError::new_err(format!("{}: {e}", s.path)))?;
     let builtins = py.import("builtins")?;
-    let code = builtins
-        .getattr("compile")?
-        .call1((source, s.path, "exec", 0, true))?;
+    let code = builtins.getattr("compile")?.call1((source, s.path, "exec", 0, true))?;
     let name = CString::new(s.module_name)?;
     let path = CString::new(s.path)?;
     // SAFETY: GIL held; PyImport_ExecCodeModuleEx returns a new reference
@@ -73,14 +67,8 @@ fn exec<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Bound<'py, PyModule>> 
 
 /// The script's module, loaded (or reloaded) as needed, and whether this
 /// call loaded it.
-pub fn module<'py>(
-    py: Python<'py>,
-    s: &Script<'_>,
-) -> Result<(Bound<'py, PyModule>, bool), ScriptError> {
-    let load_err = |err| ScriptError::Load {
-        path: s.path.to_string(),
-        err,
-    };
+pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModule>, bool), ScriptError> {
+    let load_err = |err| ScriptError::Load { path: s.path.to_string(), err };
     if let Some(m) = loaded(py, s).map_err(load_err)? {
         return Ok((m, false));
     }
@@ -88,10 +76,7 @@ pub fn module<'py>(
     if let Some(m) = loaded(py, s).map_err(load_err)? {
         return Ok((m, false));
     }
-    let modules = py
-        .import("sys")
-        .and_then(|sys| sys.getattr("modules"))
-        .map_err(load_err)?;
+    let modules = py.import("sys").and_then(|sys| sys.getattr("modules")).map_err(load_err)?;
     if modules.contains(s.module_name).unwrap_or(false) {
         let _ = modules.del_item(s.module_name);
     }
@@ -108,8 +93,5 @@ pub fn application<'py>(
         .getattr(callable)
         .ok()
         .filter(|a| a.is_callable())
-        .ok_or_else(|| ScriptError::NoCallable {
-            path: path.to_string(),
-            callable: callable.to_string(),
-        })
+        .ok_or_else(|| ScriptError::NoCallable { path: path.to_string(), callable: callable.to_string() })
 }

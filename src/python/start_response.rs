@@ -40,10 +40,7 @@ pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) 
         if st.sent {
             None
         } else {
-            let pending = st
-                .pending
-                .take()
-                .ok_or_else(|| PyRuntimeError::new_err("response has not been started"))?;
+            let pending = st.pending.take().ok_or_else(|| PyRuntimeError::new_err("response has not been started"))?;
             st.sent = true;
             Some(pending)
         }
@@ -52,11 +49,7 @@ pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) 
         if let Some((status, hdrs)) = &headers {
             io.send_headers(status, hdrs)?;
         }
-        if data.is_empty() {
-            Ok(())
-        } else {
-            io.write(data)
-        }
+        if data.is_empty() { Ok(()) } else { io.write(data) }
     })
     .map_err(io_err)
 }
@@ -77,16 +70,11 @@ fn header_text(item: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     let s: String = item.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "expected str object for header {what}, got '{}'",
-            item.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })?;
     if s.chars().any(|c| c as u32 > 0xff) {
-        return Err(PyValueError::new_err(format!(
-            "header {what} '{s}' cannot be encoded as latin-1"
-        )));
+        return Err(PyValueError::new_err(format!("header {what} '{s}' cannot be encoded as latin-1")));
     }
     Ok(s)
 }
@@ -103,9 +91,9 @@ impl StartResponse {
     ) -> PyResult<Write> {
         let exc_info = exc_info.filter(|e| !e.is_none());
         if let Some(info) = exc_info {
-            let tuple = info.cast::<PyTuple>().map_err(|_| {
-                PyTypeError::new_err("exc_info must be a tuple of (type, value, traceback)")
-            })?;
+            let tuple = info
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err("exc_info must be a tuple of (type, value, traceback)"))?;
             if self.state.lock().sent {
                 // PEP 3333: too late to change the response; re-raise.
                 let value = tuple.get_item(1)?;
@@ -114,32 +102,25 @@ impl StartResponse {
         } else if self.state.lock().sent {
             return Err(PyRuntimeError::new_err("headers have already been sent"));
         }
-        let status = header_text(status, "status")
-            .map_err(|_| PyTypeError::new_err("status must be a str"))?;
+        let status = header_text(status, "status").map_err(|_| PyTypeError::new_err("status must be a str"))?;
         headers::parse_status(&status).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut hdrs = Vec::new();
         for item in response_headers.try_iter()? {
             let item = item?;
-            let pair = item.cast::<PyTuple>().map_err(|_| {
-                PyTypeError::new_err("response header must be a (name, value) tuple")
-            })?;
+            let pair = item
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err("response header must be a (name, value) tuple"))?;
             if pair.len() != 2 {
-                return Err(PyValueError::new_err(
-                    "response header must be a (name, value) tuple",
-                ));
+                return Err(PyValueError::new_err("response header must be a (name, value) tuple"));
             }
             let name = header_text(&pair.get_item(0)?, "name")?;
             let value = header_text(&pair.get_item(1)?, "value")?;
-            headers::check_header(&name, &value)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            headers::check_header(&name, &value).map_err(|e| PyValueError::new_err(e.to_string()))?;
             hdrs.push((name, value));
         }
         self.state.lock().pending = Some((status, hdrs));
         let _ = py;
-        Ok(Write {
-            state: self.state.clone(),
-            io: self.io.clone(),
-        })
+        Ok(Write { state: self.state.clone(), io: self.io.clone() })
     }
 }
 
@@ -153,9 +134,8 @@ pub struct Write {
 #[pymethods]
 impl Write {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bytes = data
-            .cast::<PyBytes>()
-            .map_err(|_| PyTypeError::new_err("write() argument must be a bytes object"))?;
+        let bytes =
+            data.cast::<PyBytes>().map_err(|_| PyTypeError::new_err("write() argument must be a bytes object"))?;
         send(py, &self.state, &self.io, bytes.as_bytes())
     }
 }

@@ -1,0 +1,69 @@
+//! Daemon mode: process groups that the Apache parent forks and watches,
+//! the socket protocol between Apache children and them, and both ends of
+//! a request.
+//!
+//! - `spec.rs`: a group's settings, resolved from its `WSGIDaemonProcess`.
+//! - `supervisor.rs`: the parent side: sockets, fork, re-fork, stop.
+//! - `process.rs`: a daemon process from fork to exit.
+//! - `worker.rs`: a daemon's side of one request.
+//! - `proxy.rs`: an Apache child's side of one request.
+//! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
+
+pub mod process;
+pub mod proxy;
+pub mod spec;
+pub mod supervisor;
+pub mod wire;
+pub mod worker;
+
+use parking_lot::RwLock;
+use spec::GroupSpec;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wsgi_core::protocol::SECRET_LEN;
+
+/// One configured group and where it listens.
+#[derive(Debug)]
+pub struct Group {
+    pub spec: GroupSpec,
+    pub socket: PathBuf,
+    /// The listening socket: open in the parent and the group's daemons,
+    /// closed in Apache children (they connect by path).
+    pub listener: RawFd,
+}
+
+/// Every group of this configuration generation, and the secret that
+/// proves a request comes from this server's Apache children.
+#[derive(Debug)]
+pub struct Registry {
+    pub secret: [u8; SECRET_LEN],
+    pub groups: Vec<Group>,
+}
+
+/// Set by the parent after each configuration pass, before any fork, so
+/// children and daemons inherit it. Holds owned data only (no pool memory).
+static REGISTRY: RwLock<Option<Arc<Registry>>> = RwLock::new(None);
+
+pub fn registry() -> Option<Arc<Registry>> {
+    REGISTRY.read().clone()
+}
+
+fn set_registry(r: Option<Arc<Registry>>) {
+    *REGISTRY.write() = r;
+}
+
+impl Registry {
+    /// The index of group `name` as seen from a virtual host called
+    /// `server_name`: groups defined at server scope, or in a host with
+    /// the same name, as mod_wsgi allows.
+    pub fn visible(&self, name: &str, server_name: &str) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.spec.name == name && g.spec.server_name.as_deref().is_none_or(|s| s == server_name))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g.spec.name == name)
+    }
+}

@@ -1,0 +1,123 @@
+//! Apache-child side of daemon mode: hand the request to a daemon process
+//! over its socket and relay what comes back, streaming both ways.
+
+use super::wire::{Conn, WireError, level_from_wire};
+use crate::apache::log::{self, Level};
+use crate::apache::request::Request;
+use crate::apache::request_io::ApacheIo;
+use crate::ffi;
+use crate::python::io::{IoError, RequestIo};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN};
+
+/// Where a group's daemons listen, and how long to keep trying.
+pub struct Target<'a> {
+    pub group: &'a str,
+    pub socket: &'a Path,
+    pub secret: &'a [u8; SECRET_LEN],
+    pub connect_timeout: Duration,
+    pub socket_timeout: Option<Duration>,
+}
+
+/// Connects, retrying while the daemon's backlog is full or it restarts.
+fn connect(t: &Target<'_>) -> std::io::Result<UnixStream> {
+    let deadline = Instant::now() + t.connect_timeout;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match UnixStream::connect(t.socket) {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() < deadline && e.kind() != std::io::ErrorKind::PermissionDenied => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs the request in the daemon; returns the handler's status.
+pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i32 {
+    let pid = std::process::id();
+    let stream = match connect(target) {
+        Ok(s) => s,
+        Err(e) => {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "; the Apache child user cannot reach the socket, set WSGISocketPrefix to a directory it can access"
+            } else {
+                ""
+            };
+            log::request(
+                Level::Error,
+                req.raw(),
+                &format!(
+                    "mod_wsgi (pid={pid}): Unable to connect to WSGI daemon process '{}' on '{}': {e}{hint}.",
+                    target.group,
+                    target.socket.display()
+                ),
+            );
+            return ffi::HTTP_SERVICE_UNAVAILABLE as i32;
+        }
+    };
+    let _ = stream.set_read_timeout(target.socket_timeout);
+    let _ = stream.set_write_timeout(target.socket_timeout);
+    let mut conn = Conn::new(stream);
+    let vars: Vec<(&[u8], &[u8])> = vars.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+    conn.send(&Frame::Request { secret: *target.secret, vars });
+    let mut io = ApacheIo::new(req);
+    let mut started = false;
+    let mut body = Vec::new();
+    let result = relay(&mut conn, &mut io, &mut started, &mut body);
+    match result {
+        Ok(status) => status,
+        Err(Relay::Client(_)) => ffi::OK as i32,
+        Err(Relay::Daemon(e)) => {
+            let what = match e {
+                WireError::Closed => "closed the connection before sending a complete response; the daemon process probably died (see earlier log lines)".to_string(),
+                other => format!("failed: {other}"),
+            };
+            log::request(
+                Level::Error,
+                req.raw(),
+                &format!("mod_wsgi (pid={pid}): Daemon process '{}' {what}.", target.group),
+            );
+            if started { ffi::OK as i32 } else { ffi::HTTP_BAD_GATEWAY as i32 }
+        }
+    }
+}
+
+enum Relay {
+    /// The daemon side failed or sent nonsense.
+    Daemon(WireError),
+    /// The client went away; nothing more to do.
+    Client(IoError),
+}
+
+fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<u8>) -> Result<i32, Relay> {
+    conn.flush().map_err(Relay::Daemon)?;
+    loop {
+        match conn.recv().map_err(Relay::Daemon)? {
+            Frame::ReadBody(n) => {
+                body.resize((n as usize).clamp(1, MAX_CHUNK), 0);
+                // A client that vanished mid-body reads as the end of it;
+                // the daemon's application then sees a short body (or the
+                // connection closing, which it reports as an error).
+                let got = io.read(body).map_err(Relay::Client)?;
+                conn.send(&Frame::Body(&body[..got]));
+                conn.flush().map_err(Relay::Daemon)?;
+            }
+            Frame::Headers { status, headers } => {
+                let headers: Vec<(String, String)> =
+                    headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                io.send_headers(status, &headers).map_err(Relay::Client)?;
+                *started = true;
+            }
+            Frame::Data(data) => io.write(data).map_err(Relay::Client)?,
+            Frame::Log { level, message } => io.log(level_from_wire(level), message),
+            Frame::End => return Ok(ffi::OK as i32),
+            Frame::Fail(code) => return Ok(if *started { ffi::OK as i32 } else { code as i32 }),
+            Frame::Request { .. } | Frame::Body(_) => return Err(Relay::Daemon(WireError::Unexpected("request-side"))),
+        }
+    }
+}

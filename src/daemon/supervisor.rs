@@ -1,0 +1,265 @@
+//! The Apache parent's side of daemon mode: after each configuration pass
+//! it creates each group's socket, forks the group's processes, re-forks
+//! any that die (Apache's "other child" callbacks), and stops them all when
+//! the configuration is torn down (stop, restart, graceful).
+
+use super::spec::GroupSpec;
+use super::{Group, Registry, set_registry};
+use crate::apache::log::{self, Level};
+use crate::apache::pool;
+use crate::ffi;
+use std::ffi::{CString, c_void};
+use std::os::fd::IntoRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long stopping daemons may take before they are killed (Apache's
+/// own limit for its children).
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// State of the supervisor for one configuration generation, owned by pconf.
+struct Supervisor {
+    registry: Arc<Registry>,
+    slots: Vec<Slot>,
+    server: *mut ffi::server_rec,
+    pool: *mut ffi::apr_pool_t,
+    stopping: bool,
+}
+
+/// One daemon process of one group.
+struct Slot {
+    sup: *mut Supervisor,
+    group: usize,
+    proc_: ffi::apr_proc_t,
+}
+
+fn random_secret() -> std::io::Result<[u8; wsgi_core::protocol::SECRET_LEN]> {
+    use std::io::Read;
+    let mut s = [0; wsgi_core::protocol::SECRET_LEN];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut s)?;
+    Ok(s)
+}
+
+fn socket_prefix(pconf: *mut ffi::apr_pool_t, configured: Option<&str>) -> String {
+    let c = CString::new(configured.unwrap_or("wsgi")).unwrap_or_default();
+    // SAFETY: both functions return a pool string (or null on failure).
+    let p = unsafe {
+        match configured {
+            Some(_) => ffi::ap_server_root_relative(pconf, c.as_ptr()),
+            None => ffi::ap_runtime_dir_relative(pconf, c.as_ptr()),
+        }
+    };
+    // SAFETY: a pool string outliving this call, or null.
+    unsafe { crate::apache::cstr::string(p) }
+}
+
+fn child_uid() -> libc::uid_t {
+    // SAFETY: a plain read of a struct Apache fills in while configuring.
+    unsafe { (*(&raw const ffi::ap_unixd_config)).user_id }
+}
+
+fn listen(path: &PathBuf, backlog: i32) -> Result<std::os::fd::RawFd, String> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| format!("cannot create socket '{}': {e}", path.display()))?;
+    // Only the Apache children's user may connect; the daemons accept on
+    // the inherited descriptor and need no access to the file.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(path, Some(child_uid()), None)
+            .map_err(|e| format!("cannot chown socket '{}': {e}", path.display()))?;
+    }
+    let fd = listener.into_raw_fd();
+    // SAFETY: `fd` is the listening socket just created. Non-blocking is
+    // shared by every process holding it; all of them poll before accept.
+    unsafe {
+        libc::listen(fd, backlog.max(1));
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    Ok(fd)
+}
+
+/// Creates sockets and forks every group's processes. Called from
+/// post_config in the parent, once per real configuration pass.
+pub fn start(
+    pconf: *mut ffi::apr_pool_t,
+    s: *mut ffi::server_rec,
+    specs: Vec<GroupSpec>,
+    prefix: Option<&str>,
+) -> Result<(), String> {
+    set_registry(None);
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let secret = random_secret().map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    let prefix = socket_prefix(pconf, prefix);
+    // SAFETY: ap_state_query only reads server state.
+    let generation = unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN as i32) };
+    let mut groups = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.into_iter().enumerate() {
+        let socket = PathBuf::from(format!("{prefix}.{}.{generation}.{i}.sock", std::process::id()));
+        if socket.as_os_str().len() >= 108 {
+            return Err(format!(
+                "WSGIDaemonProcess {}: socket path '{}' is too long; set WSGISocketPrefix to a shorter path",
+                spec.name,
+                socket.display()
+            ));
+        }
+        let listener = listen(&socket, spec.listen_backlog)?;
+        groups.push(Group { spec, socket, listener });
+    }
+    let registry = Arc::new(Registry { secret, groups });
+    set_registry(Some(registry.clone()));
+
+    let sup = pool::alloc(
+        pconf,
+        Supervisor { registry: registry.clone(), slots: Vec::new(), server: s, pool: pconf, stopping: false },
+    );
+    // SAFETY: `sup` lives in pconf until the cleanup registered below runs;
+    // the parent is single-threaded, so no other reference exists.
+    let sup_ref = unsafe { &mut *sup };
+    for (g, group) in registry.groups.iter().enumerate() {
+        for _ in 0..group.spec.processes {
+            sup_ref.slots.push(Slot { sup, group: g, proc_: ffi::apr_proc_t::default() });
+        }
+    }
+    // SAFETY: registered after `sup` and the other-child records; pools
+    // run cleanups in reverse order, so this runs first on teardown.
+    unsafe { ffi::apr_pool_cleanup_register(pconf, sup.cast(), Some(stop_all), Some(no_cleanup)) };
+    for slot in sup_ref.slots.iter_mut() {
+        spawn(slot);
+    }
+    Ok(())
+}
+
+fn spawn(slot: &mut Slot) {
+    // SAFETY: the slot's supervisor outlives it (both in pconf).
+    let sup = unsafe { &*slot.sup };
+    let group = &sup.registry.groups[slot.group];
+    // SAFETY: the parent has no other threads, so the child may keep
+    // running Rust code after fork; it never returns (process::run exits).
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => log::server(
+            Level::Error,
+            sup.server,
+            &format!(
+                "mod_wsgi (pid={}): Unable to fork daemon process for group '{}': {}.",
+                std::process::id(),
+                group.spec.name,
+                std::io::Error::last_os_error()
+            ),
+        ),
+        0 => super::process::run(sup.registry.clone(), slot.group, sup.server),
+        pid => {
+            slot.proc_.pid = pid;
+            log::server(
+                Level::Info,
+                sup.server,
+                &format!(
+                    "mod_wsgi (pid={pid}): Starting process '{}' with threads={}.",
+                    group.spec.name, group.spec.threads
+                ),
+            );
+            // SAFETY: `slot` lives in pconf as long as the registration.
+            unsafe {
+                ffi::apr_proc_other_child_register(
+                    &mut slot.proc_,
+                    Some(maintenance),
+                    (slot as *mut Slot).cast(),
+                    std::ptr::null_mut(),
+                    sup.pool,
+                )
+            };
+        }
+    }
+}
+
+fn mpm_stopping() -> bool {
+    let mut state = 0;
+    // SAFETY: writes one int.
+    unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_MPM_STATE as i32, &mut state) };
+    state == ffi::AP_MPMQ_STOPPING as i32
+}
+
+/// Apache's callback when a registered daemon process changes state.
+extern "C" fn maintenance(reason: i32, data: *mut c_void, status: i32) {
+    crate::hooks::guard("daemon supervision", (), || {
+        // SAFETY: `data` is the Slot registered in `spawn`, still in pconf.
+        let slot = unsafe { &mut *(data as *mut Slot) };
+        // SAFETY: the supervisor outlives its slots.
+        let sup = unsafe { &*slot.sup };
+        match reason as u32 {
+            ffi::APR_OC_REASON_DEATH | ffi::APR_OC_REASON_LOST => {
+                // SAFETY: unregisters this very registration.
+                unsafe { ffi::apr_proc_other_child_unregister(data) };
+                let name = &sup.registry.groups[slot.group].spec.name;
+                if sup.stopping || mpm_stopping() {
+                    return;
+                }
+                log::server(
+                    Level::Info,
+                    sup.server,
+                    &format!(
+                        "mod_wsgi (pid={}): Process '{name}' has died (wait status {status}), deregister and restart it.",
+                        slot.proc_.pid
+                    ),
+                );
+                spawn(slot);
+            }
+            ffi::APR_OC_REASON_RESTART => {
+                // SAFETY: as above; stop_all ends the process.
+                unsafe { ffi::apr_proc_other_child_unregister(data) };
+            }
+            _ => {}
+        }
+    })
+}
+
+/// pconf cleanup: stop every daemon and remove the sockets.
+extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
+    crate::hooks::guard("stopping daemon processes", 0, || {
+        // SAFETY: `data` is the Supervisor registered in `start`.
+        let sup = unsafe { &mut *(data as *mut Supervisor) };
+        sup.stopping = true;
+        let pids: Vec<libc::pid_t> = sup.slots.iter().map(|s| s.proc_.pid).filter(|&p| p > 0).collect();
+        for &pid in &pids {
+            // SAFETY: signalling our own child processes.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        let mut left = pids;
+        while !left.is_empty() && Instant::now() < deadline {
+            // SAFETY: reaping our own children without blocking.
+            left.retain(|&pid| unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == 0);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for &pid in &left {
+            log::server(
+                Level::Warning,
+                sup.server,
+                &format!("mod_wsgi (pid={pid}): Daemon process did not stop in time, killing it."),
+            );
+            // SAFETY: as above, then a blocking reap of the killed child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        for group in &sup.registry.groups {
+            let _ = std::fs::remove_file(&group.socket);
+            // SAFETY: the parent's copy of the listening descriptor.
+            unsafe { libc::close(group.listener) };
+        }
+        set_registry(None);
+        0
+    })
+}
+
+extern "C" fn no_cleanup(_: *mut c_void) -> ffi::apr_status_t {
+    0
+}

@@ -1,0 +1,125 @@
+//! Daemon side of one request: read the `Request` frame, run the WSGI
+//! application, and talk back to the Apache child through [`SocketIo`].
+
+use super::wire::{Conn, WireError, level_to_wire};
+use crate::python::call::{self, Outcome, WsgiCall};
+use crate::python::environ::EnvironFlags;
+use crate::python::io::{IoError, LogLevel, RequestIo, log_process};
+use std::os::unix::net::UnixStream;
+use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
+
+/// What a daemon process knows about its group, for every request.
+pub struct GroupFacts {
+    pub name: String,
+    pub secret: [u8; SECRET_LEN],
+    pub multiprocess: bool,
+    pub multithread: bool,
+}
+
+/// The request's I/O in a daemon process: frames to the Apache child.
+struct SocketIo {
+    conn: Conn,
+    /// Body bytes received beyond what the application asked for.
+    pending: Vec<u8>,
+    pending_pos: usize,
+    body_done: bool,
+}
+
+fn gone(e: WireError) -> IoError {
+    match e {
+        WireError::Closed => IoError::ClientGone,
+        other => IoError::Write(other.to_string()),
+    }
+}
+
+impl RequestIo for SocketIo {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        if self.pending_pos == self.pending.len() && !self.body_done {
+            let want = buf.len().clamp(64 * 1024, MAX_CHUNK) as u32;
+            self.conn.send(&Frame::ReadBody(want));
+            self.conn.flush().map_err(gone)?;
+            match self.conn.recv().map_err(gone)? {
+                Frame::Body(data) if data.is_empty() => self.body_done = true,
+                Frame::Body(data) => {
+                    self.pending.clear();
+                    self.pending.extend_from_slice(data);
+                    self.pending_pos = 0;
+                }
+                _ => return Err(IoError::Read(WireError::Unexpected("non-body").to_string())),
+            }
+        }
+        let avail = &self.pending[self.pending_pos..];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.pending_pos += n;
+        Ok(n)
+    }
+
+    fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError> {
+        let headers = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.conn.send(&Frame::Headers { status, headers });
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
+        for chunk in data.chunks(MAX_CHUNK) {
+            self.conn.send(&Frame::Data(chunk));
+            self.conn.flush().map_err(gone)?;
+        }
+        Ok(())
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.conn.send(&Frame::Log { level: level_to_wire(level), message });
+        if self.conn.flush().is_err() {
+            log_process(level, message);
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Sent => self.conn.send(&Frame::End),
+            Outcome::Failed(code) => self.conn.send(&Frame::Fail(code)),
+        }
+        let _ = self.conn.flush();
+    }
+}
+
+/// Serves one connection from an Apache child.
+pub fn serve(stream: UnixStream, group: &GroupFacts) {
+    let mut conn = Conn::new(stream);
+    let vars: Vec<(Vec<u8>, Vec<u8>)> = match conn.recv() {
+        Ok(Frame::Request { secret, vars }) if secret_matches(&secret, &group.secret) => {
+            vars.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+        }
+        Ok(Frame::Request { .. }) => {
+            log_process(
+                LogLevel::Error,
+                &format!(
+                    "mod_wsgi (pid={}): Daemon process '{}' refused a request with a wrong secret; is a stale or foreign client connecting to its socket?",
+                    std::process::id(),
+                    group.name
+                ),
+            );
+            return;
+        }
+        Ok(_) | Err(WireError::Protocol(_)) => {
+            log_process(
+                LogLevel::Error,
+                &format!(
+                    "mod_wsgi (pid={}): Daemon process '{}' received a malformed request and closed the connection.",
+                    std::process::id(),
+                    group.name
+                ),
+            );
+            return;
+        }
+        Err(_) => return,
+    };
+    let https =
+        vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && matches!(v.as_slice(), b"1" | b"on" | b"On" | b"ON"));
+    let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
+    let call = WsgiCall::from_vars(vars, flags, None, true);
+    let io = SocketIo { conn, pending: Vec::new(), pending_pos: 0, body_done: false };
+    call::run(call, Box::new(io));
+}

@@ -1,0 +1,46 @@
+//! `post_config`: in the parent, after each real configuration pass, the
+//! daemon process groups are started (the first pass is a dry run).
+
+use super::config::ServerRecord;
+use crate::apache::log::{self, Level};
+use crate::apache::server::Server;
+use crate::daemon::{spec::GroupSpec, supervisor};
+use crate::ffi;
+
+pub extern "C" fn post_config(
+    pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    s: *mut ffi::server_rec,
+) -> i32 {
+    super::guard("post_config", ffi::HTTP_INTERNAL_SERVER_ERROR as i32, || {
+        // SAFETY: ap_state_query only reads server state.
+        let state = unsafe { ffi::ap_state_query(ffi::AP_SQ_MAIN_STATE as i32) };
+        if state == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as i32 {
+            return ffi::OK as i32;
+        }
+        let main = Server(s);
+        // SAFETY: records made by create/merge_server_config.
+        let main_cfg = unsafe { &(*main.config::<ServerRecord>()).cfg };
+        let mut specs: Vec<GroupSpec> = main_cfg.daemons.iter().map(|d| GroupSpec::from_config(d, None)).collect();
+        let mut vhost = main.next();
+        while let Some(v) = vhost {
+            // SAFETY: as above.
+            let cfg = unsafe { &(*v.config::<ServerRecord>()).cfg };
+            for d in &cfg.daemons {
+                // A vhost's merged record repeats the server-scope groups.
+                if !main_cfg.daemons.iter().any(|g| g.name == d.name) && !specs.iter().any(|g| g.name == d.name) {
+                    specs.push(GroupSpec::from_config(d, Some(v.hostname())));
+                }
+            }
+            vhost = v.next();
+        }
+        match supervisor::start(pconf, s, specs, main_cfg.socket_prefix.as_deref()) {
+            Ok(()) => ffi::OK as i32,
+            Err(msg) => {
+                log::server(Level::Crit, s, &format!("mod_wsgi: {msg}"));
+                ffi::HTTP_INTERNAL_SERVER_ERROR as i32
+            }
+        }
+    })
+}
