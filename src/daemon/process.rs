@@ -62,6 +62,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec) -> Result<(
     runtime::initialize(Settings { home: spec.python_home.clone(), ..Settings::default() })
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
 
+    crate::python::preload::run(&spec.name, &spec.preload);
     let facts = Arc::new(GroupFacts {
         name: spec.name.clone(),
         secret: registry.secret,

@@ -24,6 +24,8 @@ pub struct GroupSpec {
     pub connect_timeout: Duration,
     pub socket_timeout: Option<Duration>,
     pub shutdown_timeout: Duration,
+    /// Scripts loaded when each process starts.
+    pub preload: Vec<crate::python::preload::Preload>,
 }
 
 impl GroupSpec {
@@ -50,6 +52,7 @@ impl GroupSpec {
             connect_timeout: Duration::from_secs(num("connect-timeout").unwrap_or(15)),
             socket_timeout: Some(Duration::from_secs(num("socket-timeout").unwrap_or(60))),
             shutdown_timeout: Duration::from_secs(num("shutdown-timeout").unwrap_or(5)),
+            preload: Vec::new(),
         }
     }
 }

@@ -43,6 +43,8 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             return;
         }
+        let configs = super::preloads::server_configs(Server(s));
+        crate::python::preload::run("", &super::preloads::for_group(&configs, ""));
         // SAFETY: the cleanup is a plain function and runs when the child's
         // pool is destroyed, after its worker threads have stopped.
         unsafe { ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup)) };

@@ -6,6 +6,7 @@ pub mod child;
 pub mod config;
 pub mod handler;
 pub mod post_config;
+pub mod preloads;
 pub mod translate;
 
 use crate::ffi;

@@ -35,6 +35,10 @@ pub extern "C" fn post_config(
             }
             vhost = v.next();
         }
+        let configs = super::preloads::server_configs(main);
+        for spec in &mut specs {
+            spec.preload = super::preloads::for_group(&configs, &spec.name);
+        }
         match supervisor::start(pconf, s, specs, main_cfg.socket_prefix.as_deref()) {
             Ok(()) => ffi::OK as i32,
             Err(msg) => {

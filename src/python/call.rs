@@ -65,7 +65,7 @@ impl WsgiCall {
 }
 
 /// A file's modification time in microseconds since the epoch (0 if unknown).
-fn file_mtime(path: &str) -> i64 {
+pub fn file_mtime(path: &str) -> i64 {
     std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
@@ -109,15 +109,21 @@ fn log(py: Python<'_>, io: &SharedIo, level: LogLevel, msg: &str) {
 }
 
 /// Logs the current Python exception's traceback, one log line per line.
-fn log_exception(py: Python<'_>, io: &SharedIo, err: &PyErr) {
-    let text = py
-        .import("traceback")
+/// A Python exception's traceback, one log line per line.
+pub fn traceback_lines(py: Python<'_>, err: &PyErr) -> Vec<String> {
+    py.import("traceback")
         .and_then(|tb| tb.getattr("format_exception")?.call1((err.value(py),)))
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat())
-        .unwrap_or_else(|_| format!("{err}"));
-    for line in text.lines() {
-        log(py, io, LogLevel::Error, line);
+        .unwrap_or_else(|_| format!("{err}"))
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn log_exception(py: Python<'_>, io: &SharedIo, err: &PyErr) {
+    for line in traceback_lines(py, err) {
+        log(py, io, LogLevel::Error, &line);
     }
 }
 

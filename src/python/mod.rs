@@ -12,6 +12,7 @@ pub mod input;
 pub mod interpreter_setup;
 pub mod interpreters;
 pub mod io;
+pub mod preload;
 pub mod runtime;
 pub mod script;
 pub mod start_response;

@@ -1,0 +1,53 @@
+//! Loading scripts when a process starts, before any request:
+//! `WSGIImportScript`, and `WSGIScriptAlias` lines that name both a
+//! process group and an application group (as mod_wsgi preloads them).
+
+use super::call::{file_mtime, traceback_lines};
+use super::interpreters;
+use super::io::{LogLevel, log_process};
+use super::script::{self, Script, ScriptError};
+
+/// One script to load, and the interpreter to load it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preload {
+    pub path: String,
+    /// The application group: `""` is the main interpreter.
+    pub application_group: String,
+}
+
+/// Loads each script into its interpreter, logging failures (the process
+/// keeps going: a request will try again and report it).
+pub fn run(process_group: &str, scripts: &[Preload]) {
+    let pid = std::process::id();
+    for p in scripts {
+        let entered = match interpreters::enter(&p.application_group, super::interpreter_setup::setup) {
+            Ok(e) => e,
+            Err(e) => {
+                log_process(LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}."));
+                continue;
+            }
+        };
+        super::attached::run(|py| {
+            let module_name = wsgi_core::names::script_module_name(&p.path, true);
+            let s = Script { path: &p.path, module_name: &module_name, mtime: file_mtime(&p.path), reload: true };
+            match script::module(py, &s) {
+                Ok(_) => log_process(
+                    LogLevel::Info,
+                    &format!(
+                        "mod_wsgi (pid={pid}, process='{process_group}', application='{}'): Loading Python script file '{}'.",
+                        p.application_group, p.path
+                    ),
+                ),
+                Err(e) => {
+                    log_process(LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}"));
+                    if let ScriptError::Load { err, .. } = &e {
+                        for line in traceback_lines(py, err) {
+                            log_process(LogLevel::Error, &line);
+                        }
+                    }
+                }
+            }
+        });
+        drop(entered);
+    }
+}
