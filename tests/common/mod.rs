@@ -1,0 +1,89 @@
+//! Integration-test harness: real `/usr/sbin/apache2` processes loading our
+//! `libmod_wsgi.so` (or Debian's mod_wsgi, for comparisons), driven over HTTP
+//! on 127.0.0.1.
+//!
+//! Every test file does `mod common;` and `use common::*;`. Build the module
+//! first: `cargo build --release && cargo test --release --test <name>`. Set
+//! `MOD_WSGI_RS_SO` to test another build of the module, and
+//! `MOD_WSGI_RS_TEST_MODULE=debian` to run the tests (those that do not choose
+//! a module themselves) against Debian's mod_wsgi. `MOD_WSGI_RS_KEEP_ROOTS=1`
+//! keeps every test root (configuration, fixtures, logs) for inspection.
+//!
+//! # A server for one test
+//!
+//! ```ignore
+//! let apache = ApacheBuilder::new()
+//!     .file("scripts/hello.wsgi", apps::HELLO_WORLD)
+//!     .conf("WSGIScriptAlias /hello {root}/scripts/hello.wsgi")
+//!     .start();
+//! let resp = apache.get("/hello");
+//! assert_eq!(resp.status, 200, "{resp:?}\n{}", apache.error_log());
+//! ```
+//!
+//! `{root}` (the fixture directory, readable by www-data) and `{port}` (the
+//! listening port) are substituted in `.conf()` text. Dropping the `Apache`
+//! stops it, also when the test panics. Its root directory is removed when the
+//! test passed and kept (path printed) when it failed.
+//!
+//! # One server shared by every test of a file
+//!
+//! Tests of one file run in parallel threads of one process. When they need
+//! the same configuration, start it once:
+//!
+//! ```ignore
+//! fn server() -> &'static Apache {
+//!     static SERVER: LazyLock<Apache> = LazyLock::new(|| ApacheBuilder::new()/*...*/.start());
+//!     &SERVER
+//! }
+//! ```
+//!
+//! A `static` is never dropped, so every started server is also registered in
+//! a process-wide list that a `libc::atexit` hook stops when the test process
+//! exits (normally or through a failed test). Tests sharing a server must:
+//! - look only at their own log lines: `let mark = server.log_mark();` before
+//!   the request, then `server.log_since(mark)` / `wait_for_log_since`;
+//! - use distinct URLs and fixture files, and never restart the server.
+//!
+//! How to choose: share when the tests only send requests against a fixed
+//! configuration (cheaper: one Apache and its Python interpreters per file).
+//! Use a server per test when the test changes the configuration (MPM,
+//! module, server-level directives), restarts or signals the server, counts
+//! processes, or asserts that some line is absent from the *whole* log.
+//!
+//! Leftovers from test processes killed before `atexit` could run (Ctrl-C,
+//! SIGKILL) are stopped and removed by the next run of any test file.
+
+#![allow(dead_code)]
+
+pub mod apache;
+pub mod apps;
+pub mod http;
+pub mod process;
+
+#[allow(unused_imports)]
+pub use apache::{Apache, ApacheBuilder, Module, Mpm};
+#[allow(unused_imports)]
+pub use http::{Conn, Response};
+
+use std::time::{Duration, Instant};
+
+/// Polls `cond` every 50 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A token unique in this test process, for markers in logs and file names.
+pub fn unique_token(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}

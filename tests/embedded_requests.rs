@@ -1,0 +1,373 @@
+//! Embedded mode, the WSGI protocol seen from the application: the environ,
+//! wsgi.input, wsgi.errors, start_response's write(), close() and streaming.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use common::apps::{self, environ, py_str};
+use common::*;
+
+/// Reads wsgi.input in the way named by the query string and answers with
+/// what it read; X-Pieces counts the reads, X-Bad-Pieces the pieces that
+/// break the mode's contract (size limit, one line per piece, bytes type).
+const INPUT_APP: &str = r#"
+def pieces_of(f, mode):
+    if mode == 'read':
+        return [f.read()], None
+    if mode.startswith('read-'):
+        n = int(mode[5:])
+        return list(iter(lambda: f.read(n), b'')), n
+    if mode == 'readline':
+        return list(iter(f.readline, b'')), None
+    if mode.startswith('readline-'):
+        n = int(mode[9:])
+        return list(iter(lambda: f.readline(n), b'')), n
+    if mode == 'readlines':
+        return f.readlines(), None
+    if mode == 'iter':
+        return list(f), None
+    raise ValueError('unknown mode %r' % mode)
+
+def application(environ, start_response):
+    mode = environ['QUERY_STRING']
+    pieces, limit = pieces_of(environ['wsgi.input'], mode)
+    lines = mode.startswith('readline') or mode in ('readlines', 'iter')
+    bad = 0
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        if not isinstance(piece, bytes):
+            bad += 1
+        elif limit is not None and (len(piece) > limit or (not last and not lines and len(piece) != limit)):
+            bad += 1
+        elif lines and limit is None and b'\n' in piece[:-1]:
+            bad += 1
+        elif lines and limit is None and not last and not piece.endswith(b'\n'):
+            bad += 1
+    body = b''.join(p for p in pieces if isinstance(p, bytes))
+    after = environ['wsgi.input'].read()
+    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                              ('Content-Length', str(len(body))),
+                              ('X-Pieces', str(len(pieces))),
+                              ('X-Bad-Pieces', str(bad)),
+                              ('X-After-EOF', repr(after))])
+    return [body]
+"#;
+
+/// Writes the query string to wsgi.errors.
+const ERRORS_APP: &str = r#"
+def application(environ, start_response):
+    environ['wsgi.errors'].write('%s\n' % environ['QUERY_STRING'])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'logged']
+"#;
+
+const WRITE_APP: &str = r#"
+def application(environ, start_response):
+    write = start_response('200 OK', [('Content-Type', 'text/plain')])
+    write(b'written;')
+    write(b'')
+    write(b'again;')
+    return [b'returned;', b'', b'end']
+"#;
+
+/// Returns an iterable whose close() creates {state}/<query string>.
+const CLOSE_APP: &str = r#"
+import os
+
+class Body:
+    def __init__(self, marker):
+        self.marker = marker
+    def __iter__(self):
+        yield b'part1;'
+        yield b'part2'
+    def close(self):
+        with open(self.marker, 'w') as f:
+            f.write('closed')
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return Body(os.path.join('{state}', environ['QUERY_STRING']))
+"#;
+
+/// A generator that yields 'first;', then waits (up to 10 s) for the test to
+/// create {state}/<query string> before yielding the rest: the test sees
+/// 'first;' only if it was sent before the generator finished.
+const STREAM_APP: &str = r#"
+import os, time
+
+def application(environ, start_response):
+    go = os.path.join('{state}', environ['QUERY_STRING'])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    def generate():
+        yield b'first;'
+        for _ in range(200):
+            if os.path.exists(go):
+                break
+            time.sleep(0.05)
+        else:
+            yield b'timed-out;'
+        yield b'second;'
+        yield b'third'
+    return generate()
+"#;
+
+fn builder_with_env_app(mpm: Mpm) -> ApacheBuilder {
+    ApacheBuilder::new()
+        .mpm(mpm)
+        .file("scripts/env.wsgi", apps::ENVIRON)
+        .conf("WSGIScriptAlias /env {root}/scripts/env.wsgi")
+}
+
+fn server() -> &'static Apache {
+    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+        let builder = builder_with_env_app(Mpm::Event).writable_dir("state");
+        let state = builder.root().join("state").display().to_string();
+        builder
+            .file("scripts/input.wsgi", INPUT_APP)
+            .file("scripts/errors.wsgi", ERRORS_APP)
+            .file("scripts/write.wsgi", WRITE_APP)
+            .file("scripts/close.wsgi", CLOSE_APP.replace("{state}", &state))
+            .file("scripts/stream.wsgi", STREAM_APP.replace("{state}", &state))
+            .conf(
+                "WSGIScriptAlias /input {root}/scripts/input.wsgi
+WSGIScriptAlias /errors {root}/scripts/errors.wsgi
+WSGIScriptAlias /write {root}/scripts/write.wsgi
+WSGIScriptAlias /close {root}/scripts/close.wsgi
+WSGIScriptAlias /stream {root}/scripts/stream.wsgi",
+            )
+            .start()
+    });
+    &SERVER
+}
+
+fn state_file(name: &str) -> PathBuf {
+    server().root().join("state").join(name)
+}
+
+fn assert_env(env: &BTreeMap<String, String>, key: &str, repr: &str) {
+    assert_eq!(env.get(key).map(String::as_str), Some(repr), "environ[{key:?}]; whole environ: {env:#?}");
+}
+
+#[test]
+fn environ_of_a_post_with_path_info_query_and_headers() {
+    let apache = server();
+    let resp = apache.request(
+        "POST",
+        "/env/extra/path?a=1&b=two",
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("X-Custom-Header", "custom value")],
+        b"hello",
+    );
+    let env = environ(&resp);
+    let port = apache.port().to_string();
+    for (key, value) in [
+        ("REQUEST_METHOD", "POST"),
+        ("SCRIPT_NAME", "/env"),
+        ("PATH_INFO", "/extra/path"),
+        ("QUERY_STRING", "a=1&b=two"),
+        ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+        ("CONTENT_LENGTH", "5"),
+        ("SERVER_NAME", "127.0.0.1"),
+        ("SERVER_PORT", &port),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("REMOTE_ADDR", "127.0.0.1"),
+        ("HTTP_HOST", &format!("127.0.0.1:{port}")),
+        ("HTTP_X_CUSTOM_HEADER", "custom value"),
+        ("REQUEST_URI", "/env/extra/path?a=1&b=two"),
+        ("wsgi.url_scheme", "http"),
+    ] {
+        assert_env(&env, key, &py_str(value));
+    }
+    assert_env(&env, "wsgi.version", "(1, 0)");
+    assert_env(&env, "wsgi.run_once", "False");
+    assert_env(&env, "wsgi.multithread", "True");
+    assert_env(&env, "wsgi.multiprocess", "True");
+    // CGI rules: the body's type and length are not repeated as HTTP_*.
+    assert!(!env.contains_key("HTTP_CONTENT_TYPE"), "{env:#?}");
+    assert!(!env.contains_key("HTTP_CONTENT_LENGTH"), "{env:#?}");
+    for key in ["wsgi.input", "wsgi.errors"] {
+        assert!(env.contains_key(key), "no {key}: {env:#?}");
+    }
+}
+
+#[test]
+fn environ_of_a_plain_get() {
+    let env = environ(&server().get("/env"));
+    assert_env(&env, "REQUEST_METHOD", "'GET'");
+    assert_env(&env, "SCRIPT_NAME", "'/env'");
+    assert_env(&env, "PATH_INFO", "''");
+    assert_env(&env, "QUERY_STRING", "''");
+    assert!(!env.contains_key("CONTENT_TYPE"), "{env:#?}");
+}
+
+fn multithread_and_multiprocess(mpm: Mpm) -> (String, String) {
+    let apache = builder_with_env_app(mpm).start();
+    let env = environ(&apache.get("/env"));
+    (env["wsgi.multithread"].clone(), env["wsgi.multiprocess"].clone())
+}
+
+#[test]
+fn multithread_under_worker_mpm() {
+    let flags = multithread_and_multiprocess(Mpm::Worker);
+    assert_eq!(flags, ("True".into(), "True".into()));
+}
+
+#[test]
+fn not_multithread_under_prefork_mpm() {
+    let flags = multithread_and_multiprocess(Mpm::Prefork);
+    assert_eq!(flags, ("False".into(), "True".into()));
+}
+
+/// 3000 short lines, one 100 000-byte line, and a last line without '\n':
+/// 3002 lines, about 220 KiB.
+fn big_body() -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..3000 {
+        body.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 61)).as_bytes());
+    }
+    body.extend(std::iter::repeat_n(b'y', 100_000));
+    body.push(b'\n');
+    body.extend_from_slice(b"last line without newline");
+    body
+}
+
+fn read_input(mode: &str, body: &[u8]) -> Response {
+    let mark = server().log_mark();
+    let resp = server().post(&format!("/input?{mode}"), "application/octet-stream", body);
+    server().assert_status(&resp, 200, mark);
+    assert!(
+        resp.body == body,
+        "{mode}: body read differs from body sent ({} vs {} bytes)",
+        resp.body.len(),
+        body.len()
+    );
+    assert_eq!(resp.header("X-Bad-Pieces"), Some("0"), "{mode}: {resp:?}");
+    assert_eq!(resp.header("X-After-EOF"), Some("b''"), "{mode}: {resp:?}");
+    resp
+}
+
+fn pieces(resp: &Response) -> usize {
+    resp.header("X-Pieces").unwrap().parse().unwrap()
+}
+
+#[test]
+fn input_read_all() {
+    let body = big_body();
+    assert_eq!(pieces(&read_input("read", &body)), 1);
+}
+
+#[test]
+fn input_read_in_blocks() {
+    let body = big_body();
+    for n in [1000, 8192, 65536, 1 << 20] {
+        let resp = read_input(&format!("read-{n}"), &body);
+        assert_eq!(pieces(&resp), body.len().div_ceil(n), "read({n})");
+    }
+}
+
+#[test]
+fn input_readline() {
+    let resp = read_input("readline", &big_body());
+    assert_eq!(pieces(&resp), 3002);
+}
+
+#[test]
+fn input_readline_with_size() {
+    // Bounded reads split the 100 000-byte line; the body still round-trips.
+    let resp = read_input("readline-4096", &big_body());
+    assert!(pieces(&resp) > 3002, "{resp:?}");
+}
+
+#[test]
+fn input_readlines() {
+    assert_eq!(pieces(&read_input("readlines", &big_body())), 3002);
+}
+
+#[test]
+fn input_iteration() {
+    assert_eq!(pieces(&read_input("iter", &big_body())), 3002);
+}
+
+#[test]
+fn input_of_an_empty_post() {
+    for mode in ["read", "readline", "readlines", "iter"] {
+        let resp = read_input(mode, b"");
+        let expected = if mode == "read" { 1 } else { 0 };
+        assert_eq!(pieces(&resp), expected, "{mode}: {resp:?}");
+    }
+}
+
+#[test]
+fn wsgi_errors_write_goes_to_error_log() {
+    let apache = server();
+    let marker = unique_token("wsgi-errors-marker");
+    let mark = apache.log_mark();
+    let resp = apache.get(&format!("/errors?{marker}"));
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.text(), "logged");
+    assert!(
+        apache.wait_for_log_since(mark, &marker, Duration::from_secs(5)),
+        "{marker} not in error_log:\n{}",
+        apache.log_since(mark)
+    );
+    let log = apache.log_since(mark);
+    let line = log.lines().find(|l| l.contains(&marker)).unwrap();
+    // Written for a request: logged with the client address, like mod_wsgi.
+    assert!(line.contains("[client 127.0.0.1:"), "{line}");
+    assert!(line.ends_with(&marker), "{line}");
+}
+
+#[test]
+fn start_response_write_precedes_the_iterable() {
+    let resp = server().get("/write");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.text(), "written;again;returned;end");
+    assert_eq!(resp.header("Content-Type"), Some("text/plain"));
+}
+
+#[test]
+fn iterable_close_is_called() {
+    let marker = unique_token("closed");
+    let resp = server().get(&format!("/close?{marker}"));
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.text(), "part1;part2");
+    let file = state_file(&marker);
+    assert!(
+        wait_until(Duration::from_secs(5), || file.exists()),
+        "close() was not called (no {})\n{}",
+        file.display(),
+        server().error_log()
+    );
+}
+
+#[test]
+fn generator_response_is_streamed() {
+    let apache = server();
+    let token = unique_token("stream-go");
+    let mut conn = apache.connect();
+    conn.send("GET", &format!("/stream?{token}"), &[("Connection", "close")], b"").unwrap();
+    let mut bytes = conn.read_until(b"first;", Duration::from_secs(8));
+    assert!(
+        http::contains(&bytes, b"first;"),
+        "the first block was not sent before the generator finished; got {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    std::fs::write(state_file(&token), "go").unwrap();
+    bytes.extend(conn.read_to_end());
+    let resp = Response::parse(&bytes, false).unwrap();
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.text(), "first;second;third");
+    assert_eq!(resp.header("Transfer-Encoding"), Some("chunked"), "{resp:?}");
+    assert_eq!(resp.header("Content-Length"), None, "{resp:?}");
+}
+
+#[test]
+fn head_request_has_headers_but_no_body() {
+    let resp = server().head("/env");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert!(resp.body.is_empty());
+    assert!(resp.header("Content-Length").is_some(), "{resp:?}");
+}
