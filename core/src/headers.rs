@@ -18,16 +18,11 @@ pub enum HeaderError {
 /// Checks `"NNN reason"` and returns the code.
 pub fn parse_status(status: &str) -> Result<u16, HeaderError> {
     let b = status.as_bytes();
-    let ok = b.len() >= 4
-        && b[..3].iter().all(u8::is_ascii_digit)
-        && b[3] == b' '
-        && !status.contains(['\r', '\n']);
+    let ok = b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b' ' && !status.contains(['\r', '\n']);
     if !ok {
         return Err(HeaderError::BadStatus(status.to_string()));
     }
-    let code: u16 = status[..3]
-        .parse()
-        .map_err(|_| HeaderError::BadStatus(status.to_string()))?;
+    let code: u16 = status[..3].parse().map_err(|_| HeaderError::BadStatus(status.to_string()))?;
     if !(100..=999).contains(&code) {
         return Err(HeaderError::BadStatus(status.to_string()));
     }
@@ -44,15 +39,10 @@ pub fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
         return Err(HeaderError::BadName(name.to_string()));
     }
     if value.contains(['\r', '\n']) {
-        return Err(HeaderError::NewlineInValue {
-            name: name.to_string(),
-        });
+        return Err(HeaderError::NewlineInValue { name: name.to_string() });
     }
     if name.eq_ignore_ascii_case("status") {
-        return Err(HeaderError::Forbidden {
-            name: name.to_string(),
-            why: "the status is passed to start_response",
-        });
+        return Err(HeaderError::Forbidden { name: name.to_string(), why: "the status is passed to start_response" });
     }
     Ok(())
 }

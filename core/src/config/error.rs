@@ -10,9 +10,6 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub fn new(directive: &str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            directive: directive.to_string(),
-            message: message.into(),
-        }
+        Self::Invalid { directive: directive.to_string(), message: message.into() }
     }
 }
