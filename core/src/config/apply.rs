@@ -78,7 +78,7 @@ pub fn apply(
     dir: &mut DirConfig,
 ) -> Result<(), ConfigError> {
     let Some(&(_, scope)) = DIRECTIVES.iter().find(|(n, _)| *n == name) else {
-        return Err(ConfigError::new(name, "is not a directive mod_wsgi-rs knows: check its spelling"));
+        return Err(ConfigError::new(name, "unknown directive: check its spelling"));
     };
     context::check(name, scope, ctx)?;
     let args = tokenize(raw_args);

@@ -99,19 +99,19 @@ pub(crate) fn trusted_proxies(f: Field, words: &[String]) -> Result<Vec<TrustedP
         .collect()
 }
 
-/// Header names must be HTTP tokens: anything else could never match.
+/// Header names of letters, digits and `-`: mod_wsgi cannot map any other
+/// character to its CGI form, so such a name could never match.
 pub(crate) fn trusted_proxy_headers(f: Field, words: &[String]) -> Result<Vec<String>, ConfigError> {
     if words.is_empty() {
         return Err(f.missing("list one or more header names such as X-Forwarded-For"));
     }
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     words
         .iter()
         .map(|w| {
-            if !w.is_empty() && w.chars().all(token) {
+            if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                 Ok(w.clone())
             } else {
-                Err(f.invalid(w, "must be an HTTP header name such as X-Forwarded-For"))
+                Err(f.invalid(w, "must be a header name of letters, digits and '-', such as X-Forwarded-For"))
             }
         })
         .collect()
@@ -203,6 +203,7 @@ mod tests {
         assert_eq!(trusted_proxy_headers(h, &words(&["X-Forwarded-For"])).unwrap(), vec!["X-Forwarded-For"]);
         assert!(trusted_proxy_headers(h, &words(&["X Forwarded"])).is_err());
         assert!(trusted_proxy_headers(h, &words(&["X:Y"])).is_err());
+        assert!(trusted_proxy_headers(h, &words(&["X_Real_IP"])).is_err());
         assert!(trusted_proxy_headers(h, &[]).is_err());
     }
 
