@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
@@ -242,8 +242,24 @@ impl ApacheBuilder {
     }
 
     /// Starts Apache and waits until it accepts connections; panics with the
-    /// error_log when it does not.
+    /// error_log when it does not (keeping the root for inspection).
     pub fn start(mut self) -> Apache {
+        match self.launch() {
+            Ok(apache) => apache,
+            Err(reason) => {
+                self.owns_root = false;
+                panic!("{reason}");
+            }
+        }
+    }
+
+    /// Like `start`, but a server that does not start is an `Err` with the
+    /// reason (apache2's output and the error_log), for tests expecting it.
+    pub fn try_start(mut self) -> Result<Apache, String> {
+        self.launch()
+    }
+
+    fn launch(&mut self) -> Result<Apache, String> {
         let inst = Instance {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             root: self.root.clone(),
@@ -257,32 +273,32 @@ impl ApacheBuilder {
             self.write_conf(port);
             let _ = fs::remove_file(inst.error_log_path());
             register(inst.clone());
-            match self.try_start(&inst, port) {
+            let outcome = self.spawn(&inst, port);
+            if outcome.is_err() {
+                stop_instance(&inst);
+                unregister(inst.id);
+            }
+            match outcome {
                 Ok(parent) => {
                     let mut inst = inst;
                     inst.parent = Some(parent);
                     register(inst.clone());
                     self.owns_root = false;
-                    return Apache { inst, port, mpm: self.mpm, module: self.module };
+                    return Ok(Apache { inst, port, mpm: self.mpm, module: self.module });
                 }
                 Err(StartError::PortTaken(log)) => {
-                    stop_instance(&inst);
                     failures.push_str(&format!("attempt {attempt}: port {port} taken\n{log}\n"));
                 }
                 Err(StartError::Failed(log)) => {
-                    stop_instance(&inst);
-                    unregister(inst.id);
-                    self.owns_root = false;
-                    panic!("Apache did not start (root {}):\n{log}", self.root.display());
+                    return Err(format!("Apache did not start (root {}):\n{log}", self.root.display()));
                 }
             }
         }
-        unregister(inst.id);
-        self.owns_root = false;
-        panic!("Apache did not start after {START_ATTEMPTS} attempts:\n{failures}");
+        Err(format!("Apache did not start after {START_ATTEMPTS} attempts:\n{failures}"))
     }
 
-    fn try_start(&self, inst: &Instance, port: u16) -> Result<i32, StartError> {
+    /// One `apache2 -k start` on `port`; the parent's pid once it accepts.
+    fn spawn(&self, inst: &Instance, port: u16) -> Result<i32, StartError> {
         let out_path = self.root.join("logs/start.out");
         let out = fs::File::create(&out_path).unwrap();
         let status = self
@@ -529,10 +545,21 @@ impl Instance {
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 static REGISTRY: Mutex<Option<HashMap<u64, Instance>>> = Mutex::new(None);
 
+/// Set by a panic hook: some test of this process failed, so servers stopped
+/// at exit keep their roots for inspection.
+static ANY_PANIC: AtomicBool = AtomicBool::new(false);
+
 fn register(inst: Instance) {
     static HOOK: Once = Once::new();
-    HOOK.call_once(|| unsafe {
-        libc::atexit(stop_all_at_exit);
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            ANY_PANIC.store(true, Ordering::Relaxed);
+            previous(info)
+        }));
+        unsafe {
+            libc::atexit(stop_all_at_exit);
+        }
     });
     let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     reg.get_or_insert_with(HashMap::new).insert(inst.id, inst);
@@ -553,6 +580,11 @@ extern "C" fn stop_all_at_exit() {
         };
         for inst in &instances {
             stop_instance(inst);
+            if ANY_PANIC.load(Ordering::Relaxed) || keep_roots() {
+                eprintln!("kept test root {}", inst.root.display());
+            } else {
+                let _ = fs::remove_dir_all(&inst.root);
+            }
         }
     });
 }

@@ -39,7 +39,8 @@
 //!
 //! A `static` is never dropped, so every started server is also registered in
 //! a process-wide list that a `libc::atexit` hook stops when the test process
-//! exits (normally or through a failed test). Tests sharing a server must:
+//! exits (normally or through a failed test); the roots of those servers are
+//! kept when any test of the process failed. Tests sharing a server must:
 //! - look only at their own log lines: `let mark = server.log_mark();` before
 //!   the request, then `server.log_since(mark)` / `wait_for_log_since`;
 //! - use distinct URLs and fixture files, and never restart the server.
