@@ -170,20 +170,27 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Decodes one frame from the front of `buf`. `Ok(None)` means more bytes
-/// are needed; otherwise returns the frame and how many bytes it used.
-pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
+/// The full length of the frame starting `buf`, once its header is there.
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
     if buf.len() < HEADER_LEN {
         return Ok(None);
     }
-    let ty = buf[0];
     let len = u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
     if len > MAX_FRAME {
         return Err(ProtocolError::TooLarge(len));
     }
-    if buf.len() < HEADER_LEN + len {
+    Ok(Some(HEADER_LEN + len))
+}
+
+/// Decodes one frame from the front of `buf`. `Ok(None)` means more bytes
+/// are needed; otherwise returns the frame and how many bytes it used.
+pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
+    let Some(total) = frame_len(buf)? else { return Ok(None) };
+    if buf.len() < total {
         return Ok(None);
     }
+    let ty = buf[0];
+    let len = total - HEADER_LEN;
     let payload = &buf[HEADER_LEN..HEADER_LEN + len];
     let frame = match ty {
         kind::REQUEST => {
@@ -285,7 +292,10 @@ mod tests {
         let (a, n1) = decode(&buf).unwrap().unwrap();
         let (b, n2) = decode(&buf[n1..]).unwrap().unwrap();
         let (c, n3) = decode(&buf[n1 + n2..]).unwrap().unwrap();
-        assert_eq!((a, b, c), (Frame::Headers { status: "200 OK", headers: vec![] }, Frame::Data(b"hello"), Frame::End));
+        assert_eq!(
+            (a, b, c),
+            (Frame::Headers { status: "200 OK", headers: vec![] }, Frame::Data(b"hello"), Frame::End)
+        );
         assert_eq!(n1 + n2 + n3, buf.len());
     }
 

@@ -60,10 +60,10 @@ impl Registry {
     pub fn visible(&self, name: &str, server_name: &str) -> Option<usize> {
         self.groups
             .iter()
-            .position(|g| g.spec.name == name && g.spec.server_name.as_deref().is_none_or(|s| s == server_name))
+            .position(|g| g.spec.name() == name && g.spec.server_name.as_deref().is_none_or(|s| s == server_name))
     }
 
     pub fn exists(&self, name: &str) -> bool {
-        self.groups.iter().any(|g| g.spec.name == name)
+        self.groups.iter().any(|g| g.spec.name() == name)
     }
 }

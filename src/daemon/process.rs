@@ -14,6 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use wsgi_core::config::Account;
 
 /// Requests being served right now, for a graceful stop.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -34,7 +35,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! 
 
 fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec) -> Result<(), String> {
     let group = &registry.groups[index];
-    let spec = &group.spec;
+    let spec = &group.spec.config;
     detach_from_apache(registry, index);
     if let Some(title) = &spec.display_name {
         set_title(s, title);
@@ -57,22 +58,22 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec) -> Result<(
         restrict_signal: true,
         process_group: spec.name.clone(),
         maximum_processes: spec.processes,
-        threads_per_process: spec.threads,
+        threads_per_process: spec.threads.max(1),
     });
     runtime::initialize(Settings { home: spec.python_home.clone(), ..Settings::default() })
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
 
-    crate::python::preload::run(&spec.name, &spec.preload);
+    crate::python::preload::run(&spec.name, &group.spec.preload);
     let facts = Arc::new(GroupFacts {
         name: spec.name.clone(),
         secret: registry.secret,
-        multiprocess: spec.multiprocess,
-        multithread: spec.threads > 1,
+        multiprocess: spec.multiprocess(),
+        multithread: spec.threads.max(1) > 1,
     });
     let (wake_r, wake_w) = pipe()?;
     let signals = block_signals();
     let mut workers = Vec::new();
-    for n in 0..spec.threads {
+    for n in 0..spec.threads.max(1) {
         let facts = facts.clone();
         let listener = group.listener;
         let t = std::thread::Builder::new()
@@ -169,24 +170,22 @@ fn set_title(s: *mut ffi::server_rec, title: &str) {
     }
 }
 
-fn lookup_user(spec: &str) -> Result<nix::unistd::User, String> {
-    let found = match spec.strip_prefix('#') {
-        Some(uid) => {
-            uid.parse().ok().and_then(|u| nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u)).ok().flatten())
-        }
-        None => nix::unistd::User::from_name(spec).ok().flatten(),
+fn lookup_user(a: &Account) -> Result<nix::unistd::User, String> {
+    let found = match a {
+        Account::Id(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(*uid)),
+        Account::Name(n) => nix::unistd::User::from_name(n),
     };
-    found.ok_or_else(|| format!("Unable to find user '{spec}'."))
+    found.ok().flatten().ok_or_else(|| format!("Unable to find user '{a}'."))
 }
 
-fn lookup_group(spec: &str) -> Result<nix::unistd::Gid, String> {
-    match spec.strip_prefix('#') {
-        Some(gid) => gid.parse().map(nix::unistd::Gid::from_raw).map_err(|_| format!("Bad group id '{spec}'.")),
-        None => nix::unistd::Group::from_name(spec)
+fn lookup_group(a: &Account) -> Result<nix::unistd::Gid, String> {
+    match a {
+        Account::Id(gid) => Ok(nix::unistd::Gid::from_raw(*gid)),
+        Account::Name(n) => nix::unistd::Group::from_name(n)
             .ok()
             .flatten()
             .map(|g| g.gid)
-            .ok_or_else(|| format!("Unable to find group '{spec}'.")),
+            .ok_or_else(|| format!("Unable to find group '{a}'.")),
     }
 }
 
@@ -196,7 +195,7 @@ fn become_user(group: &Group) -> Result<(), String> {
     if !Uid::effective().is_root() {
         return Ok(());
     }
-    let spec = &group.spec;
+    let spec = &group.spec.config;
     // SAFETY: plain reads of the struct Apache filled in from User/Group.
     let (apache_uid, apache_gid) = unsafe {
         let c = &*(&raw const ffi::ap_unixd_config);

@@ -105,11 +105,11 @@ pub fn start(
         if socket.as_os_str().len() >= 108 {
             return Err(format!(
                 "WSGIDaemonProcess {}: socket path '{}' is too long; set WSGISocketPrefix to a shorter path",
-                spec.name,
+                spec.name(),
                 socket.display()
             ));
         }
-        let listener = listen(&socket, spec.listen_backlog)?;
+        let listener = listen(&socket, spec.config.listen_backlog as i32)?;
         groups.push(Group { spec, socket, listener });
     }
     let registry = Arc::new(Registry { secret, groups });
@@ -123,7 +123,7 @@ pub fn start(
     // the parent is single-threaded, so no other reference exists.
     let sup_ref = unsafe { &mut *sup };
     for (g, group) in registry.groups.iter().enumerate() {
-        for _ in 0..group.spec.processes {
+        for _ in 0..group.spec.config.processes {
             sup_ref.slots.push(Slot { sup, group: g, proc_: ffi::apr_proc_t::default() });
         }
     }
@@ -150,7 +150,7 @@ fn spawn(slot: &mut Slot) {
             &format!(
                 "mod_wsgi (pid={}): Unable to fork daemon process for group '{}': {}.",
                 std::process::id(),
-                group.spec.name,
+                group.spec.name(),
                 std::io::Error::last_os_error()
             ),
         ),
@@ -162,7 +162,8 @@ fn spawn(slot: &mut Slot) {
                 sup.server,
                 &format!(
                     "mod_wsgi (pid={pid}): Starting process '{}' with threads={}.",
-                    group.spec.name, group.spec.threads
+                    group.spec.name(),
+                    group.spec.config.threads
                 ),
             );
             // SAFETY: `slot` lives in pconf as long as the registration.
@@ -197,7 +198,7 @@ extern "C" fn maintenance(reason: i32, data: *mut c_void, status: i32) {
             ffi::APR_OC_REASON_DEATH | ffi::APR_OC_REASON_LOST => {
                 // SAFETY: unregisters this very registration.
                 unsafe { ffi::apr_proc_other_child_unregister(data) };
-                let name = &sup.registry.groups[slot.group].spec.name;
+                let name = sup.registry.groups[slot.group].spec.name();
                 if sup.stopping || mpm_stopping() {
                     return;
                 }

@@ -4,7 +4,7 @@
 use crate::apache::{pool, regex::Regex, server::Server};
 use crate::ffi;
 use std::ffi::{CStr, c_char, c_void};
-use wsgi_core::config::{self, AliasPattern, Context, DirConfig, ServerConfig};
+use wsgi_core::config::{self, AliasPattern, Context, DaemonRegistry, DirConfig, ServerConfig, ServerIdentity};
 
 /// The per-server record: the parsed settings plus what only Apache can
 /// hold, the compiled `WSGIScriptAliasMatch` patterns (one per alias).
@@ -42,6 +42,45 @@ pub extern "C" fn merge_server_config(p: *mut ffi::apr_pool_t, base: *mut c_void
     })
 }
 
+/// The daemon groups defined so far in this configuration pass; it lives in
+/// pconf, which Apache clears before every pass.
+fn daemon_registry(pconf: *mut ffi::apr_pool_t) -> &'static mut DaemonRegistry {
+    const KEY: &CStr = c"mod_wsgi_rs.daemon_registry";
+    let mut p = pool::userdata(pconf, KEY) as *mut DaemonRegistry;
+    if p.is_null() {
+        p = pool::alloc(pconf, DaemonRegistry::new());
+        pool::set_userdata(pconf, KEY, p.cast());
+    }
+    // SAFETY: pool memory valid until pconf is cleared, which happens only
+    // between configuration passes, when no directive is being parsed.
+    unsafe { &mut *p }
+}
+
+/// The rules one server's record cannot check: unique daemon names, and
+/// groups referenced where they are visible (mod_wsgi checks both while
+/// reading the line, so the error carries its line number).
+fn check_across_servers(cmd: &ffi::cmd_parms, name: &str, cfg: &ServerConfig) -> Result<(), config::ConfigError> {
+    let server = Server(cmd.server);
+    let hostname = server.hostname();
+    let identity = ServerIdentity {
+        server_name: (!hostname.is_empty()).then_some(hostname.as_str()),
+        is_virtual: server.is_virtual(),
+    };
+    let registry = daemon_registry(cmd.pool);
+    match name {
+        "WSGIDaemonProcess" => cfg.daemons.last().map_or(Ok(()), |d| registry.register(d, identity)),
+        "WSGIImportScript" => {
+            cfg.import_scripts.last().map_or(Ok(()), |s| registry.check_reference(name, &s.process_group, identity))
+        }
+        "WSGIScriptAlias" | "WSGIScriptAliasMatch" => cfg
+            .aliases
+            .last()
+            .and_then(|a| a.preload())
+            .map_or(Ok(()), |s| registry.check_reference(name, &s.process_group, identity)),
+        _ => Ok(()),
+    }
+}
+
 /// Where the directive being parsed sits.
 fn context_of(cmd: &ffi::cmd_parms) -> Context {
     // A .htaccess file is read with `override` set from AllowOverride,
@@ -74,7 +113,9 @@ pub extern "C" fn wsgi_rs_directive(
         // the per-dir record by create_dir_config.
         let (record, dir) = unsafe { (&mut *server.config::<ServerRecord>(), &mut *(mconfig as *mut DirConfig)) };
         let before = record.cfg.aliases.len();
-        if let Err(e) = config::apply(&name, &args, context_of(cmd), &mut record.cfg, dir) {
+        let checked = config::apply(&name, &args, context_of(cmd), &mut record.cfg, dir)
+            .and_then(|()| check_across_servers(cmd, &name, &record.cfg));
+        if let Err(e) = checked {
             return crate::apache::cstr::pstrdup(cmd.pool, &e.to_string());
         }
         for alias in &record.cfg.aliases[before..] {

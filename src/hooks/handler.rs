@@ -82,7 +82,7 @@ fn handle(req: Request) -> i32 {
         req.discard_body();
         return ffi::OK as i32;
     }
-    let group_name = target.as_ref().map(|(reg, i)| reg.groups[*i].spec.name.clone()).unwrap_or_default();
+    let group_name = target.as_ref().map(|(reg, i)| reg.groups[*i].spec.name().to_string()).unwrap_or_default();
     let (vars, flags) = request_vars(req, dir, &group_name);
     match target {
         None => {
@@ -95,11 +95,11 @@ fn handle(req: Request) -> i32 {
         Some((reg, i)) => {
             let g = &reg.groups[i];
             let target = proxy::Target {
-                group: &g.spec.name,
+                group: g.spec.name(),
                 socket: &g.socket,
                 secret: &reg.secret,
-                connect_timeout: g.spec.connect_timeout,
-                socket_timeout: g.spec.socket_timeout,
+                connect_timeout: g.spec.config.connect_timeout,
+                socket_timeout: Some(g.spec.socket_timeout),
             };
             proxy::run(req, &target, &vars)
         }

@@ -22,22 +22,24 @@ pub extern "C" fn post_config(
         let main = Server(s);
         // SAFETY: records made by create/merge_server_config.
         let main_cfg = unsafe { &(*main.config::<ServerRecord>()).cfg };
-        let mut specs: Vec<GroupSpec> = main_cfg.daemons.iter().map(|d| GroupSpec::from_config(d, None)).collect();
+        // SAFETY: the main server record is live; `timeout` is plain data.
+        let timeout = std::time::Duration::from_micros(unsafe { (*s).timeout }.max(0) as u64);
+        let mut specs: Vec<GroupSpec> = main_cfg.daemons.iter().map(|d| GroupSpec::new(d, None, timeout)).collect();
         let mut vhost = main.next();
         while let Some(v) = vhost {
             // SAFETY: as above.
             let cfg = unsafe { &(*v.config::<ServerRecord>()).cfg };
             for d in &cfg.daemons {
                 // A vhost's merged record repeats the server-scope groups.
-                if !main_cfg.daemons.iter().any(|g| g.name == d.name) && !specs.iter().any(|g| g.name == d.name) {
-                    specs.push(GroupSpec::from_config(d, Some(v.hostname())));
+                if !main_cfg.daemons.iter().any(|g| g.name == d.name) && !specs.iter().any(|g| g.name() == d.name) {
+                    specs.push(GroupSpec::new(d, Some(v.hostname()), timeout));
                 }
             }
             vhost = v.next();
         }
         let configs = super::preloads::server_configs(main);
         for spec in &mut specs {
-            spec.preload = super::preloads::for_group(&configs, &spec.name);
+            spec.preload = super::preloads::for_group(&configs, &spec.config.name);
         }
         match supervisor::start(pconf, s, specs, main_cfg.socket_prefix.as_deref()) {
             Ok(()) => ffi::OK as i32,
