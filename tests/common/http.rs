@@ -291,3 +291,16 @@ impl Apache {
         conn.read_to_end()
     }
 }
+
+/// `body` in chunked transfer coding, `size` bytes a chunk, for requests
+/// sent with `Transfer-Encoding: chunked`.
+pub fn chunked(body: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(size.max(1)) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}

@@ -53,6 +53,21 @@
 //!
 //! Leftovers from test processes killed before `atexit` could run (Ctrl-C,
 //! SIGKILL) are stopped and removed by the next run of any test file.
+//!
+//! # What is where
+//!
+//! - `apache`: `ApacheBuilder` (`conf`, `file`, `writable_dir`, `mpm`,
+//!   `module`, `log_level`, `env`, `start`, `try_start`, `configtest`) and
+//!   `Apache` (`port`, `root`, `error_log`, `log_mark`, `log_since`,
+//!   `wait_for_log[_since]`, `assert_status`, `assert_no_crash`, `pids`,
+//!   `parent_pid`, `child_pids`, `restart_graceful`).
+//! - `http`: `Apache::{get, head, post, request, try_request, raw,
+//!   raw_timeout, connect}`; `Conn` for keep-alive and streamed reads;
+//!   `Response` (`status`, `reason`, `headers`, `body`, `header`, `text`);
+//!   `chunked` to encode request bodies.
+//! - `apps`: WSGI applications used as fixtures (`HELLO_WORLD`, `ENVIRON`
+//!   and its parser `environ`) and `simple_app` for one-line variations.
+//! - `process`: /proc inspection and signals by pid.
 
 #![allow(dead_code)]
 
