@@ -112,7 +112,7 @@ fn log(py: Python<'_>, io: &SharedIo, level: LogLevel, msg: &str) {
 /// A Python exception's traceback, one log line per line.
 pub fn traceback_lines(py: Python<'_>, err: &PyErr) -> Vec<String> {
     py.import("traceback")
-        .and_then(|tb| tb.getattr("format_exception")?.call1((err.value(py),)))
+        .and_then(|tb| tb.getattr("format_exception")?.call1((err.get_type(py), err.value(py), err.traceback(py))))
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat())
         .unwrap_or_else(|_| format!("{err}"))
@@ -161,7 +161,11 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
                 );
                 log_exception(py, io, err);
             }
-            return Outcome::Failed(500);
+            // mod_wsgi answers a script without the callable with 404.
+            return Outcome::Failed(match e {
+                ScriptError::NoCallable { .. } => 404,
+                ScriptError::Load { .. } => 500,
+            });
         }
     };
     let state: SharedResponse = Arc::new(Mutex::new(ResponseState::default()));

@@ -66,15 +66,15 @@ impl StartResponse {
     }
 }
 
-fn header_text(item: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+/// A header name, value or status as mod_wsgi accepts it: a `str` that
+/// latin-1 can encode, with mod_wsgi's messages otherwise.
+fn header_text(item: &Bound<'_, PyAny>) -> PyResult<String> {
     let s: String = item.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "expected str object for header {what}, got '{}'",
-            item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-        ))
+        let ty = item.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        PyTypeError::new_err(format!("expected unicode object, value of type {ty} found"))
     })?;
     if s.chars().any(|c| c as u32 > 0xff) {
-        return Err(PyValueError::new_err(format!("header {what} '{s}' cannot be encoded as latin-1")));
+        return Err(PyValueError::new_err("unicode object contains non latin-1 characters"));
     }
     Ok(s)
 }
@@ -102,7 +102,7 @@ impl StartResponse {
         } else if self.state.lock().sent {
             return Err(PyRuntimeError::new_err("headers have already been sent"));
         }
-        let status = header_text(status, "status").map_err(|_| PyTypeError::new_err("status must be a str"))?;
+        let status = header_text(status)?;
         headers::parse_status(&status).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut hdrs = Vec::new();
         for item in response_headers.try_iter()? {
@@ -113,8 +113,8 @@ impl StartResponse {
             if pair.len() != 2 {
                 return Err(PyValueError::new_err("response header must be a (name, value) tuple"));
             }
-            let name = header_text(&pair.get_item(0)?, "name")?;
-            let value = header_text(&pair.get_item(1)?, "value")?;
+            let name = header_text(&pair.get_item(0)?)?;
+            let value = header_text(&pair.get_item(1)?)?;
             headers::check_header(&name, &value).map_err(|e| PyValueError::new_err(e.to_string()))?;
             hdrs.push((name, value));
         }
