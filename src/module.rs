@@ -40,10 +40,5 @@ pub static mut wsgi_module: ffi::module = ffi::module {
 pub fn index() -> i32 {
     // SAFETY: Apache writes module_index once while loading the module,
     // before any hook or directive handler can run; reads are plain loads.
-    unsafe { (*(&raw const wsgi_module)).module_index }
-}
-
-/// A pointer to the record, as Apache's APIs want it.
-pub fn record() -> *mut ffi::module {
-    &raw mut wsgi_module
+    unsafe { wsgi_module.module_index }
 }

@@ -10,7 +10,6 @@ pub enum Level {
     Crit,
     Error,
     Warning,
-    Notice,
     Info,
     Debug,
 }
@@ -21,7 +20,6 @@ impl Level {
             Level::Crit => ffi::APLOG_CRIT,
             Level::Error => ffi::APLOG_ERR,
             Level::Warning => ffi::APLOG_WARNING,
-            Level::Notice => ffi::APLOG_NOTICE,
             Level::Info => ffi::APLOG_INFO,
             Level::Debug => ffi::APLOG_DEBUG,
         }) as i32

@@ -3,7 +3,7 @@
 use super::cstr;
 use super::table::Table;
 use crate::ffi;
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 
 /// What `r->finfo` says about the mapped file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,18 +64,6 @@ impl Request {
         self.text(self.rec().filename)
     }
 
-    pub fn path_info(&self) -> String {
-        self.text(self.rec().path_info)
-    }
-
-    pub fn method(&self) -> String {
-        self.text(self.rec().method)
-    }
-
-    pub fn header_only(&self) -> bool {
-        self.rec().header_only != 0
-    }
-
     pub fn file_kind(&self) -> FileKind {
         match self.rec().finfo.filetype {
             ffi::apr_filetype_e_APR_NOFILE => FileKind::Missing,
@@ -115,10 +103,6 @@ impl Request {
 
     pub fn headers_out(&self) -> Table {
         self.table(self.rec().headers_out)
-    }
-
-    pub fn err_headers_out(&self) -> Table {
-        self.table(self.rec().err_headers_out)
     }
 
     /// Fills `subprocess_env` with Apache's CGI and common variables.
@@ -191,9 +175,5 @@ impl Request {
 
     pub fn note(&self, key: &str) -> Option<String> {
         self.notes().get(key).map(|v| String::from_utf8_lossy(v).into_owned())
-    }
-
-    pub fn cstring(s: &str) -> CString {
-        CString::new(s.replace('\0', "")).unwrap_or_default()
     }
 }

@@ -14,15 +14,6 @@ pub unsafe fn module_config<T>(vector: *mut ffi::ap_conf_vector_t) -> *mut T {
     unsafe { *(vector as *mut *mut c_void).add(crate::module::index() as usize) as *mut T }
 }
 
-/// Sets this module's entry in a configuration vector.
-///
-/// # Safety
-/// As for [`module_config`].
-pub unsafe fn set_module_config<T>(vector: *mut ffi::ap_conf_vector_t, value: *mut T) {
-    // SAFETY: as in `module_config`.
-    unsafe { *(vector as *mut *mut c_void).add(crate::module::index() as usize) = value.cast() }
-}
-
 /// A borrowed `server_rec`.
 #[derive(Clone, Copy)]
 pub struct Server(pub *mut ffi::server_rec);
@@ -42,11 +33,6 @@ impl Server {
         // SAFETY: as above; `next` links the vhost list.
         let n = unsafe { (*self.0).next };
         (!n.is_null()).then_some(Server(n))
-    }
-
-    pub fn process_pool(&self) -> *mut ffi::apr_pool_t {
-        // SAFETY: every server_rec points at the process record.
-        unsafe { (*(*self.0).process).pool }
     }
 
     /// This module's per-server record.

@@ -198,7 +198,8 @@ fn become_user(group: &Group) -> Result<(), String> {
     let spec = &group.spec.config;
     // SAFETY: plain reads of the struct Apache filled in from User/Group.
     let (apache_uid, apache_gid) = unsafe {
-        let c = &*(&raw const ffi::ap_unixd_config);
+        let c = &raw const ffi::ap_unixd_config;
+        let c = &*c;
         (c.user_id, c.group_id)
     };
     let user = match &spec.user {

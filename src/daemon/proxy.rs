@@ -71,7 +71,17 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
     let result = relay(&mut conn, &mut io, &mut started, &mut body);
     match result {
         Ok(status) => status,
-        Err(Relay::Client(_)) => ffi::OK as i32,
+        Err(Relay::Client(e)) => {
+            log::request(
+                Level::Info,
+                req.raw(),
+                &format!(
+                    "mod_wsgi (pid={pid}): Client went away during a request to daemon process '{}': {e}.",
+                    target.group
+                ),
+            );
+            ffi::OK as i32
+        }
         Err(Relay::Daemon(e)) => {
             let what = match e {
                 WireError::Closed => "closed the connection before sending a complete response; the daemon process probably died (see earlier log lines)".to_string(),

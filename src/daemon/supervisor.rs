@@ -58,7 +58,7 @@ fn socket_prefix(pconf: *mut ffi::apr_pool_t, configured: Option<&str>) -> Strin
 
 fn child_uid() -> libc::uid_t {
     // SAFETY: a plain read of a struct Apache fills in while configuring.
-    unsafe { (*(&raw const ffi::ap_unixd_config)).user_id }
+    unsafe { ffi::ap_unixd_config.user_id }
 }
 
 fn listen(path: &PathBuf, backlog: i32) -> Result<std::os::fd::RawFd, String> {

@@ -31,10 +31,6 @@ impl Conn {
         Self { stream, rbuf: Vec::with_capacity(16 * 1024), rpos: 0, wbuf: Vec::with_capacity(16 * 1024) }
     }
 
-    pub fn stream(&self) -> &UnixStream {
-        &self.stream
-    }
-
     /// Queues a frame; it goes out with the next `flush`.
     pub fn send(&mut self, frame: &Frame<'_>) {
         protocol::encode(frame, &mut self.wbuf);

@@ -39,7 +39,7 @@ impl RequestIo for SocketIo {
             self.conn.send(&Frame::ReadBody(want));
             self.conn.flush().map_err(gone)?;
             match self.conn.recv().map_err(gone)? {
-                Frame::Body(data) if data.is_empty() => self.body_done = true,
+                Frame::Body([]) => self.body_done = true,
                 Frame::Body(data) => {
                     self.pending.clear();
                     self.pending.extend_from_slice(data);

@@ -10,7 +10,7 @@ use crate::apache::request_io::ApacheIo;
 use crate::daemon::{self, Registry, proxy};
 use crate::ffi;
 use crate::python::call::{self, Outcome, WsgiCall};
-use crate::python::environ::EnvironFlags;
+use crate::python::environ::{EnvironFlags, Vars};
 use std::sync::Arc;
 use wsgi_core::config::{AppGroup, CallableObject, DirConfig, ProcessGroup};
 use wsgi_core::names;
@@ -34,9 +34,9 @@ fn refuse(req: Request, status: u32, msg: &str) -> i32 {
 }
 
 fn handle(req: Request) -> i32 {
-    let Some(h) = req.handler() else { return ffi::DECLINED as i32 };
+    let Some(h) = req.handler() else { return ffi::DECLINED };
     if !is_ours(&h) {
-        return ffi::DECLINED as i32;
+        return ffi::DECLINED;
     }
     let filename = req.filename();
     let aliased = req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script");
@@ -114,8 +114,12 @@ fn env_lookup(req: Request, name: &str) -> Option<String> {
         .or_else(|| std::env::var(name).ok())
 }
 
-/// Where the request runs: `None` for embedded mode, or a daemon group.
-fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<Option<(Arc<Registry>, usize)>, i32> {
+/// Where a request runs: `None` for embedded mode, or a daemon group (by
+/// index into the registry).
+type Delegation = Option<(Arc<Registry>, usize)>;
+
+/// Where the request runs.
+fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<Delegation, i32> {
     let group = match req.note(notes::PROCESS_GROUP) {
         Some(text) => ProcessGroup::parse(&text),
         None => dir.process_group.clone().unwrap_or(ProcessGroup::Global),
@@ -174,7 +178,7 @@ fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<Op
 }
 
 /// Apache's CGI variables plus what mod_wsgi adds, and the environ flags.
-fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vec<(Vec<u8>, Vec<u8>)>, EnvironFlags) {
+fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, EnvironFlags) {
     req.add_cgi_vars();
     let env = req.subprocess_env();
     env.unset("HTTP_PROXY");

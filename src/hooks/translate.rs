@@ -20,7 +20,7 @@ pub mod notes {
 }
 
 pub extern "C" fn translate_name(r: *mut ffi::request_rec) -> i32 {
-    super::guard("translate_name", ffi::DECLINED as i32, || {
+    super::guard("translate_name", ffi::DECLINED, || {
         // SAFETY: Apache passes the live request.
         let req = unsafe { Request::new(r) };
         translate(req)
@@ -32,11 +32,11 @@ fn translate(req: Request) -> i32 {
     // SAFETY: the record was made by create/merge_server_config.
     let record = unsafe { &*server.config::<ServerRecord>() };
     if record.cfg.aliases.is_empty() {
-        return ffi::DECLINED as i32;
+        return ffi::DECLINED;
     }
     let uri = req.uri();
     if !uri.is_empty() && !uri.starts_with('/') {
-        return ffi::DECLINED as i32;
+        return ffi::DECLINED;
     }
     for (alias, regex) in record.cfg.aliases.iter().zip(&record.alias_regex) {
         let hit = match (&alias.pattern, regex) {
@@ -70,5 +70,5 @@ fn translate(req: Request) -> i32 {
         }
         return ffi::OK as i32;
     }
-    ffi::DECLINED as i32
+    ffi::DECLINED
 }

@@ -3,6 +3,9 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+/// A request's CGI-style variables, as bytes, in the server's order.
+pub type Vars = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// What the server knows about the request beyond its CGI variables.
 pub struct EnvironFlags {
     pub https: bool,
