@@ -40,6 +40,9 @@ pub enum Frame<'a> {
     End,
     /// Daemon → child: nothing was sent; answer with this status.
     Fail(u16),
+    /// Daemon → child: this process is being replaced and did not run the
+    /// request (nor read its body); send it again on a new connection.
+    Retry,
 }
 
 /// A malformed or unacceptable frame. The receiver closes the connection.
@@ -66,6 +69,7 @@ mod kind {
     pub const LOG: u8 = 6;
     pub const END: u8 = 7;
     pub const FAIL: u8 = 8;
+    pub const RETRY: u8 = 9;
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -119,6 +123,7 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(&code.to_le_bytes());
             kind::FAIL
         }
+        Frame::Retry => kind::RETRY,
     };
     let len = (out.len() - start - HEADER_LEN) as u32;
     out[start] = ty;
@@ -234,7 +239,9 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
             let message = std::str::from_utf8(c.buf).map_err(|_| ProtocolError::NotText("log"))?;
             Frame::Log { level, message }
         }
+        kind::END | kind::RETRY if !payload.is_empty() => return Err(ProtocolError::Truncated("empty")),
         kind::END => Frame::End,
+        kind::RETRY => Frame::Retry,
         kind::FAIL => {
             let mut c = Cursor { buf: payload, what: "fail" };
             let b = c.take(2)?;
@@ -281,6 +288,7 @@ mod tests {
         roundtrip(Frame::Log { level: 3, message: "Traceback (most recent call last):" });
         roundtrip(Frame::End);
         roundtrip(Frame::Fail(500));
+        roundtrip(Frame::Retry);
     }
 
     #[test]
@@ -315,6 +323,8 @@ mod tests {
         encode(&Frame::Request { secret: [0; SECRET_LEN], vars: vec![] }, &mut buf);
         buf[HEADER_LEN] = VERSION + 1;
         assert_eq!(decode(&buf), Err(ProtocolError::Version(VERSION + 1)));
+        // Frames that carry nothing must carry nothing.
+        assert_eq!(decode(&[kind::END, 1, 0, 0, 0, 0]), Err(ProtocolError::Truncated("empty")));
         // Trailing junk inside a fixed-size frame.
         assert_eq!(decode(&[kind::FAIL, 3, 0, 0, 0, 1, 2, 3]), Err(ProtocolError::Truncated("fail")));
         // Headers that are not text.

@@ -173,6 +173,71 @@ impl Request {
         v
     }
 
+    /// When the request line arrived, in APR microseconds since the epoch.
+    pub fn request_time(&self) -> i64 {
+        self.rec().request_time
+    }
+
+    /// `M_GET` (which Apache also uses for HEAD).
+    pub fn is_get_or_head(&self) -> bool {
+        self.rec().method_number == ffi::M_GET as i32
+    }
+
+    /// The request's log id (`%L`), generated now when no module did yet.
+    pub fn log_id(&self) -> Option<String> {
+        if self.rec().log_id.is_null() {
+            // SAFETY: the hook writes a pool string into the request's own
+            // log_id field, as mod_wsgi and mod_unique_id do.
+            unsafe { ffi::ap_run_generate_log_id(self.rec().connection, self.0, &mut (*self.0).log_id) };
+        }
+        let id = self.rec().log_id;
+        (!id.is_null()).then(|| self.text(id))
+    }
+
+    fn conn(&self) -> &ffi::conn_rec {
+        // SAFETY: a live request's connection outlives it.
+        unsafe { &*self.rec().connection }
+    }
+
+    /// The connection's log id, when some module generated one.
+    pub fn connection_log_id(&self) -> Option<String> {
+        let id = self.conn().log_id;
+        (!id.is_null()).then(|| self.text(id))
+    }
+
+    /// The address the connection was accepted on: host as configured by
+    /// `Listen` (empty for a wildcard), and port.
+    pub fn listener(&self) -> (String, u16) {
+        let addr = self.conn().local_addr;
+        if addr.is_null() {
+            return (String::new(), 0);
+        }
+        // SAFETY: the connection's local address lives in its pool.
+        let addr = unsafe { &*addr };
+        (self.text(addr.hostname), addr.port)
+    }
+
+    /// Whether the first output filter works on the content (a resource or
+    /// content-set filter such as mod_deflate), as WSGIMapHEADToGET Auto asks.
+    pub fn has_content_output_filter(&self) -> bool {
+        let f = self.rec().output_filters;
+        // SAFETY: the filter chain and its records live in the request's
+        // and server's pools.
+        unsafe { !f.is_null() && !(*f).frec.is_null() && (*(*f).frec).ftype < ffi::ap_filter_type_AP_FTYPE_PROTOCOL }
+    }
+
+    /// The client connection is known to be gone.
+    pub fn aborted(&self) -> bool {
+        self.conn().aborted != 0
+    }
+
+    /// Closes the connection after this response instead of keeping it
+    /// alive (for a response whose body is shorter than it announced).
+    pub fn close_connection(&self) {
+        // SAFETY: Apache reads the field after the handler returns.
+        unsafe { (*self.rec().connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+    }
+
     pub fn note(&self, key: &str) -> Option<String> {
         self.notes().get(key).map(|v| String::from_utf8_lossy(v).into_owned())
     }

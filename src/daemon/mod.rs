@@ -3,12 +3,17 @@
 //! a request.
 //!
 //! - `spec.rs`: a group's settings, resolved from its `WSGIDaemonProcess`.
-//! - `supervisor.rs`: the parent side: sockets, fork, re-fork, stop.
-//! - `process.rs`: a daemon process from fork to exit.
+//! - `supervisor.rs`: the Apache parent's side: sockets, one manager per
+//!   group, re-fork, stop.
+//! - `manager.rs`: a group's manager: forks and replaces its processes.
+//! - `process.rs`: a daemon process from fork to exit, and retiring.
+//! - `detach.rs`: what every forked process sheds from Apache first.
 //! - `worker.rs`: a daemon's side of one request.
 //! - `proxy.rs`: an Apache child's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
 
+pub mod detach;
+pub mod manager;
 pub mod process;
 pub mod proxy;
 pub mod spec;

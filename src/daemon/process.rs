@@ -1,27 +1,77 @@
-//! A daemon process, from the fork in the Apache parent to its exit:
-//! shed Apache's listeners and signal handlers, become the configured
-//! user, start Python, serve requests on worker threads, and stop cleanly
-//! on SIGTERM/SIGINT.
+//! A daemon worker process, from the fork in its group's manager to its
+//! exit: become the configured user, start Python, serve requests on
+//! worker threads, and stop cleanly on SIGTERM or when it retires.
 
+use super::Group;
+use super::Registry;
+use super::detach;
 use super::worker::{self, GroupFacts};
-use super::{Group, Registry};
 use crate::apache::log::{self, Level};
 use crate::ffi;
 use crate::python::interpreter_setup::{self, InterpreterSettings};
 use crate::python::runtime::{self, Settings};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wsgi_core::config::Account;
 
 /// Requests being served right now, for a graceful stop.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Requests served since the process started (for maximum-requests).
+static SERVED: AtomicU64 = AtomicU64::new(0);
+/// Set once the process stops taking new requests.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// How a worker tells its manager and its own threads that it retires.
+struct Retirement {
+    control: RawFd,
+    wake: RawFd,
+    group: String,
+    server: *mut ffi::server_rec,
+}
+
+// SAFETY: the server record is only read (for logging) and lives for the
+// whole process; the descriptors are plain integers.
+unsafe impl Send for Retirement {}
+// SAFETY: as above.
+unsafe impl Sync for Retirement {}
+
+static RETIREMENT: OnceLock<Retirement> = OnceLock::new();
+
+/// Stops taking requests and asks the manager for a replacement; in-flight
+/// requests finish, then the process exits. Only the first call acts.
+pub fn retire(reason: &str) {
+    let Some(r) = RETIREMENT.get() else { return };
+    if STOPPING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let pid = std::process::id();
+    log::server(
+        Level::Info,
+        r.server,
+        &format!("mod_wsgi (pid={pid}): Process '{}' retiring ({reason}); a replacement is starting.", r.group),
+    );
+    let bytes = (pid as i32).to_le_bytes();
+    // SAFETY: 4-byte writes to pipes are atomic; both are our descriptors.
+    unsafe {
+        libc::write(r.control, bytes.as_ptr().cast(), 4);
+        libc::write(r.wake, b"x".as_ptr().cast(), 1);
+    }
+}
+
+/// Counts a finished request; retires at `maximum-requests`.
+pub fn request_done(maximum: u32) {
+    let n = SERVED.fetch_add(1, Ordering::SeqCst) + 1;
+    if maximum > 0 && n >= u64::from(maximum) {
+        retire("maximum requests reached");
+    }
+}
 
 /// Never returns: the process ends with `_exit`.
-pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! {
-    let code = match serve(&registry, index, s) {
+pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, control: RawFd) -> ! {
+    let code = match serve(&registry, index, s, control) {
         Ok(()) => 0,
         Err(msg) => {
             log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
@@ -33,12 +83,13 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! 
     unsafe { libc::_exit(code) }
 }
 
-fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec) -> Result<(), String> {
+fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: RawFd) -> Result<(), String> {
     let group = &registry.groups[index];
     let spec = &group.spec.config;
-    detach_from_apache(registry, index);
+    unblock_all_signals();
+    detach::die_with_parent(libc::SIGTERM);
     if let Some(title) = &spec.display_name {
-        set_title(s, title);
+        detach::set_title(s, title);
     }
     become_user(group)?;
     if let Some(mask) = spec.umask {
@@ -62,58 +113,55 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec) -> Result<(
     });
     runtime::initialize(Settings { home: spec.python_home.clone(), ..Settings::default() })
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
-
     crate::python::preload::run(&spec.name, &group.spec.preload);
+
     let facts = Arc::new(GroupFacts {
         name: spec.name.clone(),
         secret: registry.secret,
         multiprocess: spec.multiprocess(),
         multithread: spec.threads.max(1) > 1,
+        maximum_requests: spec.maximum_requests,
     });
     let (wake_r, wake_w) = pipe()?;
-    let signals = block_signals();
+    let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
+    let signals = block_stop_signals();
     let mut workers = Vec::new();
     for n in 0..spec.threads.max(1) {
         let facts = facts.clone();
         let listener = group.listener;
-        let t = std::thread::Builder::new()
-            .name(format!("wsgi-{n}"))
+        let mut builder = std::thread::Builder::new().name(format!("wsgi-{n}"));
+        if let Some(size) = spec.stack_size {
+            builder = builder.stack_size(size as usize);
+        }
+        let t = builder
             .spawn(move || accept_loop(listener, wake_r, &facts))
             .map_err(|e| format!("Unable to start worker thread for daemon process '{}': {e}.", spec.name))?;
         workers.push(t);
     }
-    log::server(
-        Level::Info,
-        s,
-        &format!(
-            "mod_wsgi (pid={}): Daemon process '{}' ready with {} threads.",
-            std::process::id(),
-            spec.name,
-            spec.threads
-        ),
-    );
 
-    let sig = wait_for_signal(&signals);
-    log::server(
-        Level::Info,
-        s,
-        &format!(
-            "mod_wsgi (pid={}): Shutdown requested for daemon process '{}' (signal {sig}).",
-            std::process::id(),
-            spec.name
-        ),
-    );
-    // Every worker polls this pipe; one byte wakes them all, forever.
-    // SAFETY: writing one byte to our own pipe.
-    unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
+    if let Some(sig) = wait_for_stop(&signals) {
+        log::server(
+            Level::Info,
+            s,
+            &format!(
+                "mod_wsgi (pid={}): Shutdown requested for daemon process '{}' (signal {sig}).",
+                std::process::id(),
+                spec.name
+            ),
+        );
+        STOPPING.store(true, Ordering::SeqCst);
+        // SAFETY: writing one byte to our own pipe wakes every worker.
+        unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
+    }
     let deadline = Instant::now() + spec.shutdown_timeout;
     while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
     if ACTIVE.load(Ordering::SeqCst) > 0 {
         return Err(format!(
-            "Daemon process '{}' still busy after shutdown-timeout; exiting without running exit functions.",
-            spec.name
+            "Daemon process '{}' still had requests running after shutdown-timeout ({}s); exiting without running exit functions.",
+            spec.name,
+            spec.shutdown_timeout.as_secs()
         ));
     }
     for t in workers {
@@ -123,50 +171,12 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec) -> Result<(
     Ok(())
 }
 
-/// Closes what belongs to Apache or to other groups, and restores the
-/// default signal dispositions the parent changed.
-fn detach_from_apache(registry: &Registry, index: usize) {
-    // SAFETY: closing inherited descriptors this process must not use and
-    // resetting signal handlers; no other thread exists yet.
+fn unblock_all_signals() {
+    // SAFETY: resets this thread's mask (inherited from the manager).
     unsafe {
-        ffi::ap_close_listeners();
-        for (i, g) in registry.groups.iter().enumerate() {
-            if i != index {
-                libc::close(g.listener);
-            }
-        }
-        for sig in
-            [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGCHLD, libc::SIGALRM]
-        {
-            libc::signal(sig, libc::SIG_DFL);
-        }
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Overwrites the process's argument area so `ps` shows `title`.
-fn set_title(s: *mut ffi::server_rec, title: &str) {
-    // The kernel's argument area starts at the original argv[0] and is as
-    // long as /proc/self/cmdline (Apache's rewritten argv is shorter).
-    let Ok(area) = std::fs::read("/proc/self/cmdline") else { return };
-    // SAFETY: process->argv[0] is the original argv[0], the start of that
-    // area; we write only within its `area.len()` bytes.
-    unsafe {
-        let process = (*s).process;
-        if (*process).argc == 0 || (*process).argv.is_null() {
-            return;
-        }
-        let start = *(*process).argv as *mut u8;
-        let room = area.len().saturating_sub(1);
-        let bytes = title.as_bytes();
-        let n = bytes.len().min(room);
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), start, n);
-        std::ptr::write_bytes(start.add(n), 0, area.len() - n);
-        let comm = std::ffi::CString::new(&bytes[..bytes.len().min(15)]).unwrap_or_default();
-        libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
     }
 }
 
@@ -197,11 +207,7 @@ fn become_user(group: &Group) -> Result<(), String> {
     }
     let spec = &group.spec.config;
     // SAFETY: plain reads of the struct Apache filled in from User/Group.
-    let (apache_uid, apache_gid) = unsafe {
-        let c = &raw const ffi::ap_unixd_config;
-        let c = &*c;
-        (c.user_id, c.group_id)
-    };
+    let (apache_uid, apache_gid) = unsafe { (ffi::ap_unixd_config.user_id, ffi::ap_unixd_config.group_id) };
     let user = match &spec.user {
         Some(u) => lookup_user(u)?,
         None => nix::unistd::User::from_uid(Uid::from_raw(apache_uid))
@@ -223,7 +229,7 @@ fn become_user(group: &Group) -> Result<(), String> {
     setgid(gid).map_err(|e| format!("Unable to change to gid {gid}: {e}."))?;
     initgroups(&name, gid).map_err(|e| format!("Unable to set groups for '{}': {e}.", user.name))?;
     setuid(user.uid).map_err(|e| format!("Unable to change to uid {}: {e}.", user.uid))?;
-    // SAFETY: setting an environment variable before any thread exists.
+    // SAFETY: setting environment variables before any thread exists.
     unsafe {
         std::env::set_var("HOME", &user.dir);
         std::env::set_var("USER", &user.name);
@@ -240,16 +246,16 @@ fn user_home() -> Option<String> {
 
 fn pipe() -> Result<(RawFd, RawFd), String> {
     let mut fds = [0; 2];
-    // SAFETY: pipe writes two descriptors into `fds`.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(format!("Unable to create pipe: {}.", std::io::Error::last_os_error()));
     }
     Ok((fds[0], fds[1]))
 }
 
 /// Blocks the stop signals in this thread (and the workers it starts), so
-/// only `wait_for_signal` receives them.
-fn block_signals() -> libc::sigset_t {
+/// only `wait_for_stop` receives them.
+fn block_stop_signals() -> libc::sigset_t {
     // SAFETY: builds a signal set and applies it to the calling thread.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -262,11 +268,19 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-fn wait_for_signal(set: &libc::sigset_t) -> i32 {
-    let mut sig = 0;
-    // SAFETY: `set` holds signals blocked in every thread of the process.
-    while unsafe { libc::sigwait(set, &mut sig) } != 0 {}
-    sig
+/// Waits for a stop signal (returned) or for the process to retire (`None`).
+fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
+    let tick = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+    loop {
+        if STOPPING.load(Ordering::SeqCst) {
+            return None;
+        }
+        // SAFETY: `set` holds signals blocked in every thread of the process.
+        let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &tick) };
+        if sig > 0 {
+            return Some(sig);
+        }
+    }
 }
 
 fn accept_loop(listener: RawFd, wake: RawFd, facts: &GroupFacts) {
@@ -280,7 +294,7 @@ fn accept_loop(listener: RawFd, wake: RawFd, facts: &GroupFacts) {
         if n < 0 {
             continue;
         }
-        if fds[1].revents != 0 {
+        if fds[1].revents != 0 || STOPPING.load(Ordering::SeqCst) {
             return;
         }
         // SAFETY: accepts on the shared non-blocking listener; EAGAIN means

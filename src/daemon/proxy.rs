@@ -40,59 +40,71 @@ fn connect(t: &Target<'_>) -> std::io::Result<UnixStream> {
 /// Runs the request in the daemon; returns the handler's status.
 pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i32 {
     let pid = std::process::id();
-    let stream = match connect(target) {
-        Ok(s) => s,
-        Err(e) => {
-            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "; the Apache child user cannot reach the socket, set WSGISocketPrefix to a directory it can access"
-            } else {
-                ""
-            };
-            log::request(
-                Level::Error,
-                req.raw(),
-                &format!(
-                    "mod_wsgi (pid={pid}): Unable to connect to WSGI daemon process '{}' on '{}': {e}{hint}.",
-                    target.group,
-                    target.socket.display()
-                ),
-            );
-            return ffi::HTTP_SERVICE_UNAVAILABLE as i32;
-        }
+    let refuse = |status: u32, msg: String| {
+        log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={pid}): {msg}"));
+        status as i32
     };
-    let _ = stream.set_read_timeout(target.socket_timeout);
-    let _ = stream.set_write_timeout(target.socket_timeout);
-    let mut conn = Conn::new(stream);
     let vars: Vec<(&[u8], &[u8])> = vars.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
-    conn.send(&Frame::Request { secret: *target.secret, vars });
     let mut io = ApacheIo::new(req);
-    let mut started = false;
-    let mut body = Vec::new();
-    let result = relay(&mut conn, &mut io, &mut started, &mut body);
-    match result {
-        Ok(status) => status,
-        Err(Relay::Client(e)) => {
-            log::request(
-                Level::Info,
-                req.raw(),
-                &format!(
-                    "mod_wsgi (pid={pid}): Client went away during a request to daemon process '{}': {e}.",
-                    target.group
-                ),
-            );
-            ffi::OK as i32
-        }
-        Err(Relay::Daemon(e)) => {
-            let what = match e {
-                WireError::Closed => "closed the connection before sending a complete response; the daemon process probably died (see earlier log lines)".to_string(),
-                other => format!("failed: {other}"),
-            };
-            log::request(
-                Level::Error,
-                req.raw(),
-                &format!("mod_wsgi (pid={pid}): Daemon process '{}' {what}.", target.group),
-            );
-            if started { ffi::OK as i32 } else { ffi::HTTP_BAD_GATEWAY as i32 }
+    // A process being replaced answers Retry without running the request;
+    // its successor takes it from the listen queue.
+    let deadline = Instant::now() + target.connect_timeout;
+    loop {
+        let stream = match connect(target) {
+            Ok(s) => s,
+            Err(e) => {
+                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    "; the Apache child user cannot reach the socket, set WSGISocketPrefix to a directory it can access"
+                } else {
+                    ""
+                };
+                return refuse(
+                    ffi::HTTP_SERVICE_UNAVAILABLE,
+                    format!(
+                        "Unable to connect to WSGI daemon process '{}' on '{}': {e}{hint}.",
+                        target.group,
+                        target.socket.display()
+                    ),
+                );
+            }
+        };
+        let _ = stream.set_read_timeout(target.socket_timeout);
+        let _ = stream.set_write_timeout(target.socket_timeout);
+        let mut conn = Conn::new(stream);
+        conn.send(&Frame::Request { secret: *target.secret, vars: vars.clone() });
+        let mut started = false;
+        let mut body = Vec::new();
+        match relay(&mut conn, &mut io, &mut started, &mut body) {
+            Ok(status) => return status,
+            Err(Relay::Retry) if Instant::now() < deadline => continue,
+            Err(Relay::Retry) => {
+                return refuse(
+                    ffi::HTTP_SERVICE_UNAVAILABLE,
+                    format!(
+                        "Daemon process '{}' kept restarting; no process took the request within connect-timeout.",
+                        target.group
+                    ),
+                );
+            }
+            Err(Relay::Client(e)) => {
+                log::request(
+                    Level::Info,
+                    req.raw(),
+                    &format!(
+                        "mod_wsgi (pid={pid}): Client went away during a request to daemon process '{}': {e}.",
+                        target.group
+                    ),
+                );
+                return ffi::OK as i32;
+            }
+            Err(Relay::Daemon(e)) => {
+                let what = match e {
+                    WireError::Closed => "closed the connection before sending a complete response; the daemon process probably died (see earlier log lines)".to_string(),
+                    other => format!("failed: {other}"),
+                };
+                let status = if started { ffi::OK } else { ffi::HTTP_BAD_GATEWAY };
+                return refuse(status, format!("Daemon process '{}' {what}.", target.group));
+            }
         }
     }
 }
@@ -100,6 +112,8 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
 enum Relay {
     /// The daemon side failed or sent nonsense.
     Daemon(WireError),
+    /// The daemon process is being replaced; ask again.
+    Retry,
     /// The client went away; nothing more to do.
     Client(IoError),
 }
@@ -126,6 +140,8 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
             Frame::Data(data) => io.write(data).map_err(Relay::Client)?,
             Frame::Log { level, message } => io.log(level_from_wire(level), message),
             Frame::End => return Ok(ffi::OK as i32),
+            Frame::Retry if !*started => return Err(Relay::Retry),
+            Frame::Retry => return Err(Relay::Daemon(WireError::Unexpected("retry after headers"))),
             Frame::Fail(code) => return Ok(if *started { ffi::OK as i32 } else { code as i32 }),
             Frame::Request { .. } | Frame::Body(_) => return Err(Relay::Daemon(WireError::Unexpected("request-side"))),
         }

@@ -1,7 +1,8 @@
 //! The Apache parent's side of daemon mode: after each configuration pass
-//! it creates each group's socket, forks the group's processes, re-forks
-//! any that die (Apache's "other child" callbacks), and stops them all when
-//! the configuration is torn down (stop, restart, graceful).
+//! it creates each group's socket, forks the group's manager (which forks
+//! the processes), re-forks a manager that dies (Apache's "other child"
+//! callbacks), and stops them all when the configuration is torn down
+//! (stop, restart, graceful).
 
 use super::spec::GroupSpec;
 use super::{Group, Registry, set_registry};
@@ -16,9 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long stopping daemons may take before they are killed (Apache's
-/// own limit for its children).
-const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long a manager may take to stop beyond its group's shutdown-timeout.
+const STOP_MARGIN: Duration = Duration::from_secs(1);
 
 /// State of the supervisor for one configuration generation, owned by pconf.
 struct Supervisor {
@@ -122,11 +122,8 @@ pub fn start(
     // SAFETY: `sup` lives in pconf until the cleanup registered below runs;
     // the parent is single-threaded, so no other reference exists.
     let sup_ref = unsafe { &mut *sup };
-    for (g, group) in registry.groups.iter().enumerate() {
-        for _ in 0..group.spec.config.processes {
-            sup_ref.slots.push(Slot { sup, group: g, proc_: ffi::apr_proc_t::default() });
-        }
-    }
+    sup_ref.slots =
+        (0..registry.groups.len()).map(|g| Slot { sup, group: g, proc_: ffi::apr_proc_t::default() }).collect();
     // SAFETY: registered after `sup` and the other-child records; pools
     // run cleanups in reverse order, so this runs first on teardown.
     unsafe { ffi::apr_pool_cleanup_register(pconf, sup.cast(), Some(stop_all), Some(no_cleanup)) };
@@ -154,15 +151,16 @@ fn spawn(slot: &mut Slot) {
                 std::io::Error::last_os_error()
             ),
         ),
-        0 => super::process::run(sup.registry.clone(), slot.group, sup.server),
+        0 => super::manager::run(sup.registry.clone(), slot.group, sup.server),
         pid => {
             slot.proc_.pid = pid;
             log::server(
                 Level::Info,
                 sup.server,
                 &format!(
-                    "mod_wsgi (pid={pid}): Starting process '{}' with threads={}.",
+                    "mod_wsgi (pid={pid}): Starting manager of daemon process group '{}' (processes={}, threads={}).",
                     group.spec.name(),
+                    group.spec.config.processes,
                     group.spec.config.threads
                 ),
             );
@@ -232,7 +230,8 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
             // SAFETY: signalling our own child processes.
             unsafe { libc::kill(pid, libc::SIGTERM) };
         }
-        let deadline = Instant::now() + STOP_GRACE;
+        let longest = sup.registry.groups.iter().map(|g| g.spec.config.shutdown_timeout).max().unwrap_or_default();
+        let deadline = Instant::now() + longest + STOP_MARGIN;
         let mut left = pids;
         while !left.is_empty() && Instant::now() < deadline {
             // SAFETY: reaping our own children without blocking.
@@ -243,7 +242,7 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
             log::server(
                 Level::Warning,
                 sup.server,
-                &format!("mod_wsgi (pid={pid}): Daemon process did not stop in time, killing it."),
+                &format!("mod_wsgi (pid={pid}): Daemon process manager did not stop in time, killing it."),
             );
             // SAFETY: as above, then a blocking reap of the killed child.
             unsafe {

@@ -14,6 +14,7 @@ pub struct GroupFacts {
     pub secret: [u8; SECRET_LEN],
     pub multiprocess: bool,
     pub multithread: bool,
+    pub maximum_requests: u32,
 }
 
 /// The request's I/O in a daemon process: frames to the Apache child.
@@ -80,6 +81,7 @@ impl RequestIo for SocketIo {
         match outcome {
             Outcome::Sent => self.conn.send(&Frame::End),
             Outcome::Failed(code) => self.conn.send(&Frame::Fail(code)),
+            Outcome::Restart => self.conn.send(&Frame::Retry),
         }
         let _ = self.conn.flush();
     }
@@ -119,7 +121,11 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
     let https =
         vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && matches!(v.as_slice(), b"1" | b"on" | b"On" | b"ON"));
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
-    let call = WsgiCall::from_vars(vars, flags, None, true);
+    let mut call = WsgiCall::from_vars(vars, flags, None, true);
+    call.restart_on_change = true;
     let io = SocketIo { conn, pending: Vec::new(), pending_pos: 0, body_done: false };
-    call::run(call, Box::new(io));
+    match call::run(call, Box::new(io)) {
+        Outcome::Restart => super::process::retire("script file changed"),
+        _ => super::process::request_done(group.maximum_requests),
+    }
 }

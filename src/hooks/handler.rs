@@ -90,6 +90,7 @@ fn handle(req: Request) -> i32 {
             match call::run(call, Box::new(ApacheIo::new(req))) {
                 Outcome::Sent => ffi::OK as i32,
                 Outcome::Failed(code) => code as i32,
+                Outcome::Restart => ffi::HTTP_INTERNAL_SERVER_ERROR as i32,
             }
         }
         Some((reg, i)) => {

@@ -6,7 +6,7 @@ use super::file_wrapper::FileWrapper;
 use super::input::Input;
 use super::interpreters;
 use super::io::{LogLevel, RequestIo, SharedIo, with_io};
-use super::script::{self, Script, ScriptError};
+use super::script::{self, Obtained, Script, ScriptError};
 use super::start_response::{self, ResponseState, SharedResponse, StartResponse};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -19,6 +19,8 @@ pub struct WsgiCall {
     pub module_name: String,
     pub mtime: i64,
     pub reload: bool,
+    /// Replace the process instead of reloading a changed script (daemon mode).
+    pub restart_on_change: bool,
     pub process_group: String,
     pub application_group: String,
     pub callable: String,
@@ -55,6 +57,7 @@ impl WsgiCall {
             script_path,
             mtime,
             reload,
+            restart_on_change: false,
             process_group,
             application_group,
             callable,
@@ -80,6 +83,9 @@ pub enum Outcome {
     Sent,
     /// Nothing was sent; the server should answer with this status.
     Failed(u16),
+    /// The script changed and this process must be replaced; the
+    /// application was not called (daemon mode only).
+    Restart,
 }
 
 /// Runs `call`, talking to the request through `io`.
@@ -129,23 +135,32 @@ fn log_exception(py: Python<'_>, io: &SharedIo, err: &PyErr) {
 
 fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let pid = std::process::id();
-    let script =
-        Script { path: &call.script_path, module_name: &call.module_name, mtime: call.mtime, reload: call.reload };
+    let script = Script {
+        path: &call.script_path,
+        module_name: &call.module_name,
+        mtime: call.mtime,
+        reload: call.reload,
+        restart_on_change: call.restart_on_change,
+    };
     let app = match script::module(py, &script) {
-        Ok((module, fresh)) => {
-            if fresh {
-                log(
-                    py,
-                    io,
-                    LogLevel::Info,
-                    &format!(
-                        "mod_wsgi (pid={pid}, process='{}', application='{}'): Loading Python script file '{}'.",
-                        call.process_group, call.application_group, call.script_path
-                    ),
-                );
+        Ok((module, how)) => {
+            let what = match how {
+                Obtained::Cached => None,
+                Obtained::Loaded => Some(format!(
+                    "mod_wsgi (pid={pid}, process='{}', application='{}'): Loading Python script file '{}'.",
+                    call.process_group, call.application_group, call.script_path
+                )),
+                Obtained::Reloaded => Some(format!(
+                    "mod_wsgi (pid={pid}, process='{}', application='{}'): Reloading WSGI script '{}'.",
+                    call.process_group, call.application_group, call.script_path
+                )),
+            };
+            if let Some(line) = what {
+                log(py, io, LogLevel::Info, &line);
             }
             script::application(&module, &call.script_path, &call.callable)
         }
+        Err(ScriptError::Changed { .. }) => return Outcome::Restart,
         Err(e) => Err(e),
     };
     let app = match app {
@@ -164,7 +179,7 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
             // mod_wsgi answers a script without the callable with 404.
             return Outcome::Failed(match e {
                 ScriptError::NoCallable { .. } => 404,
-                ScriptError::Load { .. } => 500,
+                ScriptError::Load { .. } | ScriptError::Changed { .. } => 500,
             });
         }
     };

@@ -29,7 +29,13 @@ pub fn run(process_group: &str, scripts: &[Preload]) {
         };
         super::attached::run(|py| {
             let module_name = wsgi_core::names::script_module_name(&p.path, true);
-            let s = Script { path: &p.path, module_name: &module_name, mtime: file_mtime(&p.path), reload: true };
+            let s = Script {
+                path: &p.path,
+                module_name: &module_name,
+                mtime: file_mtime(&p.path),
+                reload: true,
+                restart_on_change: false,
+            };
             match script::module(py, &s) {
                 Ok(_) => log_process(
                     LogLevel::Info,

@@ -19,6 +19,10 @@ pub enum ScriptError {
     Load { path: String, err: PyErr },
     #[error("Target WSGI script '{path}' does not contain WSGI application '{callable}'.")]
     NoCallable { path: String, callable: String },
+    /// The file changed since it was loaded, and this process must be
+    /// replaced rather than reload it (daemon mode).
+    #[error("Target WSGI script '{path}' has changed since it was loaded.")]
+    Changed { path: String },
 }
 
 /// Where the script is and how to treat it.
@@ -27,25 +31,32 @@ pub struct Script<'a> {
     pub module_name: &'a str,
     /// The file's modification time as the server saw it.
     pub mtime: i64,
-    /// `WSGIScriptReloading On`: reload when `mtime` differs.
+    /// `WSGIScriptReloading On`: act when `mtime` differs.
     pub reload: bool,
+    /// On a change, report [`ScriptError::Changed`] instead of reloading
+    /// the module (daemon mode replaces the whole process, as mod_wsgi does).
+    pub restart_on_change: bool,
 }
 
-fn loaded<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Option<Bound<'py, PyModule>>> {
+/// What is in `sys.modules` for a script.
+enum Cached<'py> {
+    Current(Bound<'py, PyModule>),
+    /// Loaded from an older version of the file.
+    Stale,
+    Absent,
+}
+
+fn cached<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Cached<'py>> {
     let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
-    let Some(m) = modules.get_item(s.module_name)? else {
-        return Ok(None);
-    };
-    let Ok(m) = m.cast_into::<PyModule>() else {
-        return Ok(None);
-    };
+    let Some(m) = modules.get_item(s.module_name)? else { return Ok(Cached::Absent) };
+    let Ok(m) = m.cast_into::<PyModule>() else { return Ok(Cached::Absent) };
     if s.reload {
         let recorded: Option<i64> = m.getattr(MTIME_ATTR).ok().and_then(|v| v.extract().ok());
         if recorded != Some(s.mtime) {
-            return Ok(None);
+            return Ok(Cached::Stale);
         }
     }
-    Ok(Some(m))
+    Ok(Cached::Current(m))
 }
 
 fn exec<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Bound<'py, PyModule>> {
@@ -65,22 +76,38 @@ fn exec<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Bound<'py, PyModule>> 
     Ok(module)
 }
 
-/// The script's module, loaded (or reloaded) as needed, and whether this
-/// call loaded it.
-pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModule>, bool), ScriptError> {
+/// How [`module`] obtained the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obtained {
+    /// Already loaded and current.
+    Cached,
+    /// Loaded now, for the first time in this interpreter.
+    Loaded,
+    /// Loaded again because the file changed.
+    Reloaded,
+}
+
+/// The script's module, loaded (or reloaded) as needed.
+pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModule>, Obtained), ScriptError> {
     let load_err = |err| ScriptError::Load { path: s.path.to_string(), err };
-    if let Some(m) = loaded(py, s).map_err(load_err)? {
-        return Ok((m, false));
+    let changed = || ScriptError::Changed { path: s.path.to_string() };
+    match cached(py, s).map_err(load_err)? {
+        Cached::Current(m) => return Ok((m, Obtained::Cached)),
+        Cached::Stale if s.restart_on_change => return Err(changed()),
+        _ => {}
     }
     let _loading = py.detach(|| LOADING.lock());
-    if let Some(m) = loaded(py, s).map_err(load_err)? {
-        return Ok((m, false));
-    }
+    let how = match cached(py, s).map_err(load_err)? {
+        Cached::Current(m) => return Ok((m, Obtained::Cached)),
+        Cached::Stale if s.restart_on_change => return Err(changed()),
+        Cached::Stale => Obtained::Reloaded,
+        Cached::Absent => Obtained::Loaded,
+    };
     let modules = py.import("sys").and_then(|sys| sys.getattr("modules")).map_err(load_err)?;
     if modules.contains(s.module_name).unwrap_or(false) {
         let _ = modules.del_item(s.module_name);
     }
-    exec(py, s).map(|m| (m, true)).map_err(load_err)
+    exec(py, s).map(|m| (m, how)).map_err(load_err)
 }
 
 /// The application callable named `callable` in the script.
