@@ -5,10 +5,12 @@
 //! - [`names`]: application/process group expansion and script module names.
 //! - [`alias`]: `WSGIScriptAlias` URL prefix matching.
 //! - [`headers`]: the status line and header rules applied to responses.
+//! - [`lifecycle`]: when a daemon process must be recycled.
 //! - [`protocol`]: the frames exchanged with daemon processes.
 
 pub mod alias;
 pub mod config;
 pub mod headers;
+pub mod lifecycle;
 pub mod names;
 pub mod protocol;

@@ -121,10 +121,12 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         multiprocess: spec.multiprocess(),
         multithread: spec.threads.max(1) > 1,
         maximum_requests: spec.maximum_requests,
+        queue_timeout: spec.queue_timeout,
     });
     let (wake_r, wake_w) = pipe()?;
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
     let signals = block_stop_signals();
+    super::monitor::init(spec.threads.max(1) as usize);
     let mut workers = Vec::new();
     for n in 0..spec.threads.max(1) {
         let facts = facts.clone();
@@ -134,10 +136,12 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
             builder = builder.stack_size(size as usize);
         }
         let t = builder
-            .spawn(move || accept_loop(listener, wake_r, &facts))
+            .spawn(move || accept_loop(n as usize, listener, wake_r, &facts))
             .map_err(|e| format!("Unable to start worker thread for daemon process '{}': {e}.", spec.name))?;
         workers.push(t);
     }
+    super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
+        .map_err(|e| format!("Unable to start the monitor thread of daemon process '{}': {e}.", spec.name))?;
 
     if let Some(sig) = wait_for_stop(&signals) {
         log::server(
@@ -153,7 +157,8 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         // SAFETY: writing one byte to our own pipe wakes every worker.
         unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
     }
-    let deadline = Instant::now() + spec.shutdown_timeout;
+    // A retiring process first gets graceful-timeout for its requests.
+    let deadline = Instant::now() + spec.graceful_timeout + spec.shutdown_timeout;
     while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -283,7 +288,7 @@ fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
     }
 }
 
-fn accept_loop(listener: RawFd, wake: RawFd, facts: &GroupFacts) {
+fn accept_loop(slot: usize, listener: RawFd, wake: RawFd, facts: &GroupFacts) {
     let mut fds = [
         libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 },
         libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
@@ -304,9 +309,11 @@ fn accept_loop(listener: RawFd, wake: RawFd, facts: &GroupFacts) {
             continue;
         }
         ACTIVE.fetch_add(1, Ordering::SeqCst);
+        super::monitor::request_started(slot);
         // SAFETY: `conn` is a new connected socket we now own.
         let stream = unsafe { UnixStream::from_raw_fd(conn) };
         worker::serve(stream, facts);
+        super::monitor::request_finished(slot);
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
     }
 }

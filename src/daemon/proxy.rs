@@ -19,6 +19,8 @@ pub struct Target<'a> {
     pub secret: &'a [u8; SECRET_LEN],
     pub connect_timeout: Duration,
     pub socket_timeout: Option<Duration>,
+    /// The group's `request-timeout` (zero: none), to explain a cut-off request.
+    pub request_timeout: Duration,
 }
 
 /// Connects, retrying while the daemon's backlog is full or it restarts.
@@ -44,7 +46,15 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
         log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={pid}): {msg}"));
         status as i32
     };
-    let vars: Vec<(&[u8], &[u8])> = vars.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+    let queued = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros().to_string())
+        .unwrap_or_default();
+    let vars: Vec<(&[u8], &[u8])> = vars
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .chain([(b"mod_wsgi.queue_start".as_slice(), queued.as_bytes())])
+        .collect();
     let mut io = ApacheIo::new(req);
     // A process being replaced answers Retry without running the request;
     // its successor takes it from the listen queue.
@@ -74,6 +84,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
         conn.send(&Frame::Request { secret: *target.secret, vars: vars.clone() });
         let mut started = false;
         let mut body = Vec::new();
+        let sent_at = Instant::now();
         match relay(&mut conn, &mut io, &mut started, &mut body) {
             Ok(status) => return status,
             Err(Relay::Retry) if Instant::now() < deadline => continue,
@@ -97,6 +108,34 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
                 );
                 return ffi::OK as i32;
             }
+            Err(Relay::Daemon(WireError::Closed))
+                if !target.request_timeout.is_zero() && sent_at.elapsed() >= target.request_timeout =>
+            {
+                let status = if started { ffi::OK } else { ffi::HTTP_GATEWAY_TIME_OUT };
+                return refuse(
+                    status,
+                    format!(
+                        "Daemon process '{}' stopped this request after its request-timeout of {} seconds.",
+                        target.group,
+                        target.request_timeout.as_secs()
+                    ),
+                );
+            }
+            Err(Relay::Io(e)) if is_timeout(&e) => {
+                let status = if started { ffi::OK } else { ffi::HTTP_GATEWAY_TIME_OUT };
+                return refuse(
+                    status,
+                    format!(
+                        "Timeout when reading response from daemon process '{}' (socket-timeout {} seconds).",
+                        target.group,
+                        target.socket_timeout.unwrap_or_default().as_secs()
+                    ),
+                );
+            }
+            Err(Relay::Io(e)) | Err(Relay::Daemon(WireError::Io(e))) => {
+                let status = if started { ffi::OK } else { ffi::HTTP_BAD_GATEWAY };
+                return refuse(status, format!("Daemon process '{}' connection failed: {e}.", target.group));
+            }
             Err(Relay::Daemon(e)) => {
                 let what = match e {
                     WireError::Closed => "closed the connection before sending a complete response; the daemon process probably died (see earlier log lines)".to_string(),
@@ -112,16 +151,30 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
 enum Relay {
     /// The daemon side failed or sent nonsense.
     Daemon(WireError),
+    /// The socket to the daemon failed (a timeout, most often).
+    Io(std::io::Error),
     /// The daemon process is being replaced; ask again.
     Retry,
     /// The client went away; nothing more to do.
     Client(IoError),
 }
 
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+/// Separates socket errors (timeouts) from protocol failures.
+fn daemon_err(e: WireError) -> Relay {
+    match e {
+        WireError::Io(io) => Relay::Io(io),
+        other => Relay::Daemon(other),
+    }
+}
+
 fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<u8>) -> Result<i32, Relay> {
-    conn.flush().map_err(Relay::Daemon)?;
+    conn.flush().map_err(daemon_err)?;
     loop {
-        match conn.recv().map_err(Relay::Daemon)? {
+        match conn.recv().map_err(daemon_err)? {
             Frame::ReadBody(n) => {
                 body.resize((n as usize).clamp(1, MAX_CHUNK), 0);
                 // A client that vanished mid-body reads as the end of it;
@@ -129,7 +182,7 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
                 // connection closing, which it reports as an error).
                 let got = io.read(body).map_err(Relay::Client)?;
                 conn.send(&Frame::Body(&body[..got]));
-                conn.flush().map_err(Relay::Daemon)?;
+                conn.flush().map_err(daemon_err)?;
             }
             Frame::Headers { status, headers } => {
                 let headers: Vec<(String, String)> =

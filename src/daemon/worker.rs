@@ -15,6 +15,8 @@ pub struct GroupFacts {
     pub multiprocess: bool,
     pub multithread: bool,
     pub maximum_requests: u32,
+    /// `queue-timeout`: answer 504 to a request that waited longer.
+    pub queue_timeout: std::time::Duration,
 }
 
 /// The request's I/O in a daemon process: frames to the Apache child.
@@ -118,6 +120,23 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
         }
         Err(_) => return,
     };
+    if let Some(waited) = queued_for(&vars)
+        && !group.queue_timeout.is_zero()
+        && waited > group.queue_timeout
+    {
+        let mut io = SocketIo { conn, pending: Vec::new(), pending_pos: 0, body_done: false };
+        io.log(
+            LogLevel::Error,
+            &format!(
+                "mod_wsgi (pid={}): Queue timeout expired for WSGI daemon process '{}' (waited {} ms).",
+                std::process::id(),
+                group.name,
+                waited.as_millis()
+            ),
+        );
+        io.finish(Outcome::Failed(504));
+        return;
+    }
     let https =
         vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && matches!(v.as_slice(), b"1" | b"on" | b"On" | b"ON"));
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
@@ -128,4 +147,13 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
         Outcome::Restart => super::process::retire("script file changed"),
         _ => super::process::request_done(group.maximum_requests),
     }
+}
+
+/// How long the request waited since the Apache child queued it
+/// (`mod_wsgi.queue_start`, microseconds since the epoch).
+fn queued_for(vars: &[(Vec<u8>, Vec<u8>)]) -> Option<std::time::Duration> {
+    let (_, v) = vars.iter().find(|(k, _)| k.as_slice() == b"mod_wsgi.queue_start")?;
+    let start: u64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_micros() as u64;
+    Some(std::time::Duration::from_micros(now.saturating_sub(start)))
 }

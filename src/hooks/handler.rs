@@ -10,9 +10,9 @@ use crate::apache::request_io::ApacheIo;
 use crate::daemon::{self, Registry, proxy};
 use crate::ffi;
 use crate::python::call::{self, Outcome, WsgiCall};
-use crate::python::environ::{EnvironFlags, Vars};
+use crate::python::environ::{self, EnvironFlags, Vars};
 use std::sync::Arc;
-use wsgi_core::config::{AppGroup, CallableObject, DirConfig, ProcessGroup};
+use wsgi_core::config::{AppGroup, CallableObject, DirConfig, MapHeadToGet, ProcessGroup};
 use wsgi_core::names;
 
 pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
@@ -101,6 +101,7 @@ fn handle(req: Request) -> i32 {
                 secret: &reg.secret,
                 connect_timeout: g.spec.config.connect_timeout,
                 socket_timeout: Some(g.spec.socket_timeout),
+                request_timeout: g.spec.config.request_timeout,
             };
             proxy::run(req, &target, &vars)
         }
@@ -223,8 +224,41 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     env.set("mod_wsgi.callable_object", &callable);
     env.set("mod_wsgi.request_handler", &req.handler().unwrap_or_default());
     env.set("mod_wsgi.script_reloading", if reload { "1" } else { "0" });
+    request_facts(req, dir, env);
 
     let threaded = Request::mpm_query(ffi::AP_MPMQ_MAX_THREADS) > 1;
     let forked = Request::mpm_query(ffi::AP_MPMQ_MAX_DAEMONS) > 1;
-    (env.entries(), EnvironFlags { https, multithread: threaded, multiprocess: forked })
+    let mut vars = env.entries();
+    environ::normalise_script_paths(&mut vars);
+    // SAFETY: a static string of the shim.
+    let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
+    vars.push((environ::APACHE_VERSION_KEY.into(), version.into_bytes()));
+    (vars, EnvironFlags { https, multithread: threaded, multiprocess: forked })
+}
+
+/// The rest of the `mod_wsgi.*` variables mod_wsgi 4.9 sets, and its
+/// WSGIMapHEADToGET rule.
+fn request_facts(req: Request, dir: &DirConfig, env: crate::apache::table::Table) {
+    let flag = |on: Option<bool>| if on == Some(true) { "1" } else { "0" };
+    let (listen_host, listen_port) = req.listener();
+    env.set("mod_wsgi.handler_script", "");
+    env.set("mod_wsgi.listener_host", &listen_host);
+    env.set("mod_wsgi.listener_port", &listen_port.to_string());
+    env.set("mod_wsgi.enable_sendfile", flag(dir.enable_sendfile));
+    env.set("mod_wsgi.ignore_activity", flag(dir.ignore_activity));
+    env.set("mod_wsgi.request_start", &req.request_time().to_string());
+    if let Some(id) = req.log_id() {
+        env.set("mod_wsgi.request_id", &id);
+    }
+    if let Some(id) = req.connection_log_id() {
+        env.set("mod_wsgi.connection_id", &id);
+    }
+    let map_head = match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
+        MapHeadToGet::Off => false,
+        MapHeadToGet::On => req.is_get_or_head(),
+        MapHeadToGet::Auto => req.is_get_or_head() && req.has_content_output_filter(),
+    };
+    if map_head {
+        env.set("REQUEST_METHOD", "GET");
+    }
 }

@@ -1,0 +1,192 @@
+//! When a daemon process must be recycled, from a sample of its state and
+//! the limits its `WSGIDaemonProcess` line sets. A limit of zero is off.
+
+use std::time::Duration;
+
+/// The recycling limits of one daemon process group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub restart_interval: Duration,
+    pub inactivity_timeout: Duration,
+    pub cpu_time_limit: Duration,
+    pub memory_limit: u64,
+    pub virtual_memory_limit: u64,
+    pub request_timeout: Duration,
+    pub deadlock_timeout: Duration,
+}
+
+/// What a process looks like right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub uptime: Duration,
+    /// How long since the last request ended, when none is running.
+    pub idle_for: Option<Duration>,
+    pub cpu_time: Duration,
+    pub rss_bytes: u64,
+    pub vm_bytes: u64,
+    /// How long the longest-running request has been running.
+    pub oldest_request: Option<Duration>,
+    /// How long since a thread last managed to take the GIL.
+    pub gil_unseen_for: Duration,
+}
+
+/// Why a process is being recycled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    RestartInterval,
+    Inactivity,
+    CpuTime,
+    Memory,
+    VirtualMemory,
+    RequestTimeout,
+    Deadlock,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reason::RestartInterval => "restart-interval reached",
+            Reason::Inactivity => "inactivity-timeout reached",
+            Reason::CpuTime => "cpu-time-limit exceeded",
+            Reason::Memory => "memory-limit exceeded",
+            Reason::VirtualMemory => "virtual-memory-limit exceeded",
+            Reason::RequestTimeout => "request-timeout exceeded by a running request",
+            Reason::Deadlock => "deadlock-timeout expired: the Python GIL could not be acquired",
+        })
+    }
+}
+
+/// What to do with the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    /// Stop taking requests, let running ones finish, then exit.
+    Retire(Reason),
+    /// Exit now: nothing running can be trusted to finish (a stuck GIL).
+    Kill(Reason),
+}
+
+fn over(value: Duration, limit: Duration) -> bool {
+    !limit.is_zero() && value >= limit
+}
+
+/// The first limit the sample breaks, most urgent first.
+pub fn judge(l: &Limits, s: &Sample) -> Verdict {
+    if over(s.gil_unseen_for, l.deadlock_timeout) {
+        return Verdict::Kill(Reason::Deadlock);
+    }
+    if s.oldest_request.is_some_and(|d| over(d, l.request_timeout)) {
+        return Verdict::Retire(Reason::RequestTimeout);
+    }
+    if l.memory_limit > 0 && s.rss_bytes >= l.memory_limit {
+        return Verdict::Retire(Reason::Memory);
+    }
+    if l.virtual_memory_limit > 0 && s.vm_bytes >= l.virtual_memory_limit {
+        return Verdict::Retire(Reason::VirtualMemory);
+    }
+    if over(s.cpu_time, l.cpu_time_limit) {
+        return Verdict::Retire(Reason::CpuTime);
+    }
+    if over(s.uptime, l.restart_interval) {
+        return Verdict::Retire(Reason::RestartInterval);
+    }
+    if s.idle_for.is_some_and(|d| over(d, l.inactivity_timeout)) {
+        return Verdict::Retire(Reason::Inactivity);
+    }
+    Verdict::Keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn no_limits_keep_everything() {
+        let s = Sample {
+            uptime: S(1_000_000),
+            idle_for: Some(S(1_000)),
+            cpu_time: S(9_999),
+            rss_bytes: u64::MAX,
+            vm_bytes: u64::MAX,
+            oldest_request: Some(S(999)),
+            gil_unseen_for: S(999),
+        };
+        assert_eq!(judge(&Limits::default(), &s), Verdict::Keep);
+    }
+
+    #[test]
+    fn each_limit_fires_alone() {
+        let base = Sample::default();
+        let cases = [
+            (
+                Limits { restart_interval: S(10), ..Default::default() },
+                Sample { uptime: S(10), ..base },
+                Verdict::Retire(Reason::RestartInterval),
+            ),
+            (
+                Limits { inactivity_timeout: S(5), ..Default::default() },
+                Sample { idle_for: Some(S(6)), ..base },
+                Verdict::Retire(Reason::Inactivity),
+            ),
+            (
+                Limits { cpu_time_limit: S(2), ..Default::default() },
+                Sample { cpu_time: S(2), ..base },
+                Verdict::Retire(Reason::CpuTime),
+            ),
+            (
+                Limits { memory_limit: 100, ..Default::default() },
+                Sample { rss_bytes: 100, ..base },
+                Verdict::Retire(Reason::Memory),
+            ),
+            (
+                Limits { virtual_memory_limit: 100, ..Default::default() },
+                Sample { vm_bytes: 101, ..base },
+                Verdict::Retire(Reason::VirtualMemory),
+            ),
+            (
+                Limits { request_timeout: S(3), ..Default::default() },
+                Sample { oldest_request: Some(S(3)), ..base },
+                Verdict::Retire(Reason::RequestTimeout),
+            ),
+            (
+                Limits { deadlock_timeout: S(30), ..Default::default() },
+                Sample { gil_unseen_for: S(31), ..base },
+                Verdict::Kill(Reason::Deadlock),
+            ),
+        ];
+        for (limits, sample, want) in cases {
+            assert_eq!(judge(&limits, &sample), want, "{limits:?}");
+        }
+    }
+
+    #[test]
+    fn below_limits_keep() {
+        let l = Limits {
+            restart_interval: S(10),
+            inactivity_timeout: S(5),
+            request_timeout: S(3),
+            memory_limit: 100,
+            ..Default::default()
+        };
+        let s = Sample {
+            uptime: S(9),
+            idle_for: Some(S(4)),
+            oldest_request: Some(S(2)),
+            rss_bytes: 99,
+            ..Default::default()
+        };
+        assert_eq!(judge(&l, &s), Verdict::Keep);
+        // A busy process is never idle, however long ago a request ended.
+        let busy = Sample { idle_for: None, oldest_request: Some(S(1)), ..s };
+        assert_eq!(judge(&l, &busy), Verdict::Keep);
+    }
+
+    #[test]
+    fn deadlock_wins_over_everything() {
+        let l = Limits { deadlock_timeout: S(1), restart_interval: S(1), ..Default::default() };
+        let s = Sample { uptime: S(5), gil_unseen_for: S(5), ..Default::default() };
+        assert_eq!(judge(&l, &s), Verdict::Kill(Reason::Deadlock));
+    }
+}

@@ -1,0 +1,148 @@
+//! Watching a daemon process: what its requests are doing, and a thread
+//! that recycles the process when a limit from its `WSGIDaemonProcess`
+//! line is broken (the rules are `wsgi_core::lifecycle`).
+
+use crate::apache::log::{self, Level};
+use crate::ffi;
+use crate::python::interpreters;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use wsgi_core::lifecycle::{self, Limits, Sample, Verdict};
+
+/// How often limits are checked, and the GIL probed.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Request timings of this process, in microseconds since it started.
+pub struct Activity {
+    started: Instant,
+    /// When each worker thread's current request began; 0 when idle.
+    slots: Box<[AtomicU64]>,
+    last_end: AtomicU64,
+    gil_seen: AtomicU64,
+}
+
+static ACTIVITY: OnceLock<Activity> = OnceLock::new();
+
+fn now_us(a: &Activity) -> u64 {
+    a.started.elapsed().as_micros() as u64 + 1
+}
+
+/// Prepares the record for `threads` worker threads.
+pub fn init(threads: usize) {
+    let _ = ACTIVITY.set(Activity {
+        started: Instant::now(),
+        slots: (0..threads).map(|_| AtomicU64::new(0)).collect(),
+        last_end: AtomicU64::new(0),
+        gil_seen: AtomicU64::new(0),
+    });
+}
+
+pub fn request_started(slot: usize) {
+    if let Some(a) = ACTIVITY.get()
+        && let Some(s) = a.slots.get(slot)
+    {
+        s.store(now_us(a), Ordering::SeqCst);
+    }
+}
+
+pub fn request_finished(slot: usize) {
+    if let Some(a) = ACTIVITY.get()
+        && let Some(s) = a.slots.get(slot)
+    {
+        s.store(0, Ordering::SeqCst);
+        a.last_end.store(now_us(a), Ordering::SeqCst);
+    }
+}
+
+fn sample(a: &Activity) -> Sample {
+    let now = now_us(a);
+    let since = |t: u64| Duration::from_micros(now.saturating_sub(t));
+    let oldest = a.slots.iter().map(|s| s.load(Ordering::SeqCst)).filter(|&t| t > 0).min();
+    let (rss_bytes, vm_bytes) = memory();
+    Sample {
+        uptime: a.started.elapsed(),
+        idle_for: if oldest.is_none() { Some(since(a.last_end.load(Ordering::SeqCst))) } else { None },
+        cpu_time: cpu_time(),
+        rss_bytes,
+        vm_bytes,
+        oldest_request: oldest.map(since),
+        gil_unseen_for: since(a.gil_seen.load(Ordering::SeqCst)),
+    }
+}
+
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills a plain struct.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Resident and virtual size, in bytes.
+fn memory() -> (u64, u64) {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let mut f = statm.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    let vm = f.next().unwrap_or(0);
+    let rss = f.next().unwrap_or(0);
+    (rss * page, vm * page)
+}
+
+/// The process's limits, from its group's configuration.
+pub fn limits(c: &wsgi_core::config::DaemonProcess) -> Limits {
+    Limits {
+        restart_interval: c.restart_interval,
+        inactivity_timeout: c.inactivity_timeout,
+        cpu_time_limit: c.cpu_time_limit,
+        memory_limit: c.memory_limit,
+        virtual_memory_limit: c.virtual_memory_limit,
+        request_timeout: c.request_timeout,
+        deadlock_timeout: c.deadlock_timeout,
+    }
+}
+
+/// Starts the threads that probe the GIL and judge the limits.
+pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std::io::Result<()> {
+    let server = server as usize;
+    std::thread::Builder::new().name("wsgi-gil-probe".into()).spawn(|| {
+        loop {
+            // Taking and releasing the main interpreter's GIL proves it is
+            // not held forever by a stuck extension.
+            if let (Ok(entered), Some(a)) =
+                (interpreters::enter("", crate::python::interpreter_setup::setup), ACTIVITY.get())
+            {
+                drop(entered);
+                a.gil_seen.store(now_us(a), Ordering::SeqCst);
+            }
+            std::thread::sleep(TICK);
+        }
+    })?;
+    std::thread::Builder::new().name("wsgi-monitor".into()).spawn(move || {
+        let Some(a) = ACTIVITY.get() else { return };
+        a.gil_seen.store(now_us(a), Ordering::SeqCst);
+        loop {
+            std::thread::sleep(TICK);
+            let pid = std::process::id();
+            match lifecycle::judge(&limits, &sample(a)) {
+                Verdict::Keep => {}
+                Verdict::Retire(reason) => super::process::retire(&reason.to_string()),
+                Verdict::Kill(reason) => {
+                    log::server(
+                        Level::Error,
+                        server as *mut ffi::server_rec,
+                        &format!("mod_wsgi (pid={pid}): Daemon process '{group}' stopping at once: {reason}."),
+                    );
+                    // SAFETY: ends the process; Python cannot be finalised
+                    // while a thread holds the GIL forever.
+                    unsafe { libc::_exit(1) };
+                }
+            }
+        }
+    })?;
+    Ok(())
+}
