@@ -288,18 +288,51 @@ fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
     }
 }
 
+/// Waits for a connection or the wake pipe. Each thread has its own epoll
+/// set with the shared listener marked EPOLLEXCLUSIVE, so one connection
+/// wakes one thread, not every thread of every process of the group.
+fn wait_set(listener: RawFd, wake: RawFd) -> Option<RawFd> {
+    // SAFETY: creates an epoll descriptor and registers two descriptors
+    // this process owns; the event records are plain data.
+    unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if ep < 0 {
+            return None;
+        }
+        let mut on_listener = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32, u64: 0 };
+        let mut on_wake = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 1 };
+        if libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, listener, &mut on_listener) != 0
+            || libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, wake, &mut on_wake) != 0
+        {
+            libc::close(ep);
+            return None;
+        }
+        Some(ep)
+    }
+}
+
 fn accept_loop(slot: usize, listener: RawFd, wake: RawFd, facts: &GroupFacts) {
-    let mut fds = [
-        libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
-    ];
+    let Some(ep) = wait_set(listener, wake) else {
+        log::process(
+            crate::python::io::LogLevel::Error,
+            &format!(
+                "mod_wsgi (pid={}): Unable to create an epoll set: {}.",
+                std::process::id(),
+                std::io::Error::last_os_error()
+            ),
+        );
+        return;
+    };
+    let mut event = libc::epoll_event { events: 0, u64: 0 };
     loop {
-        // SAFETY: polls two descriptors this process owns.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
+        // SAFETY: waits on this thread's own epoll set for one event.
+        let n = unsafe { libc::epoll_wait(ep, &mut event, 1, -1) };
+        if n <= 0 {
             continue;
         }
-        if fds[1].revents != 0 || STOPPING.load(Ordering::SeqCst) {
+        if event.u64 == 1 || STOPPING.load(Ordering::SeqCst) {
+            // SAFETY: closing this thread's epoll descriptor.
+            unsafe { libc::close(ep) };
             return;
         }
         // SAFETY: accepts on the shared non-blocking listener; EAGAIN means
