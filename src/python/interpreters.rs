@@ -130,6 +130,10 @@ fn create(group: &str, main: *mut ffi::PyInterpreterState, setup: Setup) -> Resu
         unsafe { ffi::PyEval_RestoreThread(t) };
         return Ok(Entered { global: None });
     }
+    super::io::log_process(
+        super::io::LogLevel::Info,
+        &format!("mod_wsgi (pid={}): Create interpreter '{group}'.", std::process::id()),
+    );
     let main_t = thread_state(main);
     // SAFETY: take the GIL with this thread's main thread state, then
     // Py_NewInterpreter makes a new interpreter whose thread state (for

@@ -26,7 +26,6 @@ pub enum InitError {
     Failed(String),
 }
 
-static SETTINGS: parking_lot::Mutex<Option<Settings>> = parking_lot::Mutex::new(None);
 
 fn check_home(home: &str) -> Result<(), InitError> {
     let p = std::path::Path::new(home);
@@ -61,6 +60,8 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
     if let Some(home) = &settings.home {
         check_home(home)?;
     }
+    let pid = std::process::id();
+    super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Initializing Python."));
     // SAFETY: PyConfig is plain data initialised by PyConfig_InitPythonConfig
     // and cleared after use; strings are copied by PyConfig_SetBytesString.
     unsafe {
@@ -91,7 +92,7 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
         result?;
         let tstate = ffi::PyThreadState_Get();
         let interp = ffi::PyThreadState_GetInterpreter(tstate);
-        *SETTINGS.lock() = Some(settings);
+        super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Attach interpreter ''."));
         super::interpreter_setup::setup("");
         ffi::PyEval_SaveThread();
         interpreters::set_main(interp, tstate);
