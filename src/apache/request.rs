@@ -105,6 +105,10 @@ impl Request {
         self.table(self.rec().headers_out)
     }
 
+    pub fn err_headers_out(&self) -> Table {
+        self.table(self.rec().err_headers_out)
+    }
+
     /// Fills `subprocess_env` with Apache's CGI and common variables.
     pub fn add_cgi_vars(&self) {
         // SAFETY: both functions only write the request's own env table.
@@ -236,6 +240,15 @@ impl Request {
     pub fn close_connection(&self) {
         // SAFETY: Apache reads the field after the handler returns.
         unsafe { (*self.rec().connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE };
+    }
+
+    /// For a chunked response, keeps Apache from sending the last (empty)
+    /// chunk, so that a client can tell the body was cut short.
+    pub fn suppress_last_chunk(&self) {
+        if self.rec().chunked != 0 {
+            // SAFETY: Apache reads the flag when it finishes the request.
+            unsafe { (*self.0).eos_sent = 1 };
+        }
     }
 
     pub fn note(&self, key: &str) -> Option<String> {

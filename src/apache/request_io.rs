@@ -6,6 +6,11 @@ use super::request::Request;
 use crate::ffi;
 use crate::python::io::{IoError, LogLevel, RequestIo};
 
+/// What `ap_get_brigade` returns once an input filter has answered the
+/// request itself (413 for a body over LimitRequestBody, 400 for a bad
+/// chunk): `AP_FILTER_ERROR` in httpd.h, a macro bindgen does not see.
+const AP_FILTER_ERROR: i32 = -102;
+
 pub struct ApacheIo {
     req: Request,
     input: *mut ffi::apr_bucket_brigade,
@@ -13,12 +18,28 @@ pub struct ApacheIo {
     /// The body length the application declared, and how much is sent.
     content_length: Option<u64>,
     sent: u64,
+    /// `WSGIEnableSendfile On` for this request.
+    sendfile: bool,
+    /// An input filter already sent the response (an error page); what
+    /// the application sends after that is dropped.
+    answered: bool,
 }
 
 // SAFETY: an ApacheIo is only used while its request is being handled,
 // and every use goes through the request's one Mutex (see SharedIo), so
 // the request is never touched by two threads at once.
 unsafe impl Send for ApacheIo {}
+
+/// APR's text for a status code, as `apr_strerror` gives it.
+fn strerror(status: ffi::apr_status_t) -> String {
+    let mut buf = [0 as std::ffi::c_char; 256];
+    // SAFETY: apr_strerror writes at most `buf.len()` bytes, NUL included,
+    // and returns `buf`.
+    unsafe {
+        ffi::apr_strerror(status, buf.as_mut_ptr(), buf.len());
+        super::cstr::string(buf.as_ptr())
+    }
+}
 
 impl ApacheIo {
     pub fn new(req: Request) -> Self {
@@ -29,7 +50,9 @@ impl ApacheIo {
                 ffi::wsgi_shim_brigade_create(req.pool(), req.connection()),
             )
         };
-        Self { req, input, output, content_length: None, sent: 0 }
+        // The handler put the per-directory setting there for the environ.
+        let sendfile = req.subprocess_env().get("mod_wsgi.enable_sendfile") == Some(b"1");
+        Self { req, input, output, content_length: None, sent: 0, sendfile, answered: false }
     }
 
     fn pass(&mut self) -> Result<(), IoError> {
@@ -41,7 +64,21 @@ impl ApacheIo {
             ffi::apr_brigade_cleanup(self.output.cast());
             s
         };
-        if status == 0 { Ok(()) } else { Err(IoError::ClientGone) }
+        if self.req.aborted() {
+            Err(IoError::ClientGone)
+        } else if status != 0 {
+            Err(IoError::Write(strerror(status)))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How much of `len` the declared Content-Length still allows.
+    fn allowed(&self, len: u64) -> u64 {
+        match self.content_length {
+            Some(limit) => len.min(limit.saturating_sub(self.sent)),
+            None => len,
+        }
     }
 }
 
@@ -54,16 +91,18 @@ impl RequestIo for ApacheIo {
             ffi::wsgi_shim_read_body(self.req.raw(), self.input, buf.as_mut_ptr().cast(), buf.len(), &mut status)
         };
         if n < 0 {
-            return Err(if status == ffi::APR_EOF as i32 || status == ffi::APR_ECONNABORTED as i32 {
-                IoError::ClientGone
-            } else {
-                IoError::Read(format!("apr status {status}"))
-            });
+            if status == AP_FILTER_ERROR {
+                self.answered = true;
+            }
+            return Err(IoError::Read(strerror(status)));
         }
         Ok(n as usize)
     }
 
     fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError> {
+        if self.answered {
+            return Ok(());
+        }
         let code: i32 = status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(500);
         self.req.set_status(code, status);
         let out = self.req.headers_out();
@@ -78,6 +117,10 @@ impl RequestIo for ApacheIo {
                     }
                     Err(_) => out.add(name, value),
                 }
+            } else if name.eq_ignore_ascii_case("www-authenticate") {
+                // As mod_wsgi: kept when Apache replaces the body with an
+                // error document (ErrorDocument for 401).
+                self.req.err_headers_out().add(name, value);
             } else {
                 out.add(name, value);
             }
@@ -86,13 +129,16 @@ impl RequestIo for ApacheIo {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
+        if self.answered {
+            return Ok(());
+        }
         // Never more than the declared Content-Length.
-        let data = match self.content_length {
-            Some(limit) => &data[..data.len().min(limit.saturating_sub(self.sent) as usize)],
-            None => data,
-        };
+        let data = &data[..self.allowed(data.len() as u64) as usize];
         if data.is_empty() {
             return Ok(());
+        }
+        if self.req.aborted() {
+            return Err(IoError::ClientGone);
         }
         self.sent += data.len() as u64;
         // SAFETY: a transient bucket over `data`, which outlives the pass
@@ -102,6 +148,45 @@ impl RequestIo for ApacheIo {
             ffi::wsgi_shim_brigade_append_flush(self.output);
         }
         self.pass()
+    }
+
+    fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {
+        if self.answered {
+            return Ok(true);
+        }
+        let len = self.allowed(len);
+        if len == 0 {
+            return Ok(true);
+        }
+        if self.req.aborted() {
+            return Err(IoError::ClientGone);
+        }
+        let (Ok(off), Ok(n)) = (ffi::apr_off_t::try_from(offset), ffi::apr_off_t::try_from(len)) else {
+            return Ok(false);
+        };
+        // SAFETY: file buckets over a duplicate of `fd` (closed with the
+        // request pool), then a flush bucket: the pass below writes them
+        // out before it returns.
+        let appended = unsafe {
+            ffi::wsgi_shim_brigade_append_file(self.output, self.req.pool(), fd, off, n, i32::from(self.sendfile))
+        };
+        if appended != 0 {
+            return Ok(false);
+        }
+        // SAFETY: as above.
+        unsafe { ffi::wsgi_shim_brigade_append_flush(self.output) };
+        self.sent += len;
+        self.pass().map(|()| true)
+    }
+
+    fn abort(&mut self) {
+        self.req.close_connection();
+        // Without the last chunk a client sees a chunked body as cut short.
+        self.req.suppress_last_chunk();
+    }
+
+    fn answered(&self) -> bool {
+        self.answered
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {

@@ -1,13 +1,13 @@
 //! One WSGI request: find the application, call it, send what it returns.
 
 use super::environ::{self, EnvironFlags};
-use super::errors::ErrorLog;
-use super::file_wrapper::FileWrapper;
+use super::errors;
+use super::file_wrapper::{self, FilePlan, FileWrapper};
 use super::input::Input;
 use super::interpreters;
-use super::io::{LogLevel, RequestIo, SharedIo, with_io};
+use super::io::{IoError, LogLevel, RequestIo, SharedIo, with_io};
 use super::script::{self, Obtained, Script, ScriptError};
-use super::start_response::{self, ResponseState, SharedResponse, StartResponse};
+use super::start_response::{self, ResponseState, SendError, SharedResponse, StartResponse};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -184,43 +184,176 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
         }
     };
     let state: SharedResponse = Arc::new(Mutex::new(ResponseState::default()));
-    match respond(py, call, io, &app, &state) {
-        Ok(()) => Outcome::Sent,
-        Err(err) => {
+    let report = |err: &PyErr| report_exception(py, io, &call.script_path, err);
+    let outcome = respond(py, call, io, &app, &state, &report);
+    let answered = with_io(py, io, |io| Ok(io.answered())).unwrap_or(false);
+    let st = state.lock();
+    if answered || st.headers_sent() {
+        if outcome.is_err() {
+            abort(py, io);
+        } else if let Some(cl) = st.content_length()
+            && st.passed() < cl
+            && !is_head(call)
+        {
+            // mod_wsgi says nothing and keeps the connection, so the client
+            // waits for bytes that never come; see docs/differences.md.
             log(
                 py,
                 io,
-                LogLevel::Error,
-                &format!("mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{}'.", call.script_path),
+                LogLevel::Warning,
+                &format!(
+                    "mod_wsgi (pid={pid}): Content length mismatch, expected {cl}, response generated {}: {}",
+                    st.produced(),
+                    call.script_path
+                ),
             );
-            log_exception(py, io, &err);
-            if state.lock().headers_sent() { Outcome::Sent } else { Outcome::Failed(500) }
+            abort(py, io);
         }
+        Outcome::Sent
+    } else {
+        Outcome::Failed(500)
     }
 }
 
-/// Calls the application and streams its result; `close()` is called on
-/// the result whatever happens.
+fn is_head(call: &WsgiCall) -> bool {
+    call.vars.iter().any(|(k, v)| k.as_slice() == b"REQUEST_METHOD" && v.as_slice() == b"HEAD")
+}
+
+/// Ends a response that was cut short so that the client can tell.
+fn abort(py: Python<'_>, io: &SharedIo) {
+    let _ = with_io(py, io, |io| {
+        io.abort();
+        Ok(())
+    });
+}
+
+/// Logs an exception from the application as mod_wsgi does.
+fn report_exception(py: Python<'_>, io: &SharedIo, script: &str, err: &PyErr) {
+    let pid = std::process::id();
+    let head = if err.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
+        format!("mod_wsgi (pid={pid}): SystemExit exception raised by WSGI script '{script}' ignored.")
+    } else {
+        format!("mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{script}'.")
+    };
+    log(py, io, LogLevel::Error, &head);
+    log_exception(py, io, err);
+}
+
+/// Calls the application and streams its result, reporting exceptions as
+/// they happen; `close()` is called on the result whatever happens (also
+/// when iterating raised or the client went away). `Err(())`: an exception
+/// ended the response early.
 fn respond(
     py: Python<'_>,
     call: &WsgiCall,
     io: &SharedIo,
     app: &Bound<'_, PyAny>,
     state: &SharedResponse,
-) -> PyResult<()> {
-    let environ = environ::build(py, &call.vars, &call.flags)?;
-    environ.set_item("wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
-    environ.set_item("wsgi.errors", Bound::new(py, ErrorLog::for_request(io.clone()))?)?;
-    environ.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
-    let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
-    let result = app.call1((environ, start))?;
-    let sent = send_all(py, io, state, &result);
-    let closed =
-        if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) };
-    sent.and(closed)
+    report: &dyn Fn(&PyErr),
+) -> Result<(), ()> {
+    let errors = match errors::request_stream(py, io.clone()) {
+        Ok(e) => e,
+        Err(e) => {
+            report(&e);
+            return Err(());
+        }
+    };
+    let result = call_application(py, call, io, app, state, &errors);
+    let outcome = match result {
+        Ok(result) => {
+            let sent = send_result(py, io, state, &result).map_err(|e| report(&e));
+            let closed = close_result(&result).map_err(|e| report(&e));
+            sent.and(closed)
+        }
+        Err(e) => {
+            report(&e);
+            Err(())
+        }
+    };
+    // What the application wrote without a newline is logged now.
+    let _ = errors.call_method0("flush");
+    outcome
 }
 
-fn send_all(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
+fn call_application<'py>(
+    py: Python<'py>,
+    call: &WsgiCall,
+    io: &SharedIo,
+    app: &Bound<'py, PyAny>,
+    state: &SharedResponse,
+    errors: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let environ = environ::build(py, &call.vars, &call.flags)?;
+    environ.set_item("wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
+    environ.set_item("wsgi.errors", errors)?;
+    environ.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+    let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
+    app.call1((environ, start))
+}
+
+fn close_result(result: &Bound<'_, PyAny>) -> PyResult<()> {
+    if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) }
+}
+
+/// Sends the application's result: a file wrapper over a regular file
+/// through the server's file sending where it can, else item by item.
+fn send_result(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
+    if state.lock().produced() == 0
+        && let Some(plan) = file_wrapper::plan(result)
+    {
+        let sent = send_file(py, io, state, &plan);
+        file_wrapper::restore_offset(&plan);
+        if sent? {
+            return Ok(());
+        }
+    }
+    send_items(py, io, state, result)
+}
+
+/// Sends the file of `plan` (with a Content-Length, the application's or
+/// what is left of the file); false when the server cannot and the caller
+/// must iterate instead.
+fn send_file(py: Python<'_>, io: &SharedIo, state: &SharedResponse, plan: &FilePlan) -> PyResult<bool> {
+    let len = {
+        let mut st = state.lock();
+        match st.pending_content_length()? {
+            Some(cl) => cl.min(plan.available),
+            None => {
+                st.set_pending_content_length(plan.available);
+                plan.available
+            }
+        }
+    };
+    match start_response::send(py, state, io, b"") {
+        Ok(()) => {}
+        Err(SendError::Io(_)) => return Ok(true),
+        Err(SendError::Py(e)) => return Err(e),
+    }
+    let (fd, offset) = (plan.fd, plan.offset);
+    match with_io(py, io, |io| io.send_file(fd, offset, len)) {
+        Ok(true) => {
+            state.lock().count_sent(len);
+            Ok(true)
+        }
+        Ok(false) => Ok(false),
+        Err(e) => {
+            log_write_failure(py, io, &e);
+            Ok(true)
+        }
+    }
+}
+
+/// mod_wsgi logs a failed write of the response at debug level only: the
+/// client went away, and that is not the application's fault.
+fn log_write_failure(py: Python<'_>, io: &SharedIo, e: &IoError) {
+    let why = match e {
+        IoError::Write(m) | IoError::Read(m) => format!("Failed to write response data: {m}"),
+        IoError::ClientGone | IoError::Finished => "Client closed connection".to_string(),
+    };
+    log(py, io, LogLevel::Debug, &format!("mod_wsgi (pid={}): {why}.", std::process::id()));
+}
+
+fn send_items(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
     for item in result.try_iter()? {
         let item = item?;
         let bytes = item.cast::<PyBytes>().map_err(|_| {
@@ -233,10 +366,21 @@ fn send_all(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Boun
         if data.is_empty() {
             continue;
         }
-        start_response::send(py, state, io, data)?;
+        match start_response::send(py, state, io, data) {
+            Ok(()) => {}
+            Err(SendError::Py(e)) => return Err(e),
+            // The client went away: stop, without blaming the application.
+            Err(SendError::Io(e)) => {
+                log_write_failure(py, io, &e);
+                return Ok(());
+            }
+        }
     }
     if !state.lock().headers_sent() {
-        start_response::send(py, state, io, b"")?;
+        match start_response::send(py, state, io, b"") {
+            Ok(()) | Err(SendError::Io(_)) => {}
+            Err(SendError::Py(e)) => return Err(e),
+        }
     }
     Ok(())
 }

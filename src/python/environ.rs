@@ -1,7 +1,10 @@
 //! The WSGI `environ` dictionary.
 
+use super::interpreter_setup::COMPAT_VERSION;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A request's CGI-style variables, as bytes, in the server's order.
 pub type Vars = Vec<(Vec<u8>, Vec<u8>)>;
@@ -13,24 +16,109 @@ pub struct EnvironFlags {
     pub multiprocess: bool,
 }
 
+/// The variable that carries the httpd version (`"2.4.71"`) from the
+/// server to here, where it becomes the tuple mod_wsgi puts in
+/// `environ['apache.version']`.
+pub const APACHE_VERSION_KEY: &str = "apache.version";
+
 /// Decodes bytes as latin-1, as WSGI requires for native strings.
 pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     let text: String = bytes.iter().map(|&b| b as char).collect();
     PyString::new(py, &text)
 }
 
+/// `"2.4.71"` as `(2, 4, 71)`; missing or bad parts are 0.
+fn version_tuple<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
+    let text = String::from_utf8_lossy(text);
+    let mut parts = text.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));
+    let v: [u32; 3] = std::array::from_fn(|_| parts.next().unwrap_or(0));
+    PyTuple::new(py, v)
+}
+
+/// Requests this process has started, for `mod_wsgi.total_requests`.
+static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// The last `mod_wsgi.thread_id` given out; ids start at 1.
+static LAST_THREAD_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's `mod_wsgi.thread_id` (0: none yet) and how many
+    /// requests it has handled before the current one.
+    static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// `path` with every run of slashes made one, as Apache's `ap_no2slash`.
+fn no2slash(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for &b in path {
+        if !(b == b'/' && out.last() == Some(&b'/')) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// What mod_wsgi does to the server's `SCRIPT_NAME` and `PATH_INFO`: both
+/// present (empty when the server gave none), repeated slashes collapsed,
+/// and the results kept as `mod_wsgi.script_name` and `mod_wsgi.path_info`.
+pub fn normalise_script_paths(vars: &mut Vars) {
+    for (key, saved) in [("SCRIPT_NAME", "mod_wsgi.script_name"), ("PATH_INFO", "mod_wsgi.path_info")] {
+        let value = match vars.iter_mut().find(|(k, _)| k.as_slice() == key.as_bytes()) {
+            Some((_, v)) => {
+                *v = no2slash(v);
+                v.clone()
+            }
+            None => {
+                vars.push((key.as_bytes().to_vec(), Vec::new()));
+                Vec::new()
+            }
+        };
+        vars.retain(|(k, _)| k.as_slice() != saved.as_bytes());
+        vars.push((saved.as_bytes().to_vec(), value));
+    }
+}
+
+/// Microseconds since the epoch, as mod_wsgi's `*_start` values.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// Builds the dictionary: every CGI variable as a latin-1 `str`, then the
-/// `wsgi.*` keys. The stream objects are added by the caller.
+/// `wsgi.*` keys and the per-process `mod_wsgi.*` counters. The stream
+/// objects are added by the caller.
+///
+/// As mod_wsgi does, `PATH` (the server's own search path) is left out,
+/// and `HTTPS` is turned into `wsgi.url_scheme` and left out.
 pub fn build<'py>(py: Python<'py>, vars: &[(Vec<u8>, Vec<u8>)], flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
     for (k, v) in vars {
-        env.set_item(latin1(py, k), latin1(py, v))?;
+        match k.as_slice() {
+            b"PATH" | b"HTTPS" => {}
+            k if k == APACHE_VERSION_KEY.as_bytes() => env.set_item(APACHE_VERSION_KEY, version_tuple(py, v)?)?,
+            _ => env.set_item(latin1(py, k), latin1(py, v))?,
+        }
     }
+    env.set_item("mod_wsgi.script_start", now_micros().to_string())?;
     env.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
     env.set_item("wsgi.url_scheme", if flags.https { "https" } else { "http" })?;
     env.set_item("wsgi.multithread", flags.multithread)?;
     env.set_item("wsgi.multiprocess", flags.multiprocess)?;
     env.set_item("wsgi.run_once", false)?;
     env.set_item("wsgi.input_terminated", true)?;
+    env.set_item("mod_wsgi.version", PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?)?;
+    // Counted as mod_wsgi counts: the values before this request.
+    let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    let (thread_id, thread_requests) = THREAD.with(|t| {
+        let (mut id, count) = t.get();
+        if id == 0 {
+            id = LAST_THREAD_ID.fetch_add(1, Ordering::Relaxed) + 1;
+        }
+        t.set((id, count + 1));
+        (id, count)
+    });
+    env.set_item("mod_wsgi.total_requests", total)?;
+    env.set_item("mod_wsgi.thread_id", thread_id)?;
+    env.set_item("mod_wsgi.thread_requests", thread_requests)?;
     Ok(env)
 }

@@ -2,7 +2,8 @@
 //! application reads it (never buffered whole).
 
 use super::io::{IoError, SharedIo, with_io};
-use pyo3::exceptions::{PyIOError, PyOSError};
+use super::start_response::check_live;
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -18,10 +19,19 @@ pub struct Input {
     eof: bool,
 }
 
+/// The exception mod_wsgi raises for a failed read: `OSError` with APR's
+/// reason (a client that went away mid-body reads as "Partial results are
+/// valid but processing is incomplete"), `RuntimeError` once the request
+/// is over.
 fn to_pyerr(e: IoError) -> PyErr {
     match e {
-        IoError::ClientGone => PyOSError::new_err("request data read error: client closed connection"),
-        other => PyIOError::new_err(format!("request data read error: {other}")),
+        IoError::Finished => super::start_response::expired(),
+        IoError::ClientGone => PyOSError::new_err(
+            "Apache/mod_wsgi request data read error: Partial results are valid but processing is incomplete.",
+        ),
+        IoError::Read(m) | IoError::Write(m) => {
+            PyOSError::new_err(format!("Apache/mod_wsgi request data read error: {m}."))
+        }
     }
 }
 
@@ -46,17 +56,23 @@ impl Input {
         let start = self.buf.len();
         self.buf.resize(start + want.max(1), 0);
         let mut tmp = std::mem::take(&mut self.buf);
-        let got = with_io(py, &self.io, |io| io.read(&mut tmp[start..]).map(|n| (n, tmp)));
+        let (tmp, got) = with_io(py, &self.io, |io| {
+            let got = io.read(&mut tmp[start..]);
+            Ok((tmp, got))
+        })
+        .unwrap_or_else(|e| (Vec::new(), Err(e)));
+        self.buf = tmp;
         match got {
-            Ok((n, mut filled)) => {
-                filled.truncate(start + n);
-                self.buf = filled;
+            Ok(n) => {
+                self.buf.truncate(start + n);
                 if n == 0 {
                     self.eof = true;
                 }
                 Ok(n > 0)
             }
+            Err(IoError::Finished) => Err(to_pyerr(IoError::Finished)),
             Err(e) => {
+                self.buf.truncate(start);
                 self.eof = true;
                 Err(to_pyerr(e))
             }
@@ -97,10 +113,15 @@ fn size_arg(size: Option<isize>) -> Option<usize> {
 impl Input {
     #[pyo3(signature = (size=None))]
     fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        check_live(py, &self.io)?;
         let data = match size_arg(size) {
+            // As mod_wsgi: wait for `n` bytes unless the body ends first.
             Some(n) => {
-                if self.buffered().is_empty() && n > 0 {
-                    self.fill(py, n)?;
+                while self.buffered().len() < n {
+                    let want = (n - self.buffered().len()).min(CHUNK);
+                    if !self.fill(py, want)? {
+                        break;
+                    }
                 }
                 self.take(n)
             }
@@ -114,12 +135,14 @@ impl Input {
 
     #[pyo3(signature = (size=None))]
     fn readline<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+        check_live(py, &self.io)?;
         let line = self.read_line(py, size_arg(size))?;
         Ok(PyBytes::new(py, &line))
     }
 
     #[pyo3(signature = (hint=None))]
     fn readlines<'py>(&mut self, py: Python<'py>, hint: Option<isize>) -> PyResult<Bound<'py, PyList>> {
+        check_live(py, &self.io)?;
         let hint = size_arg(hint).filter(|&h| h > 0);
         let lines = PyList::empty(py);
         let mut total = 0;
@@ -142,6 +165,7 @@ impl Input {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        check_live(py, &self.io)?;
         let line = self.read_line(py, None)?;
         Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
     }

@@ -36,6 +36,24 @@ pub trait RequestIo: Send {
     fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError>;
     /// Sends body bytes to the client now.
     fn write(&mut self, data: &[u8]) -> Result<(), IoError>;
+    /// Sends `len` bytes of the regular file open as `fd`, from `offset`,
+    /// after the headers, without passing them through Python (Apache file
+    /// buckets; sendfile where enabled). The file's own offset may move;
+    /// the caller restores it. `Ok(false)`: this side cannot, and the
+    /// caller sends the file by reading it instead.
+    fn send_file(&mut self, _fd: i32, _offset: u64, _len: u64) -> Result<bool, IoError> {
+        Ok(false)
+    }
+    /// The response was cut short after it started (an error, or fewer
+    /// body bytes than its Content-Length): end it so that the client sees
+    /// it is incomplete and does not wait for more.
+    fn abort(&mut self) {}
+    /// The server itself already answered the request (an input filter
+    /// sent an error page when the body could not be read), so what the
+    /// application sends is dropped and the handler must not add a page.
+    fn answered(&self) -> bool {
+        false
+    }
     /// Writes a line to the error log, attributed to this request.
     fn log(&mut self, level: LogLevel, message: &str);
     /// Called once when the application is done, with how it ended.

@@ -3,18 +3,25 @@
 
 use super::io::{IoError, SharedIo, with_io};
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 use std::sync::Arc;
 use wsgi_core::headers;
 
-/// Status and headers given to `start_response`, and whether they are sent.
-/// Only touched with the GIL held.
+/// Status and headers given to `start_response`, whether they are sent,
+/// and how much body went out. Only touched with the GIL held.
 #[derive(Default)]
 pub struct ResponseState {
     pending: Option<(String, Vec<(String, String)>)>,
     sent: bool,
+    /// The application's Content-Length, once the headers are sent.
+    content_length: Option<u64>,
+    /// Body bytes the application produced (also those beyond its
+    /// Content-Length, which are not sent).
+    produced: u64,
+    /// Body bytes handed to the server.
+    passed: u64,
 }
 
 pub type SharedResponse = Arc<Mutex<ResponseState>>;
@@ -27,23 +34,130 @@ impl ResponseState {
     pub fn headers_sent(&self) -> bool {
         self.sent
     }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    pub fn produced(&self) -> u64 {
+        self.produced
+    }
+
+    pub fn passed(&self) -> u64 {
+        self.passed
+    }
+
+    /// The Content-Length among the headers not yet sent (checked as
+    /// when they are sent).
+    pub fn pending_content_length(&self) -> PyResult<Option<u64>> {
+        match &self.pending {
+            Some((_, hdrs)) => declared_length(hdrs),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds a Content-Length to the headers not yet sent.
+    pub fn set_pending_content_length(&mut self, len: u64) {
+        if let Some((_, hdrs)) = &mut self.pending {
+            hdrs.push(("Content-Length".into(), len.to_string()));
+        }
+    }
+
+    /// Counts body bytes the server sent on its own (a file).
+    pub fn count_sent(&mut self, len: u64) {
+        self.produced += len;
+        self.passed += len;
+    }
 }
 
-fn io_err(e: IoError) -> PyErr {
-    pyo3::exceptions::PyOSError::new_err(e.to_string())
+/// The last Content-Length header, as mod_wsgi reads it: a whole,
+/// non-negative number, else `ValueError('invalid content length')`.
+fn declared_length(hdrs: &[(String, String)]) -> PyResult<Option<u64>> {
+    let mut length = None;
+    for (name, value) in hdrs {
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = value.trim_start();
+            let digits = v.strip_prefix('+').unwrap_or(v);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(PyValueError::new_err("invalid content length"));
+            }
+            length = Some(digits.parse::<u64>().map_err(|_| PyValueError::new_err("invalid content length"))?);
+        }
+    }
+    Ok(length)
 }
 
-/// Sends the headers if they are not yet sent, then `data` (may be empty).
-pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) -> PyResult<()> {
-    let headers = {
+/// Why sending failed: the application's fault (an exception for it) or
+/// the connection's.
+pub enum SendError {
+    Py(PyErr),
+    Io(IoError),
+}
+
+impl From<PyErr> for SendError {
+    fn from(e: PyErr) -> Self {
+        SendError::Py(e)
+    }
+}
+
+/// The exception mod_wsgi raises in the application for an I/O failure.
+pub fn io_to_pyerr(e: IoError) -> PyErr {
+    match e {
+        IoError::Finished => expired(),
+        IoError::ClientGone => PyOSError::new_err("Apache/mod_wsgi client connection closed."),
+        IoError::Write(m) | IoError::Read(m) => {
+            PyOSError::new_err(format!("Apache/mod_wsgi failed to write response data: {m}"))
+        }
+    }
+}
+
+impl From<SendError> for PyErr {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Py(e) => e,
+            SendError::Io(e) => io_to_pyerr(e),
+        }
+    }
+}
+
+/// What an object kept from a finished request raises when used.
+pub fn expired() -> PyErr {
+    PyRuntimeError::new_err("request object has expired")
+}
+
+/// Raises `expired()` when the request `io` belongs to is over.
+pub fn check_live(py: Python<'_>, io: &SharedIo) -> PyResult<()> {
+    match with_io(py, io, |_| Ok(())) {
+        Err(IoError::Finished) => Err(expired()),
+        _ => Ok(()),
+    }
+}
+
+/// Sends the headers if they are not yet sent, then `data` (may be empty),
+/// never more body than the application's Content-Length.
+pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) -> Result<(), SendError> {
+    let (headers, data) = {
         let mut st = state.lock();
-        if st.sent {
+        let headers = if st.sent {
             None
         } else {
-            let pending = st.pending.take().ok_or_else(|| PyRuntimeError::new_err("response has not been started"))?;
+            let Some((status, hdrs)) = st.pending.as_ref() else {
+                return Err(PyRuntimeError::new_err("response has not been started").into());
+            };
+            let length = declared_length(hdrs)?;
+            let pending = (status.clone(), hdrs.clone());
+            st.pending = None;
             st.sent = true;
+            st.content_length = length;
             Some(pending)
-        }
+        };
+        st.produced += data.len() as u64;
+        let allowed = match st.content_length {
+            Some(cl) => data.len().min(usize::try_from(cl.saturating_sub(st.passed)).unwrap_or(usize::MAX)),
+            None => data.len(),
+        };
+        st.passed += allowed as u64;
+        (headers, &data[..allowed])
     };
     with_io(py, io, |io| {
         if let Some((status, hdrs)) = &headers {
@@ -51,7 +165,7 @@ pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) 
         }
         if data.is_empty() { Ok(()) } else { io.write(data) }
     })
-    .map_err(io_err)
+    .map_err(SendError::Io)
 }
 
 #[pyclass(module = "mod_wsgi")]
@@ -66,17 +180,39 @@ impl StartResponse {
     }
 }
 
+fn type_name(item: &Bound<'_, PyAny>) -> String {
+    item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+}
+
 /// A header name, value or status as mod_wsgi accepts it: a `str` that
 /// latin-1 can encode, with mod_wsgi's messages otherwise.
 fn header_text(item: &Bound<'_, PyAny>) -> PyResult<String> {
     let s: String = item.extract().map_err(|_| {
-        let ty = item.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        PyTypeError::new_err(format!("expected unicode object, value of type {ty} found"))
+        PyTypeError::new_err(format!("expected unicode object, value of type {} found", type_name(item)))
     })?;
     if s.chars().any(|c| c as u32 > 0xff) {
         return Err(PyValueError::new_err("unicode object contains non latin-1 characters"));
     }
     Ok(s)
+}
+
+/// Re-raises the exception described by an `exc_info` tuple, as
+/// `PyErr_Restore(type, value, traceback)` in mod_wsgi.
+fn reraise(py: Python<'_>, info: &Bound<'_, PyTuple>) -> PyErr {
+    if info.len() != 3 {
+        return PyTypeError::new_err(format!("function takes exactly 3 arguments ({} given)", info.len()));
+    }
+    let (Ok(ty), Ok(value)) = (info.get_item(0), info.get_item(1)) else {
+        return PyTypeError::new_err("exception info must be a tuple");
+    };
+    if value.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+        return PyErr::from_value(value);
+    }
+    match ty.cast::<PyType>() {
+        Ok(ty) if !value.is_none() => PyErr::from_type(ty.clone(), value.unbind()),
+        Ok(ty) => PyErr::from_type(ty.clone(), ()),
+        Err(_) => PyErr::from_value(py.None().into_bound(py)),
+    }
 }
 
 #[pymethods]
@@ -89,15 +225,20 @@ impl StartResponse {
         response_headers: &Bound<'_, PyAny>,
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Write> {
+        check_live(py, &self.io)?;
+        let headers_list = response_headers.cast::<PyList>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "start_response() argument 2 must be list, not {}",
+                type_name(response_headers)
+            ))
+        })?;
         let exc_info = exc_info.filter(|e| !e.is_none());
         if let Some(info) = exc_info {
-            let tuple = info
-                .cast::<PyTuple>()
-                .map_err(|_| PyTypeError::new_err("exc_info must be a tuple of (type, value, traceback)"))?;
+            let tuple =
+                info.cast::<PyTuple>().map_err(|_| PyRuntimeError::new_err("exception info must be a tuple"))?;
             if self.state.lock().sent {
                 // PEP 3333: too late to change the response; re-raise.
-                let value = tuple.get_item(1)?;
-                return Err(PyErr::from_value(value));
+                return Err(reraise(py, tuple));
             }
         } else if self.state.lock().sent {
             return Err(PyRuntimeError::new_err("headers have already been sent"));
@@ -105,13 +246,18 @@ impl StartResponse {
         let status = header_text(status)?;
         headers::parse_status(&status).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut hdrs = Vec::new();
-        for item in response_headers.try_iter()? {
-            let item = item?;
-            let pair = item
-                .cast::<PyTuple>()
-                .map_err(|_| PyTypeError::new_err("response header must be a (name, value) tuple"))?;
+        for item in headers_list.iter() {
+            let pair = item.cast::<PyTuple>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "list of tuple values expected for headers, value of type {} found",
+                    type_name(&item)
+                ))
+            })?;
             if pair.len() != 2 {
-                return Err(PyValueError::new_err("response header must be a (name, value) tuple"));
+                return Err(PyValueError::new_err(format!(
+                    "tuple of length 2 expected for header, length is {}",
+                    pair.len()
+                )));
             }
             let name = header_text(&pair.get_item(0)?)?;
             let value = header_text(&pair.get_item(1)?)?;
@@ -119,7 +265,6 @@ impl StartResponse {
             hdrs.push((name, value));
         }
         self.state.lock().pending = Some((status, hdrs));
-        let _ = py;
         Ok(Write { state: self.state.clone(), io: self.io.clone() })
     }
 }
@@ -134,8 +279,10 @@ pub struct Write {
 #[pymethods]
 impl Write {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bytes =
-            data.cast::<PyBytes>().map_err(|_| PyTypeError::new_err("write() argument must be a bytes object"))?;
-        send(py, &self.state, &self.io, bytes.as_bytes())
+        check_live(py, &self.io)?;
+        let bytes = data.cast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err(format!("byte string value expected, value of type {} found", type_name(data)))
+        })?;
+        Ok(send(py, &self.state, &self.io, bytes.as_bytes())?)
     }
 }

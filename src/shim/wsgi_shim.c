@@ -78,14 +78,26 @@ void wsgi_shim_brigade_append_eos(apr_bucket_brigade *bb)
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(bb->bucket_alloc));
 }
 
-int wsgi_shim_brigade_append_file(apr_bucket_brigade *bb, apr_pool_t *pool, int fd, apr_off_t offset, apr_size_t len)
+int wsgi_shim_brigade_append_file(apr_bucket_brigade *bb, apr_pool_t *pool, int fd, apr_off_t offset, apr_off_t len,
+                                  int sendfile)
 {
     apr_file_t *file = NULL;
+    apr_file_t *dup = NULL;
     apr_os_file_t osfd = fd;
-    if (apr_os_file_put(&file, &osfd, APR_FOPEN_READ, pool) != APR_SUCCESS)
+    apr_int32_t flags = APR_FOPEN_READ | (sendfile ? APR_SENDFILE_ENABLED : 0);
+    if (apr_os_file_put(&file, &osfd, flags, pool) != APR_SUCCESS)
         return -1;
-    apr_brigade_insert_file(bb, file, offset, len, pool);
+    /* The buckets may outlive the caller's hold on fd (a filter can set
+     * them aside); the duplicate lives until the pool is cleared. */
+    if (apr_file_dup(&dup, file, pool) != APR_SUCCESS)
+        return -1;
+    apr_brigade_insert_file(bb, dup, offset, len, pool);
     return 0;
+}
+
+const char *wsgi_shim_server_version(void)
+{
+    return AP_SERVER_BASEREVISION;
 }
 
 long wsgi_shim_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status)

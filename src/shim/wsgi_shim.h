@@ -31,7 +31,17 @@ apr_bucket_brigade *wsgi_shim_brigade_create(apr_pool_t *pool, conn_rec *c);
 void wsgi_shim_brigade_append_transient(apr_bucket_brigade *bb, const char *data, apr_size_t len);
 void wsgi_shim_brigade_append_flush(apr_bucket_brigade *bb);
 void wsgi_shim_brigade_append_eos(apr_bucket_brigade *bb);
-int wsgi_shim_brigade_append_file(apr_bucket_brigade *bb, apr_pool_t *pool, int fd, apr_off_t offset, apr_size_t len);
+/* Appends `len` bytes of the open file `fd` from `offset` as file buckets
+ * (split as APR needs for large files), reading through a duplicate of fd
+ * that the pool closes. `sendfile` marks it APR_SENDFILE_ENABLED so the
+ * core output filter may use sendfile(2). Returns 0, or -1 when fd cannot
+ * be duplicated. */
+int wsgi_shim_brigade_append_file(apr_bucket_brigade *bb, apr_pool_t *pool, int fd, apr_off_t offset, apr_off_t len,
+                                  int sendfile);
+
+/* The httpd release these headers describe ("2.4.71"): what mod_wsgi
+ * reports as environ['apache.version']. */
+const char *wsgi_shim_server_version(void);
 
 /* Reads at most `len` bytes of request body through the input filters.
  * Returns the count read, 0 at end of body, or -1 with *status set. */
