@@ -38,9 +38,18 @@ impl From<crate::python::io::LogLevel> for Level {
     }
 }
 
+/// The main server, for messages that belong to no request: with a null
+/// server Apache would filter them at its default level, not `LogLevel`.
+static MAIN_SERVER: std::sync::atomic::AtomicPtr<ffi::server_rec> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Records the main server of this process's configuration.
+pub fn set_main_server(s: *mut ffi::server_rec) {
+    MAIN_SERVER.store(s, std::sync::atomic::Ordering::Release);
+}
+
 /// Logs a message that belongs to no request, to the main server's log.
 pub fn process(level: crate::python::io::LogLevel, msg: &str) {
-    server(level.into(), std::ptr::null(), msg);
+    server(level.into(), MAIN_SERVER.load(std::sync::atomic::Ordering::Acquire), msg);
 }
 
 fn c_message(msg: &str) -> CString {

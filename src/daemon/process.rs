@@ -101,6 +101,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         format!("Unable to change working directory to '{home}' for daemon process '{}': {e}.", spec.name)
     })?;
 
+    log::set_main_server(s);
     crate::python::io::set_process_logger(log::process);
     interpreter_setup::configure(InterpreterSettings {
         python_path: spec.python_path.clone(),

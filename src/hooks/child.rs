@@ -38,6 +38,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
                 unsafe { libc::close(g.listener) };
             }
         }
+        log::set_main_server(s);
         crate::python::io::set_process_logger(log::process);
         if let Err(e) = runtime::initialize(settings) {
             log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
