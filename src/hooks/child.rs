@@ -40,6 +40,10 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         }
         log::set_main_server(s);
         crate::python::io::set_process_logger(log::process);
+        // Every application runs in a daemon: no interpreter here.
+        if cfg.restrict_embedded == Some(true) {
+            return;
+        }
         if let Err(e) = runtime::initialize(settings) {
             log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             return;
