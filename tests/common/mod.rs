@@ -75,6 +75,7 @@ pub mod apache;
 pub mod apps;
 pub mod http;
 pub mod process;
+pub mod venv;
 
 #[allow(unused_imports)]
 pub use apache::{Apache, ApacheBuilder, Module, Mpm};
