@@ -352,6 +352,13 @@ fn lifecycle_lines(module: Module) -> (Vec<String>, Vec<String>) {
         .file("wsgi/life.wsgi", apps::HELLO_WORLD)
         .conf("WSGIScriptAlias /life {root}/wsgi/life.wsgi")
         .start();
+    // The port accepts (into the listen backlog) before the child has run
+    // child_init; both modules end it with this line.
+    assert!(
+        apache.wait_for_log("Attach interpreter ''.", Duration::from_secs(10)),
+        "{module:?}: no \"Attach interpreter ''\" at child start:\n{}",
+        apache.error_log()
+    );
     let mark = apache.log_mark();
     apache.assert_status(&apache.get("/life"), 200, mark);
     let first = wsgi_lines(&apache, mark);
