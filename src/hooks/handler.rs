@@ -72,15 +72,21 @@ fn handle(req: Request) -> i32 {
         Ok(t) => t,
         Err(status) => return status,
     };
+    if let Some(status) = check_transfer_encoding(req, dir) {
+        return status;
+    }
+    // As mod_wsgi, before the body is set up: Apache answers 413 itself
+    // (and logs AH01588) while discarding an over-long body.
+    let declared =
+        req.headers_in().get("Content-Length").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    let (_, limit) = req.body_limits();
+    if limit > 0 && declared.is_some_and(|len| len > limit) {
+        req.discard_body();
+        return ffi::OK as i32;
+    }
     let status = req.setup_client_block(dir.chunked_request.unwrap_or(false));
     if status != ffi::OK as i32 {
         return status;
-    }
-    let (remaining, limit) = req.body_limits();
-    if limit > 0 && remaining > 0 && limit < remaining as u64 {
-        // Apache answers 413 itself while discarding an over-long body.
-        req.discard_body();
-        return ffi::OK as i32;
     }
     let group_name = target.as_ref().map(|(reg, i)| reg.groups[*i].spec.name().to_string()).unwrap_or_default();
     let (vars, flags) = request_vars(req, dir, &group_name);
@@ -106,6 +112,29 @@ fn handle(req: Request) -> i32 {
             proxy::run(req, &target, &vars)
         }
     }
+}
+
+/// mod_wsgi's rules for a request body sent with Transfer-Encoding: only
+/// `chunked` (501 otherwise), and only with `WSGIChunkedRequest On` (411).
+fn check_transfer_encoding(req: Request, dir: &DirConfig) -> Option<i32> {
+    let te = req.headers_in().get("Transfer-Encoding").map(|v| String::from_utf8_lossy(v).into_owned())?;
+    let filename = req.filename();
+    if !te.eq_ignore_ascii_case("chunked") {
+        let msg = format!("Unexpected value for Transfer-Encoding of '{te}' supplied. Only 'chunked' supported.");
+        log::request(Level::Error, req.raw(), &format!("{msg}: {filename}"));
+        return Some(ffi::HTTP_NOT_IMPLEMENTED as i32);
+    }
+    if !dir.chunked_request.unwrap_or(false) {
+        log::request(
+            Level::Error,
+            req.raw(),
+            &format!(
+                "Received request requiring chunked transfer encoding, but optional support for chunked transfer encoding has not been enabled.: {filename}"
+            ),
+        );
+        return Some(ffi::HTTP_LENGTH_REQUIRED as i32);
+    }
+    None
 }
 
 /// A value from request notes, then subprocess_env, then the process
