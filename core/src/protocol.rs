@@ -6,7 +6,7 @@
 //! then on the daemon leads: it asks for body bytes (`ReadBody`) only when
 //! the application reads, so neither side buffers a whole body and neither
 //! can deadlock on a full socket; it sends `Headers`, `Data`, `Log` frames
-//! as the application produces them, and ends with `End` or `Fail`.
+//! as the application produces them, and ends with `End`, `Fail` or `Retry`.
 
 use thiserror::Error;
 
@@ -77,7 +77,36 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// The longest `Log` message that fits in a frame (after the level byte).
+const MAX_LOG: usize = MAX_FRAME - 1;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The header's length field for a payload of `len` bytes. One too long
+/// for the field gets `u32::MAX`, which every receiver refuses like any
+/// length over `MAX_FRAME`, rather than a wrapped length that would make
+/// it read the rest of the payload as frames.
+fn length_field(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
 /// Appends the frame's encoding to `out`.
+///
+/// Payloads must fit in `MAX_FRAME`: senders split `Data` and `Body` at
+/// `MAX_CHUNK`. A `Log` message too long for one frame is cut to fit (at
+/// a character boundary; Apache cuts a log line to 8 KiB anyway), so a
+/// huge line written to `wsgi.errors` cannot break its request. Any other
+/// frame over the limit is encoded with a length the receiver refuses.
 pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_LEN]);
@@ -115,7 +144,7 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
         }
         Frame::Log { level, message } => {
             out.push(*level);
-            out.extend_from_slice(message.as_bytes());
+            out.extend_from_slice(cut(message, MAX_LOG).as_bytes());
             kind::LOG
         }
         Frame::End => kind::END,
@@ -125,7 +154,7 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
         }
         Frame::Retry => kind::RETRY,
     };
-    let len = (out.len() - start - HEADER_LEN) as u32;
+    let len = length_field(out.len() - start - HEADER_LEN);
     out[start] = ty;
     out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_le_bytes());
 }
@@ -333,6 +362,47 @@ mod tests {
         let last = h.len() - 1;
         h[last] = 0xff;
         assert_eq!(decode(&h), Err(ProtocolError::NotText("headers")));
+    }
+
+    #[test]
+    fn an_oversized_log_message_is_cut_to_fit() {
+        // Bug: a line longer than MAX_FRAME written to wsgi.errors made a
+        // Log frame the Apache child refused (TooLarge), so it dropped the
+        // connection and the request failed with 502 over a log line.
+        let mut message = "é".repeat(MAX_FRAME / 2);
+        message.push_str("tail");
+        let mut buf = Vec::new();
+        encode(&Frame::Log { level: 3, message: &message }, &mut buf);
+        let (frame, used) = decode(&buf).unwrap().unwrap();
+        assert_eq!(used, buf.len());
+        let Frame::Log { level: 3, message: got } = frame else { panic!("{frame:?}") };
+        // Cut at a character boundary: MAX_LOG is odd, "é" two bytes.
+        assert_eq!(got.len(), MAX_LOG - 1);
+        assert!(message.starts_with(got));
+        // One that fits exactly is left whole: a payload of MAX_FRAME.
+        let exact = "a".repeat(MAX_LOG);
+        buf.clear();
+        encode(&Frame::Log { level: 6, message: &exact }, &mut buf);
+        assert_eq!(buf.len(), HEADER_LEN + MAX_FRAME);
+        assert_eq!(decode(&buf).unwrap().unwrap().0, Frame::Log { level: 6, message: &exact });
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_never_wrapped() {
+        // Bug: the length field was `len as u32`, so a payload of 4 GiB + n
+        // bytes claimed n bytes and the receiver would have read the rest
+        // of the payload as frames. Now it claims a length it refuses.
+        let four_gib = u32::MAX as usize + 1;
+        assert_eq!(length_field(four_gib + 7), u32::MAX);
+        assert_eq!(length_field(MAX_FRAME), MAX_FRAME as u32);
+        let mut header = vec![kind::DATA];
+        header.extend_from_slice(&length_field(four_gib + 7).to_le_bytes());
+        assert_eq!(frame_len(&header), Err(ProtocolError::TooLarge(u32::MAX as usize)));
+        // Over MAX_FRAME but within u32: the true length, refused as well.
+        let big = vec![0u8; MAX_FRAME + 1];
+        let mut buf = Vec::new();
+        encode(&Frame::Data(&big), &mut buf);
+        assert_eq!(decode(&buf), Err(ProtocolError::TooLarge(MAX_FRAME + 1)));
     }
 
     #[test]
