@@ -9,3 +9,4 @@ cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo build --release
 cargo test --release --workspace --no-fail-fast
+scripts/fuzz.sh 30
