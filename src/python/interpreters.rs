@@ -150,8 +150,10 @@ fn create(group: &str, main: *mut ffi::PyInterpreterState, setup: Setup) -> Resu
     // SAFETY: new_t is the live, current thread state just created.
     let interp = unsafe { ffi::PyThreadState_GetInterpreter(new_t) };
     THREAD_STATES.with(|m| m.borrow_mut().insert(interp as usize, new_t as usize));
-    GROUPS.lock().get_or_insert_with(HashMap::new).insert(group.to_string(), interp as usize);
+    // Published only once set up: `setup` may release the GIL, and a thread
+    // that found the group would run a script in a bare interpreter.
     setup(group);
+    GROUPS.lock().get_or_insert_with(HashMap::new).insert(group.to_string(), interp as usize);
     Ok(Entered { global: None })
 }
 
