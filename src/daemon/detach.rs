@@ -30,7 +30,8 @@ pub fn from_apache(registry: &Registry, keep_group: usize) {
 }
 
 /// Asks the kernel to send `sig` to this process when its parent exits,
-/// so nothing outlives a killed supervisor.
+/// so nothing outlives a killed supervisor. A change of user clears it:
+/// call it after `setuid`.
 pub fn die_with_parent(sig: i32) {
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) };

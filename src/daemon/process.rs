@@ -87,11 +87,18 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     let group = &registry.groups[index];
     let spec = &group.spec.config;
     unblock_all_signals();
-    detach::die_with_parent(libc::SIGTERM);
+    // SAFETY: getppid has no preconditions.
+    let manager = unsafe { libc::getppid() };
     if let Some(title) = &spec.display_name {
         detach::set_title(s, title);
     }
     become_user(group)?;
+    // After the switch of user, which clears the setting.
+    detach::die_with_parent(libc::SIGTERM);
+    // SAFETY: as above.
+    if unsafe { libc::getppid() } != manager {
+        return Err(format!("The manager of daemon process '{}' exited during start-up.", spec.name));
+    }
     if let Some(mask) = spec.umask {
         // SAFETY: umask has no preconditions.
         unsafe { libc::umask(mask as libc::mode_t) };
