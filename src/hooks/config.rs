@@ -68,7 +68,10 @@ fn check_across_servers(cmd: &ffi::cmd_parms, name: &str, cfg: &ServerConfig) ->
     };
     let registry = daemon_registry(cmd.pool);
     match name {
-        "WSGIDaemonProcess" => cfg.daemons.last().map_or(Ok(()), |d| registry.register(d, identity)),
+        "WSGIDaemonProcess" => cfg.daemons.last().map_or(Ok(()), |d| {
+            registry.register(d, identity)?;
+            check_accounts(d)
+        }),
         "WSGIImportScript" => {
             cfg.import_scripts.last().map_or(Ok(()), |s| registry.check_reference(name, &s.process_group, identity))
         }
@@ -79,6 +82,27 @@ fn check_across_servers(cmd: &ffi::cmd_parms, name: &str, cfg: &ServerConfig) ->
             .map_or(Ok(()), |s| registry.check_reference(name, &s.process_group, identity)),
         _ => Ok(()),
     }
+}
+
+/// `user=` and `group=` must name existing accounts, and never root.
+fn check_accounts(d: &config::DaemonProcess) -> Result<(), config::ConfigError> {
+    use nix::unistd::{Group, User};
+    let err = |msg: String| Err(config::ConfigError::new("WSGIDaemonProcess", msg));
+    if let Some(config::Account::Name(name)) = &d.user {
+        match User::from_name(name) {
+            Ok(Some(u)) if u.uid.is_root() => {
+                return err(format!("daemon process group '{}' may not run as user '{name}', which is root", d.name));
+            }
+            Ok(Some(_)) => {}
+            _ => return err(format!("user '{name}' of daemon process group '{}' does not exist", d.name)),
+        }
+    }
+    if let Some(config::Account::Name(name)) = &d.group
+        && !matches!(Group::from_name(name), Ok(Some(_)))
+    {
+        return err(format!("group '{name}' of daemon process group '{}' does not exist", d.name));
+    }
+    Ok(())
 }
 
 /// Where the directive being parsed sits.
