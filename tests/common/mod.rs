@@ -73,6 +73,7 @@
 
 pub mod apache;
 pub mod apps;
+pub mod daemon;
 pub mod http;
 pub mod process;
 pub mod venv;
