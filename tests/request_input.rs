@@ -395,7 +395,7 @@ fn client_gone_mid_body_raises_oserror() {
         drop(conn);
         let file = server().root().join("state").join(&marker);
         assert!(
-            wait_until(Duration::from_secs(10), || file.exists()),
+            wait_until(Duration::from_secs(10), || std::fs::read_to_string(&file).is_ok_and(|t| !t.is_empty())),
             "chunked={chunked_body}: the application did not finish\n{}",
             apache.error_log()
         );

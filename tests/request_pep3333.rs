@@ -221,7 +221,7 @@ fn assert_log(mark: usize, fragment: &str) {
 fn closed_marker(name: &str) -> String {
     let file = state_file(name);
     assert!(
-        wait_until(Duration::from_secs(10), || file.exists()),
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&file).is_ok_and(|t| !t.is_empty())),
         "close() was not called (no {})\n{}",
         file.display(),
         server().error_log()

@@ -1,0 +1,280 @@
+//! wsgi.file_wrapper (and mod_wsgi.FileWrapper) in embedded mode: a
+//! wrapper over a regular file is sent by Apache from the file's current
+//! offset (file buckets; sendfile with WSGIEnableSendfile On) without
+//! reading it through Python, with a Content-Length; anything else is
+//! iterated with read(blksize).
+//!
+//! Unless a comment says otherwise, each expectation is also what Debian's
+//! mod_wsgi 4.9.4 does (`MOD_WSGI_RS_TEST_MODULE=debian`).
+
+mod common;
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use common::*;
+
+/// `{state}` holds markers written by close(); `{data}` is the data file.
+const APP: &str = r#"
+import io, os
+
+STATE = '{state}'
+DATA = '{data}'
+
+class Recorder:
+    """A file-like object that records its read() calls."""
+    def __init__(self, f, name):
+        self.f, self.name, self.reads = f, name, []
+    def fileno(self):
+        return self.f.fileno()
+    def tell(self):
+        return self.f.tell()
+    def read(self, n=-1):
+        self.reads.append(n)
+        return self.f.read(n)
+    def close(self):
+        with open(os.path.join(STATE, self.name), 'w') as m:
+            m.write('reads=%r' % (self.reads,))
+        self.f.close()
+
+def application(environ, start_response):
+    q = environ.get('QUERY_STRING', '')
+    case, _, name = q.partition('&')
+    wrapper = environ['wsgi.file_wrapper']
+    headers = [('Content-Type', 'application/octet-stream')]
+    if case == 'file':
+        start_response('200 OK', headers)
+        return wrapper(Recorder(open(DATA, 'rb'), name))
+    if case == 'offset':
+        f = open(DATA, 'rb')
+        f.seek(1000)
+        start_response('200 OK', headers)
+        return wrapper(Recorder(f, name))
+    if case == 'read_offset':
+        # The Python-level position (after a buffered read) is what counts.
+        f = open(DATA, 'rb')
+        f.read(10)
+        start_response('200 OK', headers)
+        return wrapper(Recorder(f, name))
+    if case == 'app_length':
+        f = open(DATA, 'rb')
+        f.seek(10)
+        start_response('200 OK', headers + [('Content-Length', '50')])
+        return wrapper(Recorder(f, name))
+    if case == 'bytesio':
+        with open(DATA, 'rb') as f:
+            data = f.read()
+        start_response('200 OK', headers)
+        return wrapper(Recorder(io.BytesIO(data), name), 4096)
+    if case == 'bytesio_default':
+        with open(DATA, 'rb') as f:
+            data = f.read()
+        start_response('200 OK', headers)
+        return wrapper(Recorder(io.BytesIO(data), name))
+    if case == 'after_write':
+        write = start_response('200 OK', headers)
+        write(b'written first;')
+        return wrapper(Recorder(open(DATA, 'rb'), name), 65536)
+    if case == 'subclass':
+        class Mine(wrapper):
+            pass
+        start_response('200 OK', headers)
+        return Mine(Recorder(open(DATA, 'rb'), name))
+    if case == 'same_type':
+        import mod_wsgi
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [repr((wrapper is mod_wsgi.FileWrapper, wrapper.__name__, wrapper.__module__)).encode()]
+    if case == 'empty':
+        f = open(DATA, 'rb')
+        f.seek(0, 2)
+        start_response('200 OK', headers)
+        return wrapper(Recorder(f, name))
+    start_response('404 Not Found', [('Content-Type', 'text/plain')])
+    return [b'unknown case']
+"#;
+
+/// 300 KiB of a pattern that shows any offset error.
+fn data() -> Vec<u8> {
+    (0..300 * 1024u32).map(|i| (i % 251) as u8 ^ (i / 251) as u8).collect()
+}
+
+fn start(module: Module, sendfile: bool) -> Apache {
+    let builder = ApacheBuilder::new().module(module).writable_dir("state");
+    let state = builder.root().join("state").display().to_string();
+    let data_path = builder.root().join("data/file.bin").display().to_string();
+    builder
+        .file("data/file.bin", data())
+        .file("scripts/fw.wsgi", APP.replace("{state}", &state).replace("{data}", &data_path))
+        .conf(&format!(
+            "WSGIScriptAlias /fw {{root}}/scripts/fw.wsgi\n<Location /fw>\n    WSGIEnableSendfile {}\n</Location>",
+            if sendfile { "On" } else { "Off" }
+        ))
+        .start()
+}
+
+fn server(sendfile: bool) -> &'static Apache {
+    static ON: LazyLock<Apache> = LazyLock::new(|| start(Module::default_for_tests(), true));
+    static OFF: LazyLock<Apache> = LazyLock::new(|| start(Module::default_for_tests(), false));
+    if sendfile { &ON } else { &OFF }
+}
+
+/// GETs `/fw?<case>&<marker>`; returns the response and the reads the
+/// file-like object saw (from its close()).
+fn fetch(apache: &Apache, case: &str) -> (Response, String) {
+    let marker = unique_token(case);
+    let mark = apache.log_mark();
+    let resp = apache.get(&format!("/fw?{case}&{marker}"));
+    apache.assert_status(&resp, 200, mark);
+    let file = apache.root().join("state").join(&marker);
+    // Written by close(): wait for its content, not just the file.
+    assert!(
+        wait_until(Duration::from_secs(5), || std::fs::read_to_string(&file).is_ok_and(|t| !t.is_empty())),
+        "{case}: close() was not called on the file-like object\n{}",
+        apache.log_since(mark)
+    );
+    (resp, std::fs::read_to_string(file).unwrap())
+}
+
+fn assert_body(case: &str, resp: &Response, expected: &[u8]) {
+    assert!(
+        resp.body == expected,
+        "{case}: body differs: {} bytes, expected {} (first difference at {:?})",
+        resp.body.len(),
+        expected.len(),
+        resp.body.iter().zip(expected).position(|(a, b)| a != b)
+    );
+}
+
+/// The whole file, with a Content-Length, and read() never called.
+#[test]
+fn regular_file_is_sent_by_the_server() {
+    let data = data();
+    for sendfile in [false, true] {
+        let (resp, reads) = fetch(server(sendfile), "file");
+        assert_body("file", &resp, &data);
+        assert_eq!(resp.header("Content-Length"), Some(data.len().to_string().as_str()), "{resp:?}");
+        assert_eq!(reads, "reads=[]", "sendfile={sendfile}: the file was read through Python");
+    }
+}
+
+#[test]
+fn file_is_sent_from_its_current_offset() {
+    let data = data();
+    for sendfile in [false, true] {
+        let (resp, reads) = fetch(server(sendfile), "offset");
+        assert_body("offset", &resp, &data[1000..]);
+        assert_eq!(resp.header("Content-Length"), Some((data.len() - 1000).to_string().as_str()));
+        assert_eq!(reads, "reads=[]");
+        // A buffered read moved the descriptor further than tell() says.
+        let (resp, reads) = fetch(server(sendfile), "read_offset");
+        assert_body("read_offset", &resp, &data[10..]);
+        assert_eq!(reads, "reads=[]");
+    }
+}
+
+#[test]
+fn application_content_length_limits_the_file() {
+    let data = data();
+    for sendfile in [false, true] {
+        let (resp, reads) = fetch(server(sendfile), "app_length");
+        assert_eq!(resp.header("Content-Length"), Some("50"));
+        assert_body("app_length", &resp, &data[10..60]);
+        assert_eq!(reads, "reads=[]");
+    }
+}
+
+#[test]
+fn file_at_its_end_sends_an_empty_body() {
+    let (resp, _) = fetch(server(false), "empty");
+    assert_eq!(resp.header("Content-Length"), Some("0"), "{resp:?}");
+    assert!(resp.body.is_empty());
+}
+
+/// A file-like object without a file descriptor is iterated in blocks of
+/// blksize (8192 by default).
+#[test]
+fn other_file_like_objects_are_read_in_blocks() {
+    let data = data();
+    let apache = server(false);
+    let (resp, reads) = fetch(apache, "bytesio");
+    assert_body("bytesio", &resp, &data);
+    let blocks = data.len().div_ceil(4096) + 1;
+    assert_eq!(reads, format!("reads={:?}", vec![4096; blocks]));
+    assert_eq!(resp.header("Transfer-Encoding"), Some("chunked"), "{resp:?}");
+    let (resp, reads) = fetch(apache, "bytesio_default");
+    assert_body("bytesio_default", &resp, &data);
+    assert_eq!(reads, format!("reads={:?}", vec![8192; data.len().div_ceil(8192) + 1]));
+}
+
+/// After write() output the wrapper is iterated like any other iterable.
+#[test]
+fn file_after_write_output_is_iterated() {
+    let data = data();
+    let (resp, reads) = fetch(server(true), "after_write");
+    let mut expected = b"written first;".to_vec();
+    expected.extend_from_slice(&data);
+    assert_body("after_write", &resp, &expected);
+    assert!(reads.starts_with("reads=[65536"), "{reads}");
+}
+
+#[test]
+fn subclass_of_the_file_wrapper_is_sent_by_the_server() {
+    let data = data();
+    let (resp, reads) = fetch(server(true), "subclass");
+    assert_body("subclass", &resp, &data);
+    assert_eq!(reads, "reads=[]");
+}
+
+#[test]
+fn wsgi_file_wrapper_is_mod_wsgi_file_wrapper() {
+    let resp = server(false).get("/fw?same_type");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.text(), "(True, 'FileWrapper', 'mod_wsgi')");
+}
+
+/// HEAD: the same Content-Length, no body.
+#[test]
+fn head_of_a_file_response() {
+    let apache = server(true);
+    let mut conn = apache.connect();
+    let resp = conn.request("HEAD", "/fw?file&head-marker", &[], b"");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.header("Content-Length"), Some(data().len().to_string().as_str()));
+    let next = conn.get("/fw?same_type");
+    assert_eq!(next.status, 200, "the response after HEAD: {next:?}");
+}
+
+/// A file bigger than socket buffers, to a client that reads slowly: all
+/// of it arrives, and the server survives.
+#[test]
+fn large_file_to_a_slow_client() {
+    let data = data();
+    for sendfile in [false, true] {
+        let apache = server(sendfile);
+        let mut conn = apache.connect();
+        conn.send("GET", "/fw?file&slow", &[("Connection", "close")], b"").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let bytes = conn.read_to_end();
+        let resp = Response::parse(&bytes, false).unwrap();
+        assert_body("slow", &resp, &data);
+        apache.assert_no_crash();
+    }
+}
+
+/// The same requests to Debian's mod_wsgi give the same status, headers
+/// (Date and Server aside) and body.
+#[test]
+fn responses_match_debian_mod_wsgi() {
+    let ours = start(Module::Ours, true);
+    let debian = start(Module::Debian, true);
+    for case in ["file", "offset", "read_offset", "app_length", "bytesio", "after_write", "subclass", "empty"] {
+        let get = |apache: &Apache| {
+            let resp = apache.get(&format!("/fw?{case}&cmp-{case}"));
+            let mut headers: Vec<(String, String)> =
+                resp.headers.iter().filter(|(n, _)| n != "Date" && n != "Server").cloned().collect();
+            headers.sort();
+            (resp.status, headers, resp.body)
+        };
+        assert!(get(&ours) == get(&debian), "{case}: ours and Debian's mod_wsgi differ");
+    }
+}
