@@ -11,12 +11,14 @@ pub enum HeaderError {
     StatusNotNumeric,
     #[error("no space following status code")]
     StatusNoSpace,
-    #[error("carriage return/line feed character present in status line")]
-    StatusNewline,
+    #[error("control character present in reason phrase")]
+    StatusControl,
+    #[error("header name is empty")]
+    EmptyName,
     #[error("space character present in header name")]
     SpaceInName,
-    #[error("carriage return/line feed character present in header name")]
-    NewlineInName,
+    #[error("control character present in header name")]
+    ControlInName,
     #[error("carriage return/line feed character present in header value")]
     NewlineInValue,
     /// Stricter than mod_wsgi, which lets such names through to Apache
@@ -25,37 +27,51 @@ pub enum HeaderError {
     BadName(String),
 }
 
-/// Checks `"NNN reason"` and returns the code.
+/// A control character as C's `iscntrl` sees it in mod_wsgi (a signed
+/// `char`, so bytes from 0x80 up are not).
+fn is_control(c: char) -> bool {
+    (c as u32) < 0x20 || c == '\x7f'
+}
+
+/// Checks `"NNN reason"` and returns the code, with mod_wsgi's rules: three
+/// digits and no fourth, a space, no control character.
 pub fn parse_status(status: &str) -> Result<u16, HeaderError> {
     let b = status.as_bytes();
-    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
+    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) || b.get(3).is_some_and(u8::is_ascii_digit) {
         return Err(HeaderError::StatusNotNumeric);
     }
     if b.get(3) != Some(&b' ') {
         return Err(HeaderError::StatusNoSpace);
     }
-    if status.contains(['\r', '\n']) {
-        return Err(HeaderError::StatusNewline);
+    if status.chars().any(is_control) {
+        return Err(HeaderError::StatusControl);
     }
     Ok(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'))
 }
 
-fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
-/// Checks one header from the application.
+/// Checks one header from the application: mod_wsgi's checks (the first
+/// offending character of the name decides the message), then the name
+/// must be an HTTP token.
 pub fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
-    if name.contains(['\r', '\n']) {
-        return Err(HeaderError::NewlineInName);
+    if name.is_empty() {
+        return Err(HeaderError::EmptyName);
     }
-    if name.contains(' ') {
-        return Err(HeaderError::SpaceInName);
+    for c in name.chars() {
+        if is_control(c) {
+            return Err(HeaderError::ControlInName);
+        }
+        if c == ' ' {
+            return Err(HeaderError::SpaceInName);
+        }
     }
     if value.contains(['\r', '\n']) {
         return Err(HeaderError::NewlineInValue);
     }
-    if name.is_empty() || !name.bytes().all(is_token_char) {
+    if !name.chars().all(is_token_char) {
         return Err(HeaderError::BadName(name.to_string()));
     }
     Ok(())
@@ -70,22 +86,30 @@ mod tests {
         assert_eq!(parse_status("200 OK"), Ok(200));
         assert_eq!(parse_status("404 Not Found"), Ok(404));
         assert_eq!(parse_status("999 Weird"), Ok(999));
+        assert_eq!(parse_status("200 "), Ok(200), "an empty reason phrase is allowed");
         assert_eq!(parse_status("200"), Err(HeaderError::StatusNoSpace));
         assert_eq!(parse_status("200OK"), Err(HeaderError::StatusNoSpace));
         assert_eq!(parse_status("OK"), Err(HeaderError::StatusNotNumeric));
         assert_eq!(parse_status("abc OK"), Err(HeaderError::StatusNotNumeric));
         assert_eq!(parse_status("20 OK"), Err(HeaderError::StatusNotNumeric));
-        assert_eq!(parse_status("200 OK\r\nX: y"), Err(HeaderError::StatusNewline));
+        assert_eq!(parse_status("2000 OK"), Err(HeaderError::StatusNotNumeric));
+        assert_eq!(parse_status("200 OK\r\nX: y"), Err(HeaderError::StatusControl));
+        assert_eq!(parse_status("200 O\tK"), Err(HeaderError::StatusControl));
+        assert_eq!(parse_status("200 caf\u{e9}"), Ok(200));
     }
 
     #[test]
     fn headers() {
         assert!(check_header("Content-Type", "text/plain").is_ok());
         assert!(check_header("Status", "200").is_ok(), "mod_wsgi passes a Status header through");
+        assert!(check_header("X-Latin", "caf\u{e9}").is_ok());
+        assert!(check_header("X-Tab", "a\tb").is_ok(), "mod_wsgi only refuses CR and LF in values");
         assert_eq!(check_header("Bad Name", "v"), Err(HeaderError::SpaceInName));
         assert_eq!(check_header("X", "a\r\nInjected: 1"), Err(HeaderError::NewlineInValue));
-        assert_eq!(check_header("X\n", "v"), Err(HeaderError::NewlineInName));
+        assert_eq!(check_header("X\n", "v"), Err(HeaderError::ControlInName));
+        assert_eq!(check_header("X-Bad\r\nX-Inj", "v"), Err(HeaderError::ControlInName));
+        assert_eq!(check_header("X Bad\r\n", "v"), Err(HeaderError::SpaceInName), "the first offending character");
         assert_eq!(check_header("X:Y", "v"), Err(HeaderError::BadName("X:Y".into())));
-        assert_eq!(check_header("", "v"), Err(HeaderError::BadName(String::new())));
+        assert_eq!(check_header("", "v"), Err(HeaderError::EmptyName));
     }
 }

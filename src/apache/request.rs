@@ -101,14 +101,6 @@ impl Request {
         self.table(self.rec().headers_in)
     }
 
-    pub fn headers_out(&self) -> Table {
-        self.table(self.rec().headers_out)
-    }
-
-    pub fn err_headers_out(&self) -> Table {
-        self.table(self.rec().err_headers_out)
-    }
-
     /// Fills `subprocess_env` with Apache's CGI and common variables.
     pub fn add_cgi_vars(&self) {
         // SAFETY: both functions only write the request's own env table.
@@ -131,8 +123,29 @@ impl Request {
         unsafe { (*self.0).handler = name.as_ptr() };
     }
 
+    /// `s`, WSGI text (every char up to U+00FF), as latin-1 bytes in the
+    /// request pool, NUL-terminated: what goes on the wire. A char above
+    /// U+00FF (start_response refuses those) becomes '?'; a NUL ends it.
+    fn latin1(&self, s: &str) -> *const c_char {
+        let bytes: Vec<u8> =
+            s.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).take_while(|&b| b != 0).collect();
+        // SAFETY: copies `bytes.len()` bytes from a live slice into the
+        // pool and NUL-terminates the copy.
+        unsafe { ffi::apr_pstrmemdup(self.pool(), bytes.as_ptr().cast(), bytes.len()) }
+    }
+
+    /// Adds a response header given as WSGI text (sent as latin-1), to
+    /// `err_headers_out` when `keep_on_error`, else to `headers_out`.
+    pub fn add_response_header(&self, name: &str, value: &str, keep_on_error: bool) {
+        let table = if keep_on_error { self.rec().err_headers_out } else { self.rec().headers_out };
+        let (k, v) = (self.latin1(name), self.latin1(value));
+        // SAFETY: key and value are pool strings that live as long as the table.
+        unsafe { ffi::apr_table_addn(table, k, v) };
+    }
+
+    /// Sets the status; `line` is WSGI text, sent as latin-1.
     pub fn set_status(&self, code: i32, line: &str) {
-        let p = cstr::pstrdup(self.pool(), line);
+        let p = self.latin1(line);
         // SAFETY: fields owned by Apache; the line is a pool string.
         unsafe {
             (*self.0).status = code;
@@ -140,8 +153,9 @@ impl Request {
         }
     }
 
+    /// Sets the Content-Type; `value` is WSGI text, sent as latin-1.
     pub fn set_content_type(&self, value: &str) {
-        let p = cstr::pstrdup(self.pool(), value);
+        let p = self.latin1(value);
         // SAFETY: ap_set_content_type keeps the pool string.
         unsafe { ffi::ap_set_content_type(self.0, p) };
     }

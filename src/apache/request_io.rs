@@ -105,7 +105,6 @@ impl RequestIo for ApacheIo {
         }
         let code: i32 = status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(500);
         self.req.set_status(code, status);
-        let out = self.req.headers_out();
         for (name, value) in headers {
             if name.eq_ignore_ascii_case("content-type") {
                 self.req.set_content_type(value);
@@ -115,14 +114,14 @@ impl RequestIo for ApacheIo {
                         self.content_length = Some(n);
                         self.req.set_content_length(n);
                     }
-                    Err(_) => out.add(name, value),
+                    Err(_) => self.req.add_response_header(name, value, false),
                 }
             } else if name.eq_ignore_ascii_case("www-authenticate") {
                 // As mod_wsgi: kept when Apache replaces the body with an
                 // error document (ErrorDocument for 401).
-                self.req.err_headers_out().add(name, value);
+                self.req.add_response_header(name, value, true);
             } else {
-                out.add(name, value);
+                self.req.add_response_header(name, value, false);
             }
         }
         Ok(())

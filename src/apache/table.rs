@@ -32,14 +32,6 @@ impl Table {
         unsafe { ffi::apr_table_setn(self.raw, k, v) };
     }
 
-    /// Adds `key` (keeping earlier values), copying both into the pool.
-    pub fn add(&self, key: &str, value: &str) {
-        let k = super::cstr::pstrdup(self.pool, key);
-        let v = super::cstr::pstrdup(self.pool, value);
-        // SAFETY: as in `set`.
-        unsafe { ffi::apr_table_addn(self.raw, k, v) };
-    }
-
     pub fn unset(&self, key: &str) {
         if let Ok(key) = CString::new(key) {
             // SAFETY: apr_table_unset copies nothing and keeps no pointer.

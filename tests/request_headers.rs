@@ -1,0 +1,170 @@
+//! Status and header validation in start_response, side by side with
+//! Debian's mod_wsgi 4.9.4: for every case of the survey in
+//! docs/mod_wsgi-4.9-observed.md (section 5), the same status line,
+//! headers (Date and Server aside), body, and exception logged.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// The survey's hdr.wsgi: the query string picks a status and headers.
+const APP: &str = r#"
+CASES = {
+  'status_200':       ('200', [('Content-Type', 'text/plain')]),
+  'status_abc':       ('abc OK', [('Content-Type', 'text/plain')]),
+  'status_bytes':     (b'200 OK', [('Content-Type', 'text/plain')]),
+  'status_999':       ('999 Weird', [('Content-Type', 'text/plain')]),
+  'status_99':        ('99 Low', [('Content-Type', 'text/plain')]),
+  'status_1000':      ('1000 Big', [('Content-Type', 'text/plain')]),
+  'status_nospace':   ('200OK', [('Content-Type', 'text/plain')]),
+  'status_reason':    ('404 my custom reason', [('Content-Type', 'text/plain')]),
+  'status_int':       (200, [('Content-Type', 'text/plain')]),
+  'status_crlf':      ('200 OK\r\nX-Injected: 1', [('Content-Type', 'text/plain')]),
+  'val_crlf':         ('200 OK', [('Content-Type', 'text/plain'), ('X-Bad', 'a\r\nX-Injected: 1')]),
+  'val_lf':           ('200 OK', [('Content-Type', 'text/plain'), ('X-Bad', 'a\nX-Injected: 1')]),
+  'name_space':       ('200 OK', [('Content-Type', 'text/plain'), ('X Bad', 'v')]),
+  'name_crlf':        ('200 OK', [('Content-Type', 'text/plain'), ('X-Bad\r\nX-Inj', 'v')]),
+  'name_tab':         ('200 OK', [('Content-Type', 'text/plain'), ('X-Bad\tTab', 'v')]),
+  'val_euro':         ('200 OK', [('Content-Type', 'text/plain'), ('X-Euro', '\u20ac')]),
+  'val_latin1':       ('200 OK', [('Content-Type', 'text/plain'), ('X-Latin1', '\u00e9')]),
+  'val_bytes':        ('200 OK', [('Content-Type', 'text/plain'), ('X-Bytes', b'v')]),
+  'name_bytes':       ('200 OK', [('Content-Type', 'text/plain'), (b'X-Bytes', 'v')]),
+  'val_int':          ('200 OK', [('Content-Type', 'text/plain'), ('X-Int', 5)]),
+  'hdr_status':       ('200 OK', [('Content-Type', 'text/plain'), ('Status', '404 Not Found')]),
+  'conn_close':       ('200 OK', [('Content-Type', 'text/plain'), ('Connection', 'close')]),
+  'keep_alive':       ('200 OK', [('Content-Type', 'text/plain'), ('Keep-Alive', 'timeout=5')]),
+  'no_ct':            ('200 OK', []),
+  'dup_hdr':          ('200 OK', [('Content-Type', 'text/plain'), ('X-Dup', 'a'), ('X-Dup', 'b'), ('Set-Cookie', 'a=1'), ('Set-Cookie', 'b=2')]),
+  'headers_tuple':    ('200 OK', (('Content-Type', 'text/plain'),)),
+  'header_3tuple':    ('200 OK', [('Content-Type', 'text/plain', 'x')]),
+  'header_list_item': ('200 OK', [['Content-Type', 'text/plain']]),
+  'location_rel':     ('302 Found', [('Location', '/somewhere')]),
+  'ct_lower':         ('200 OK', [('content-type', 'text/html'), ('content-length', '3')]),
+  'empty_name':       ('200 OK', [('Content-Type', 'text/plain'), ('', 'v')]),
+  'www_authenticate': ('401 Unauthorized', [('Content-Type', 'text/plain'), ('WWW-Authenticate', 'Basic realm="x"')]),
+}
+
+def application(environ, start_response):
+    status, headers = CASES[environ['QUERY_STRING']]
+    start_response(status, headers)
+    return [b'body\n']
+"#;
+
+const CASES: &[&str] = &[
+    "status_200",
+    "status_abc",
+    "status_bytes",
+    "status_999",
+    "status_99",
+    "status_1000",
+    "status_nospace",
+    "status_reason",
+    "status_int",
+    "status_crlf",
+    "val_crlf",
+    "val_lf",
+    "name_space",
+    "name_crlf",
+    "name_tab",
+    "val_euro",
+    "val_latin1",
+    "val_bytes",
+    "name_bytes",
+    "val_int",
+    "hdr_status",
+    "conn_close",
+    "keep_alive",
+    "no_ct",
+    "dup_hdr",
+    "headers_tuple",
+    "header_3tuple",
+    "header_list_item",
+    "location_rel",
+    "ct_lower",
+    "empty_name",
+    "www_authenticate",
+];
+
+fn start(module: Module) -> Apache {
+    ApacheBuilder::new()
+        .module(module)
+        .file("scripts/hdr.wsgi", APP)
+        .conf("WSGIScriptAlias /hdr {root}/scripts/hdr.wsgi")
+        .start()
+}
+
+/// The status line, headers but Date and Server (sorted), body, and the
+/// last `SomethingError: message` line logged for the request.
+fn outcome(apache: &Apache, case: &str) -> (String, Vec<String>, Vec<u8>, Option<String>) {
+    let mark = apache.log_mark();
+    let bytes = apache.raw_timeout(
+        format!("GET /hdr?{case} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+        Duration::from_secs(10),
+    );
+    let resp = Response::parse(&bytes, false).unwrap_or_else(|e| panic!("{case}: {e}: {bytes:?}"));
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(bytes.len());
+    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default().to_string();
+    let mut headers: Vec<String> =
+        lines.filter(|l| !l.starts_with("Date:") && !l.starts_with("Server:")).map(String::from).collect();
+    headers.sort();
+    let error = if resp.status == 500 {
+        apache.wait_for_log_since(mark, "Error: ", Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(100));
+        apache
+            .log_since(mark)
+            .lines()
+            .filter_map(|l| l.rsplit("] ").next())
+            .rfind(|m| m.split(':').next().is_some_and(|w| w.ends_with("Error") && !w.contains(' ')))
+            .map(String::from)
+    } else {
+        None
+    };
+    (status_line, headers, resp.body, error)
+}
+
+#[test]
+fn start_response_checks_match_debian_mod_wsgi() {
+    let ours = start(Module::Ours);
+    let debian = start(Module::Debian);
+    let mut report = String::new();
+    for case in CASES {
+        let a = outcome(&ours, case);
+        let b = outcome(&debian, case);
+        if a != b {
+            let show = |o: &(String, Vec<String>, Vec<u8>, Option<String>)| {
+                let body: String = String::from_utf8_lossy(&o.2).chars().take(80).collect();
+                format!("{} {:?} {body:?} {:?}", o.0, o.1, o.3)
+            };
+            report.push_str(&format!("{case}:\n  ours:   {}\n  debian: {}\n", show(&a), show(&b)));
+        }
+    }
+    assert!(report.is_empty(), "differences from Debian's mod_wsgi:\n{report}");
+}
+
+/// A header name with ':' is the one case mod_wsgi lets through (Apache
+/// then refuses it and sends a 500 whose Content-Length is wrong);
+/// mod_wsgi-rs refuses it in start_response (docs/differences.md).
+#[test]
+fn header_name_with_a_colon_is_refused_by_start_response() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/colon.wsgi", common::apps::simple_app("'200 OK'", "[('X-Bad:', 'v')]", "[b'body']"))
+        .conf("WSGIScriptAlias /colon {root}/scripts/colon.wsgi")
+        .start();
+    let mark = apache.log_mark();
+    let resp = apache.get("/colon");
+    apache.assert_status(&resp, 500, mark);
+    assert_eq!(resp.header("Content-Length").map(|l| l.parse::<usize>().unwrap()), Some(resp.body.len()));
+    assert!(
+        apache.wait_for_log_since(
+            mark,
+            "ValueError: header name 'X-Bad:' contains a character that is not allowed in an HTTP header name",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        apache.log_since(mark)
+    );
+}
