@@ -4,7 +4,8 @@
 //! As in mod_wsgi, `wsgi.errors` is an `io.TextIOWrapper` (UTF-8,
 //! `errors='replace'`, line buffered, write-through) over a binary
 //! [`LogBuffer`] that logs each complete line and keeps a partial last line
-//! until it is flushed. [`ErrorLog`] is the same thing as one text object.
+//! until it is flushed. [`ErrorLog`], for `sys.stderr`, does the same as one
+//! text object.
 
 use super::io::{LogLevel, SharedIo, log_process, with_io};
 use pyo3::prelude::*;
@@ -38,10 +39,6 @@ pub struct ErrorLog {
 }
 
 impl ErrorLog {
-    pub fn for_request(io: SharedIo) -> Self {
-        Self { io: Some(io), partial: String::new() }
-    }
-
     pub fn for_process() -> Self {
         Self { io: None, partial: String::new() }
     }
