@@ -187,12 +187,16 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let report = |err: &PyErr| report_exception(py, io, &call.script_path, err);
     let outcome = respond(py, call, io, &app, &state, &report);
     let answered = with_io(py, io, |io| Ok(io.answered())).unwrap_or(false);
-    let st = state.lock();
-    if answered || st.headers_sent() {
+    // Copied out: the lock must not be held while the GIL is released.
+    let (sent, content_length, passed, produced) = {
+        let st = state.lock();
+        (st.headers_sent(), st.content_length(), st.passed(), st.produced())
+    };
+    if answered || sent {
         if outcome.is_err() {
             abort(py, io);
-        } else if let Some(cl) = st.content_length()
-            && st.passed() < cl
+        } else if let Some(cl) = content_length
+            && passed < cl
             && !is_head(call)
         {
             // mod_wsgi says nothing and keeps the connection, so the client
@@ -202,8 +206,7 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
                 io,
                 LogLevel::Warning,
                 &format!(
-                    "mod_wsgi (pid={pid}): Content length mismatch, expected {cl}, response generated {}: {}",
-                    st.produced(),
+                    "mod_wsgi (pid={pid}): Content length mismatch, expected {cl}, response generated {produced}: {}",
                     call.script_path
                 ),
             );
@@ -298,9 +301,9 @@ fn close_result(result: &Bound<'_, PyAny>) -> PyResult<()> {
 /// Sends the application's result: a file wrapper over a regular file
 /// through the server's file sending where it can, else item by item.
 fn send_result(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
-    if state.lock().produced() == 0
-        && let Some(plan) = file_wrapper::plan(result)
-    {
+    // Not locked while plan() runs Python code (tell()).
+    let nothing_written = state.lock().produced() == 0;
+    if nothing_written && let Some(plan) = file_wrapper::plan(result) {
         let sent = send_file(py, io, state, &plan);
         file_wrapper::restore_offset(&plan);
         if sent? {
