@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn query(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run `{cmd}` ({e}); install apache2-dev (scripts/setup.sh)")
-    });
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{cmd}` ({e}); install apache2-dev (scripts/setup.sh)"));
     assert!(out.status.success(), "`{cmd} {}` failed", args.join(" "));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -45,15 +46,10 @@ fn main() {
         .generate()
         .expect("bindgen failed over the httpd headers");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    bindings
-        .write_to_file(out.join("httpd_bindings.rs"))
-        .expect("cannot write bindings");
+    bindings.write_to_file(out.join("httpd_bindings.rs")).expect("cannot write bindings");
 
     let mut build = cc::Build::new();
-    build
-        .file("src/shim/wsgi_shim.c")
-        .include(&httpd_include)
-        .include(&apr_include);
+    build.file("src/shim/wsgi_shim.c").include(&httpd_include).include(&apr_include);
     if apu_include != apr_include {
         build.include(&apu_include);
     }
