@@ -76,7 +76,7 @@ pub struct FilePlan {
 /// as any other iterable.
 pub fn plan(result: &Bound<'_, PyAny>) -> Option<FilePlan> {
     let wrapper = result.cast::<FileWrapper>().ok()?;
-    let filelike = wrapper.borrow().filelike.as_ref()?.clone_ref(result.py());
+    let filelike = wrapper.try_borrow().ok()?.filelike.as_ref()?.clone_ref(result.py());
     let filelike = filelike.bind(result.py());
     // SAFETY: the GIL is held; PyObject_AsFileDescriptor accepts an int or
     // an object with fileno(), and sets an exception (cleared here) on -1.
