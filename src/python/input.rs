@@ -113,7 +113,7 @@ fn size_arg(size: Option<isize>) -> Option<usize> {
 impl Input {
     #[pyo3(signature = (size=None))]
     fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        check_live(py, &self.io)?;
+        check_live(&self.io)?;
         let data = match size_arg(size) {
             // As mod_wsgi: wait for `n` bytes unless the body ends first.
             Some(n) => {
@@ -135,14 +135,14 @@ impl Input {
 
     #[pyo3(signature = (size=None))]
     fn readline<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        check_live(py, &self.io)?;
+        check_live(&self.io)?;
         let line = self.read_line(py, size_arg(size))?;
         Ok(PyBytes::new(py, &line))
     }
 
     #[pyo3(signature = (hint=None))]
     fn readlines<'py>(&mut self, py: Python<'py>, hint: Option<isize>) -> PyResult<Bound<'py, PyList>> {
-        check_live(py, &self.io)?;
+        check_live(&self.io)?;
         let hint = size_arg(hint).filter(|&h| h > 0);
         let lines = PyList::empty(py);
         let mut total = 0;
@@ -165,7 +165,7 @@ impl Input {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        check_live(py, &self.io)?;
+        check_live(&self.io)?;
         let line = self.read_line(py, None)?;
         Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
     }

@@ -125,10 +125,13 @@ pub fn expired() -> PyErr {
     PyRuntimeError::new_err("request object has expired")
 }
 
-/// Raises `expired()` when the request `io` belongs to is over.
-pub fn check_live(py: Python<'_>, io: &SharedIo) -> PyResult<()> {
-    match with_io(py, io, |_| Ok(())) {
-        Err(IoError::Finished) => Err(expired()),
+/// Raises `expired()` when the request `io` belongs to is over. Never
+/// blocks (so it keeps the GIL): a lock held by someone else means the
+/// request is still being served, and a request that ends meanwhile is
+/// caught by the I/O itself.
+pub fn check_live(io: &SharedIo) -> PyResult<()> {
+    match io.try_lock() {
+        Some(guard) if guard.is_none() => Err(expired()),
         _ => Ok(()),
     }
 }
@@ -225,7 +228,7 @@ impl StartResponse {
         response_headers: &Bound<'_, PyAny>,
         exc_info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Write> {
-        check_live(py, &self.io)?;
+        check_live(&self.io)?;
         let headers_list = response_headers.cast::<PyList>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "start_response() argument 2 must be list, not {}",
@@ -279,7 +282,7 @@ pub struct Write {
 #[pymethods]
 impl Write {
     fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        check_live(py, &self.io)?;
+        check_live(&self.io)?;
         let bytes = data.cast::<PyBytes>().map_err(|_| {
             PyTypeError::new_err(format!("byte string value expected, value of type {} found", type_name(data)))
         })?;
