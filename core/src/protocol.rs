@@ -43,6 +43,9 @@ pub enum Frame<'a> {
     /// Daemon → child: this process is being replaced and did not run the
     /// request (nor read its body); send it again on a new connection.
     Retry,
+    /// Daemon → child: send `len` bytes from `offset` of the file whose
+    /// descriptor travels with this frame (SCM_RIGHTS), after the headers.
+    SendFile { offset: u64, len: u64 },
 }
 
 /// A malformed or unacceptable frame. The receiver closes the connection.
@@ -70,6 +73,7 @@ mod kind {
     pub const END: u8 = 7;
     pub const FAIL: u8 = 8;
     pub const RETRY: u8 = 9;
+    pub const SEND_FILE: u8 = 10;
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -153,6 +157,11 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
             kind::FAIL
         }
         Frame::Retry => kind::RETRY,
+        Frame::SendFile { offset, len } => {
+            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            kind::SEND_FILE
+        }
     };
     let len = length_field(out.len() - start - HEADER_LEN);
     out[start] = ty;
@@ -277,6 +286,14 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
             c.done()?;
             Frame::Fail(u16::from_le_bytes([b[0], b[1]]))
         }
+        kind::SEND_FILE => {
+            let mut c = Cursor { buf: payload, what: "send-file" };
+            let o = c.take(8)?;
+            let l = c.take(8)?;
+            c.done()?;
+            let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            Frame::SendFile { offset: word(o), len: word(l) }
+        }
         other => return Err(ProtocolError::UnknownType(other)),
     };
     Ok(Some((frame, HEADER_LEN + len)))
@@ -318,6 +335,7 @@ mod tests {
         roundtrip(Frame::End);
         roundtrip(Frame::Fail(500));
         roundtrip(Frame::Retry);
+        roundtrip(Frame::SendFile { offset: 7, len: 10 * 1024 * 1024 });
     }
 
     #[test]

@@ -21,6 +21,7 @@ enum Owned {
     End,
     Fail(u16),
     Retry,
+    SendFile { offset: u64, len: u64 },
 }
 
 impl Owned {
@@ -40,6 +41,7 @@ impl Owned {
             Owned::End => Frame::End,
             Owned::Fail(c) => Frame::Fail(*c),
             Owned::Retry => Frame::Retry,
+            Owned::SendFile { offset, len } => Frame::SendFile { offset: *offset, len: *len },
         }
     }
 }

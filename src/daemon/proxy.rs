@@ -7,6 +7,7 @@ use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
 use crate::ffi;
 use crate::python::io::{IoError, RequestIo};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -191,6 +192,15 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
                 *started = true;
             }
             Frame::Data(data) => io.write(data).map_err(Relay::Client)?,
+            Frame::SendFile { offset, len } => {
+                let fd =
+                    conn.take_fd().ok_or(Relay::Daemon(WireError::Unexpected("send-file without a descriptor")))?;
+                // The file bucket works on its own duplicate; ours closes here.
+                let sent = io.send_file(fd.as_raw_fd(), offset, len).map_err(Relay::Client)?;
+                if !sent {
+                    return Err(Relay::Daemon(WireError::Unexpected("send-file the server cannot send")));
+                }
+            }
             Frame::Log { level, message } => io.log(level_from_wire(level), message),
             Frame::End => return Ok(ffi::OK as i32),
             Frame::Retry if !*started => return Err(Relay::Retry),

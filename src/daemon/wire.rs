@@ -1,7 +1,8 @@
 //! One protocol connection: buffered frames over a UNIX stream socket.
 
 use crate::python::io::LogLevel;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{self, Frame, ProtocolError};
 
@@ -24,11 +25,23 @@ pub struct Conn {
     /// Start of unread bytes in `rbuf`.
     rpos: usize,
     wbuf: Vec<u8>,
+    /// Descriptors received with the bytes (SCM_RIGHTS), in order; each
+    /// belongs to the next `SendFile` frame.
+    fds: std::collections::VecDeque<OwnedFd>,
 }
+
+/// Room for this many descriptors in one received message.
+const MAX_FDS: usize = 8;
 
 impl Conn {
     pub fn new(stream: UnixStream) -> Self {
-        Self { stream, rbuf: Vec::with_capacity(16 * 1024), rpos: 0, wbuf: Vec::with_capacity(16 * 1024) }
+        Self {
+            stream,
+            rbuf: Vec::with_capacity(16 * 1024),
+            rpos: 0,
+            wbuf: Vec::with_capacity(16 * 1024),
+            fds: std::collections::VecDeque::new(),
+        }
     }
 
     /// Queues a frame; it goes out with the next `flush`.
@@ -42,6 +55,48 @@ impl Conn {
             self.wbuf.clear();
         }
         Ok(())
+    }
+
+    /// Sends what is queued, then `frame` with `fd` attached (SCM_RIGHTS):
+    /// the peer receives its own copy of the descriptor.
+    pub fn send_with_fd(&mut self, frame: &Frame<'_>, fd: RawFd) -> Result<(), WireError> {
+        self.flush()?;
+        let mut bytes = Vec::new();
+        protocol::encode(frame, &mut bytes);
+        let mut iov = libc::iovec { iov_base: bytes.as_mut_ptr().cast(), iov_len: bytes.len() };
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+        let mut control = vec![0u8; space];
+        // SAFETY: msghdr is plain data; the control buffer is sized with
+        // CMSG_SPACE for one descriptor, filled through the CMSG macros,
+        // and both buffers outlive the sendmsg call.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+            libc::sendmsg(self.stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+        };
+        if sent < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        // The descriptor went with the first byte; the rest is plain data.
+        let sent = sent as usize;
+        if sent < bytes.len() {
+            self.stream.write_all(&bytes[sent..])?;
+        }
+        Ok(())
+    }
+
+    /// The descriptor that came with the `SendFile` frame just received.
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        self.fds.pop_front()
     }
 
     /// Receives the next frame, reading from the socket as needed.
@@ -68,15 +123,53 @@ impl Conn {
         let len = self.rbuf.len();
         let want = (len + 64 * 1024).max(self.rbuf.capacity());
         self.rbuf.resize(want, 0);
-        let n = match self.stream.read(&mut self.rbuf[len..]) {
-            Ok(n) => n,
-            Err(e) => {
-                self.rbuf.truncate(len);
-                return Err(e.into());
+        let n = self.receive(len);
+        self.rbuf.truncate(len + n.as_ref().copied().unwrap_or(0));
+        match n? {
+            0 => Err(WireError::Closed),
+            _ => Ok(()),
+        }
+    }
+
+    /// One recvmsg into `rbuf[from..]`, keeping any descriptors that came.
+    fn receive(&mut self, from: usize) -> Result<usize, WireError> {
+        let mut iov = libc::iovec { iov_base: self.rbuf[from..].as_mut_ptr().cast(), iov_len: self.rbuf.len() - from };
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+        let mut control = vec![0u8; space];
+        // SAFETY: msghdr is plain data pointing at buffers that outlive the
+        // call; received descriptors are read through the CMSG macros
+        // within `msg_controllen`, and each becomes an OwnedFd exactly once.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let n = loop {
+                let n = libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+                if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                    break n;
+                }
+            };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error().into());
             }
-        };
-        self.rbuf.truncate(len + n);
-        if n == 0 { Err(WireError::Closed) } else { Ok(()) }
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(cmsg);
+                    let count =
+                        ((*cmsg).cmsg_len as usize - (data as usize - cmsg as usize)) / std::mem::size_of::<RawFd>();
+                    for i in 0..count {
+                        let fd = std::ptr::read_unaligned((data as *const RawFd).add(i));
+                        self.fds.push_back(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            Ok(n as usize)
+        }
     }
 }
 

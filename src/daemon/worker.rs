@@ -72,6 +72,13 @@ impl RequestIo for SocketIo {
         Ok(())
     }
 
+    fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {
+        // The Apache child gets its own descriptor and sends the file; no
+        // byte of it crosses this socket.
+        self.conn.send_with_fd(&Frame::SendFile { offset, len }, fd).map_err(gone)?;
+        Ok(true)
+    }
+
     fn log(&mut self, level: LogLevel, message: &str) {
         self.conn.send(&Frame::Log { level: level_to_wire(level), message });
         if self.conn.flush().is_err() {
