@@ -130,6 +130,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         multithread: spec.threads.max(1) > 1,
         maximum_requests: spec.maximum_requests,
         queue_timeout: spec.queue_timeout,
+        header_buffer_size: spec.header_buffer_size as usize,
     });
     let (wake_r, wake_w) = pipe()?;
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });

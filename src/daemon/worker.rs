@@ -17,6 +17,8 @@ pub struct GroupFacts {
     pub maximum_requests: u32,
     /// `queue-timeout`: answer 504 to a request that waited longer.
     pub queue_timeout: std::time::Duration,
+    /// `header-buffer-size`: the most bytes of response headers.
+    pub header_buffer_size: usize,
 }
 
 /// The request's I/O in a daemon process: frames to the Apache child.
@@ -26,6 +28,22 @@ struct SocketIo {
     pending: Vec<u8>,
     pending_pos: usize,
     body_done: bool,
+    header_limit: usize,
+    /// The headers were refused for their size: the response is a 500.
+    oversized: bool,
+}
+
+impl SocketIo {
+    fn new(conn: Conn, group: &GroupFacts) -> Self {
+        Self {
+            conn,
+            pending: Vec::new(),
+            pending_pos: 0,
+            body_done: false,
+            header_limit: group.header_buffer_size,
+            oversized: false,
+        }
+    }
 }
 
 fn gone(e: WireError) -> IoError {
@@ -59,6 +77,17 @@ impl RequestIo for SocketIo {
     }
 
     fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError> {
+        let size: usize = status.len() + headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>();
+        if size > self.header_limit {
+            self.oversized = true;
+            let msg = format!(
+                "mod_wsgi (pid={}): Response headers of {size} bytes exceed the daemon process's header-buffer-size of {} bytes.",
+                std::process::id(),
+                self.header_limit
+            );
+            self.log(LogLevel::Error, &msg);
+            return Err(IoError::Write(msg));
+        }
         let headers = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.conn.send(&Frame::Headers { status, headers });
         Ok(())
@@ -87,6 +116,7 @@ impl RequestIo for SocketIo {
     }
 
     fn finish(&mut self, outcome: Outcome) {
+        let outcome = if self.oversized { Outcome::Failed(500) } else { outcome };
         match outcome {
             Outcome::Sent => self.conn.send(&Frame::End),
             Outcome::Failed(code) => self.conn.send(&Frame::Fail(code)),
@@ -131,7 +161,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
         && !group.queue_timeout.is_zero()
         && waited > group.queue_timeout
     {
-        let mut io = SocketIo { conn, pending: Vec::new(), pending_pos: 0, body_done: false };
+        let mut io = SocketIo::new(conn, group);
         io.log(
             LogLevel::Error,
             &format!(
@@ -149,7 +179,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
     let mut call = WsgiCall::from_vars(vars, flags, None, true);
     call.restart_on_change = true;
-    let io = SocketIo { conn, pending: Vec::new(), pending_pos: 0, body_done: false };
+    let io = SocketIo::new(conn, group);
     match call::run(call, Box::new(io)) {
         Outcome::Restart => super::process::retire("script file changed"),
         _ => super::process::request_done(group.maximum_requests),
