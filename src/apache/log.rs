@@ -40,7 +40,8 @@ impl From<crate::python::io::LogLevel> for Level {
 
 /// The main server, for messages that belong to no request: with a null
 /// server Apache would filter them at its default level, not `LogLevel`.
-static MAIN_SERVER: std::sync::atomic::AtomicPtr<ffi::server_rec> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+static MAIN_SERVER: std::sync::atomic::AtomicPtr<ffi::server_rec> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
 /// Records the main server of this process's configuration.
 pub fn set_main_server(s: *mut ffi::server_rec) {

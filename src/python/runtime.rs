@@ -26,7 +26,6 @@ pub enum InitError {
     Failed(String),
 }
 
-
 fn check_home(home: &str) -> Result<(), InitError> {
     let p = std::path::Path::new(home);
     if p.join("lib/python3.11").is_dir() || p.join("pyvenv.cfg").is_file() {
