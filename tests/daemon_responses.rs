@@ -1,0 +1,106 @@
+//! Daemon mode, responses the Apache child assembles itself: a
+//! `wsgi.file_wrapper` whose file descriptor is passed over the socket
+//! (the file's bytes never cross it), and response headers larger than the
+//! group's `header-buffer-size`.
+
+mod common;
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use common::*;
+
+/// 3 MB of bytes that are easy to check at any offset.
+fn big_file() -> Vec<u8> {
+    (0..3_000_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+const FILE_APP: &str = r#"import os
+PATH = os.path.join(os.path.dirname(__file__), 'big.bin')
+
+def application(environ, start_response):
+    f = open(PATH, 'rb')
+    f.seek(int(environ.get('QUERY_STRING') or 0))
+    headers = [('Content-Type', 'application/octet-stream')]
+    if environ['PATH_INFO'] == '/limited':
+        headers.append(('Content-Length', '1000'))
+    start_response('200 OK', headers)
+    return environ['wsgi.file_wrapper'](f, 65536)
+"#;
+
+const BIG_HEADER_APP: &str = r#"def application(environ, start_response):
+    start_response('200 OK', [('X-Big', 'y' * int(environ['QUERY_STRING']))])
+    return [b'body']
+"#;
+
+fn server() -> &'static Apache {
+    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+        ApacheBuilder::new()
+            .file("scripts/big.bin", big_file())
+            .file("scripts/file.wsgi", FILE_APP)
+            .file("scripts/header.wsgi", BIG_HEADER_APP)
+            .conf(
+                "WSGIDaemonProcess responses processes=1 threads=4 header-buffer-size=8192
+WSGIScriptAlias /file {root}/scripts/file.wsgi process-group=responses
+WSGIScriptAlias /header {root}/scripts/header.wsgi process-group=responses",
+            )
+            .start()
+    });
+    &SERVER
+}
+
+#[test]
+fn file_wrapper_through_a_daemon_sends_the_whole_file() {
+    let apache = server();
+    let mark = apache.log_mark();
+    let resp = apache.get("/file");
+    apache.assert_status(&resp, 200, mark);
+    assert_eq!(resp.header("Content-Length"), Some("3000000"));
+    assert!(resp.body == big_file(), "body differs from the file ({} bytes)", resp.body.len());
+}
+
+#[test]
+fn file_wrapper_through_a_daemon_starts_at_the_file_offset() {
+    let apache = server();
+    let mark = apache.log_mark();
+    let resp = apache.get("/file?123457");
+    apache.assert_status(&resp, 200, mark);
+    assert!(resp.body == big_file()[123_457..], "body is not the file from offset 123457");
+}
+
+#[test]
+fn file_wrapper_through_a_daemon_honours_content_length() {
+    let apache = server();
+    let mark = apache.log_mark();
+    let resp = apache.get("/file/limited?10");
+    apache.assert_status(&resp, 200, mark);
+    assert_eq!(resp.body, big_file()[10..1010].to_vec());
+}
+
+#[test]
+fn headers_within_header_buffer_size_pass() {
+    let apache = server();
+    let mark = apache.log_mark();
+    let resp = apache.get("/header?3000");
+    apache.assert_status(&resp, 200, mark);
+    assert_eq!(resp.header("X-Big").map(str::len), Some(3000));
+}
+
+#[test]
+fn headers_beyond_header_buffer_size_are_a_500_naming_the_limit() {
+    let apache = server();
+    let mark = apache.log_mark();
+    let resp = apache.get("/header?9000");
+    apache.assert_status(&resp, 500, mark);
+    assert!(
+        apache.wait_for_log_since(
+            mark,
+            "exceed the daemon process's header-buffer-size of 8192 bytes",
+            Duration::from_secs(5)
+        ),
+        "no log line naming header-buffer-size:\n{}",
+        apache.log_since(mark)
+    );
+    // The daemon keeps serving.
+    assert_eq!(apache.get("/header?10").status, 200);
+}
