@@ -51,7 +51,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros().to_string())
         .unwrap_or_default();
-    let vars: Vec<(&[u8], &[u8])> = vars
+    let base: Vec<(&[u8], &[u8])> = vars
         .iter()
         .map(|(k, v)| (k.as_slice(), v.as_slice()))
         .chain([(b"mod_wsgi.queue_start".as_slice(), queued.as_bytes())])
@@ -60,7 +60,15 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
     // A process being replaced answers Retry without running the request;
     // its successor takes it from the listen queue.
     let deadline = Instant::now() + target.connect_timeout;
+    let mut attempts = 0u32;
     loop {
+        attempts += 1;
+        // As mod_wsgi reports them: connection attempts, and restarts met.
+        let connects = attempts.to_string();
+        let restarts = (attempts - 1).to_string();
+        let mut vars = base.clone();
+        vars.push((b"mod_wsgi.daemon_connects", connects.as_bytes()));
+        vars.push((b"mod_wsgi.daemon_restarts", restarts.as_bytes()));
         let stream = match connect(target) {
             Ok(s) => s,
             Err(e) => {
@@ -82,7 +90,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
         let _ = stream.set_read_timeout(target.socket_timeout);
         let _ = stream.set_write_timeout(target.socket_timeout);
         let mut conn = Conn::new(stream);
-        conn.send(&Frame::Request { secret: *target.secret, vars: vars.clone() });
+        conn.send(&Frame::Request { secret: *target.secret, vars });
         let mut started = false;
         let mut body = Vec::new();
         let sent_at = Instant::now();
@@ -205,7 +213,11 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
             Frame::End => return Ok(ffi::OK as i32),
             Frame::Retry if !*started => return Err(Relay::Retry),
             Frame::Retry => return Err(Relay::Daemon(WireError::Unexpected("retry after headers"))),
-            Frame::Fail(code) => return Ok(if *started { ffi::OK as i32 } else { code as i32 }),
+            Frame::Fail(_) if *started => {
+                io.abort();
+                return Ok(ffi::OK as i32);
+            }
+            Frame::Fail(code) => return Ok(code as i32),
             Frame::Request { .. } | Frame::Body(_) => return Err(Relay::Daemon(WireError::Unexpected("request-side"))),
         }
     }

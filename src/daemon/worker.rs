@@ -31,6 +31,8 @@ struct SocketIo {
     header_limit: usize,
     /// The headers were refused for their size: the response is a 500.
     oversized: bool,
+    /// The response was cut short after it started.
+    aborted: bool,
 }
 
 impl SocketIo {
@@ -42,6 +44,7 @@ impl SocketIo {
             body_done: false,
             header_limit: group.header_buffer_size,
             oversized: false,
+            aborted: false,
         }
     }
 }
@@ -115,8 +118,14 @@ impl RequestIo for SocketIo {
         }
     }
 
+    fn abort(&mut self) {
+        self.aborted = true;
+    }
+
     fn finish(&mut self, outcome: Outcome) {
-        let outcome = if self.oversized { Outcome::Failed(500) } else { outcome };
+        // `Fail` after `Headers` tells the Apache child the response was
+        // cut short, so it ends it visibly incomplete.
+        let outcome = if self.oversized || self.aborted { Outcome::Failed(500) } else { outcome };
         match outcome {
             Outcome::Sent => self.conn.send(&Frame::End),
             Outcome::Failed(code) => self.conn.send(&Frame::Fail(code)),
@@ -177,6 +186,12 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
     let https =
         vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && matches!(v.as_slice(), b"1" | b"on" | b"On" | b"ON"));
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros().to_string())
+        .unwrap_or_default();
+    let mut vars = vars;
+    vars.push((b"mod_wsgi.daemon_start".to_vec(), started.into_bytes()));
     let mut call = WsgiCall::from_vars(vars, flags, None, true);
     call.restart_on_change = true;
     let io = SocketIo::new(conn, group);
