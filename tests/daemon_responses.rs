@@ -33,16 +33,32 @@ const BIG_HEADER_APP: &str = r#"def application(environ, start_response):
     return [b'body']
 "#;
 
+const MID_STREAM_APP: &str = r#"def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    yield b'first chunk\n'
+    raise RuntimeError('fails mid-stream')
+"#;
+
+const DAEMON_KEYS_APP: &str = r#"def application(environ, start_response):
+    keys = sorted(k for k in environ if k.startswith('mod_wsgi.daemon_'))
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [('\n'.join('%s=%s' % (k, environ[k]) for k in keys)).encode()]
+"#;
+
 fn server() -> &'static Apache {
     static SERVER: LazyLock<Apache> = LazyLock::new(|| {
         ApacheBuilder::new()
             .file("scripts/big.bin", big_file())
             .file("scripts/file.wsgi", FILE_APP)
             .file("scripts/header.wsgi", BIG_HEADER_APP)
+            .file("scripts/midstream.wsgi", MID_STREAM_APP)
+            .file("scripts/keys.wsgi", DAEMON_KEYS_APP)
             .conf(
                 "WSGIDaemonProcess responses processes=1 threads=4 header-buffer-size=8192
 WSGIScriptAlias /file {root}/scripts/file.wsgi process-group=responses
-WSGIScriptAlias /header {root}/scripts/header.wsgi process-group=responses",
+WSGIScriptAlias /header {root}/scripts/header.wsgi process-group=responses
+WSGIScriptAlias /midstream {root}/scripts/midstream.wsgi process-group=responses
+WSGIScriptAlias /keys {root}/scripts/keys.wsgi process-group=responses",
             )
             .start()
     });
@@ -103,4 +119,36 @@ fn headers_beyond_header_buffer_size_are_a_500_naming_the_limit() {
     );
     // The daemon keeps serving.
     assert_eq!(apache.get("/header?10").status, 200);
+}
+
+#[test]
+fn response_cut_short_in_a_daemon_is_visibly_incomplete() {
+    let apache = server();
+    let mark = apache.log_mark();
+    // Raw HTTP/1.1: a complete chunked body would end with "0\r\n\r\n".
+    let raw = apache.raw(b"GET /midstream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("first chunk"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "the cut-short response was terminated as complete:\n{text}");
+    assert!(
+        apache.wait_for_log_since(mark, "RuntimeError: fails mid-stream", Duration::from_secs(5)),
+        "{}",
+        apache.log_since(mark)
+    );
+}
+
+#[test]
+fn daemon_environ_has_mod_wsgi_daemon_keys() {
+    let apache = server();
+    let body = apache.get("/keys").text();
+    assert!(body.contains("mod_wsgi.daemon_connects=1"), "{body}");
+    assert!(body.contains("mod_wsgi.daemon_restarts=0"), "{body}");
+    let start: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("mod_wsgi.daemon_start="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric mod_wsgi.daemon_start in {body}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+    assert!(now >= start && now - start < 60_000_000, "daemon_start {start} is not recent (now {now})");
 }
