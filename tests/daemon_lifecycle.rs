@@ -38,6 +38,21 @@ fn unique_group(prefix: &str) -> String {
     unique_token(prefix)
 }
 
+/// A server with one daemon group of two processes serving SLOW_PID_APP at
+/// `/pid`, and the group's process title.
+fn pid_group_server(prefix: &str, threads: u32) -> (Apache, String, String) {
+    let group = unique_group(prefix);
+    let title = format!("(wsgi:{group})");
+    let apache = ApacheBuilder::new()
+        .file("scripts/pid.wsgi", SLOW_PID_APP)
+        .conf(&format!(
+            "WSGIDaemonProcess {group} processes=2 threads={threads} display-name=%{{GROUP}}
+WSGIScriptAlias /pid {{root}}/scripts/pid.wsgi process-group={group}"
+        ))
+        .start();
+    (apache, group, title)
+}
+
 fn www_data_uid() -> u32 {
     daemon::passwd("www-data").expect("user www-data").0
 }
@@ -72,15 +87,7 @@ fn assert_socket_secure(path: &Path) {
 
 #[test]
 fn killed_daemon_is_replaced_within_two_seconds_and_requests_keep_succeeding() {
-    let group = unique_group("sup");
-    let title = format!("(wsgi:{group})");
-    let apache = ApacheBuilder::new()
-        .file("scripts/pid.wsgi", SLOW_PID_APP)
-        .conf(&format!(
-            "WSGIDaemonProcess {group} processes=2 threads=1 display-name=%{{GROUP}}
-WSGIScriptAlias /pid {{root}}/scripts/pid.wsgi process-group={group}"
-        ))
-        .start();
+    let (apache, group, title) = pid_group_server("sup", 1);
     let before = wait_for_daemons(&apache, &title, 2, Duration::from_secs(10));
     assert_eq!(before.len(), 2, "{title}: {before:?}");
     // Both serve: two concurrent slow requests, one thread each.
@@ -170,15 +177,7 @@ WSGIScriptAlias /pid {{root}}/scripts/pid.wsgi process-group={group}"
 /// processes, nor with more than `processes=` of them.
 #[test]
 fn killed_manager_leaves_exactly_the_configured_daemons() {
-    let group = unique_group("manager");
-    let title = format!("(wsgi:{group})");
-    let apache = ApacheBuilder::new()
-        .file("scripts/pid.wsgi", SLOW_PID_APP)
-        .conf(&format!(
-            "WSGIDaemonProcess {group} processes=2 threads=2 display-name=%{{GROUP}}
-WSGIScriptAlias /pid {{root}}/scripts/pid.wsgi process-group={group}"
-        ))
-        .start();
+    let (apache, _group, title) = pid_group_server("manager", 2);
     let before = wait_for_daemons(&apache, &title, 2, Duration::from_secs(10));
     assert_eq!(before.len(), 2, "{before:?}");
     let managers: Vec<i32> = before
@@ -224,15 +223,7 @@ WSGIScriptAlias /pid {{root}}/scripts/pid.wsgi process-group={group}"
 
 #[test]
 fn graceful_restart_replaces_every_daemon() {
-    let group = unique_group("graceful");
-    let title = format!("(wsgi:{group})");
-    let apache = ApacheBuilder::new()
-        .file("scripts/pid.wsgi", SLOW_PID_APP)
-        .conf(&format!(
-            "WSGIDaemonProcess {group} processes=2 threads=2 display-name=%{{GROUP}}
-WSGIScriptAlias /pid {{root}}/scripts/pid.wsgi process-group={group}"
-        ))
-        .start();
+    let (apache, _group, title) = pid_group_server("graceful", 2);
     let run = apache.root().join("run");
     let before = wait_for_daemons(&apache, &title, 2, Duration::from_secs(10));
     assert_eq!(before.len(), 2, "{before:?}");
