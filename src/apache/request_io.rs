@@ -82,6 +82,23 @@ impl ApacheIo {
     }
 }
 
+impl ApacheIo {
+    /// Reads what body bytes are already here, without waiting: `None`
+    /// when none are, `Some(0)` at the end of the body.
+    pub fn read_available(&mut self, buf: &mut [u8]) -> Result<Option<usize>, IoError> {
+        let mut status: ffi::apr_status_t = 0;
+        // SAFETY: as in `read`, without blocking.
+        let n = unsafe {
+            ffi::wsgi_shim_read_body_ex(self.req.raw(), self.input, buf.as_mut_ptr().cast(), buf.len(), 0, &mut status)
+        };
+        match n {
+            -2 => Ok(None),
+            n if n < 0 => Err(IoError::Read(strerror(status))),
+            n => Ok(Some(n as usize)),
+        }
+    }
+}
+
 impl RequestIo for ApacheIo {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
         let mut status: ffi::apr_status_t = 0;

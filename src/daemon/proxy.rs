@@ -189,7 +189,15 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
                 // A client that vanished mid-body reads as the end of it;
                 // the daemon's application then sees a short body (or the
                 // connection closing, which it reports as an error).
-                let got = io.read(body).map_err(Relay::Client)?;
+                let mut got = io.read(body).map_err(Relay::Client)?;
+                // Then whatever else has already arrived, so a large body
+                // does not cost one round trip per network read.
+                while got > 0 && got < body.len() {
+                    match io.read_available(&mut body[got..]).map_err(Relay::Client)? {
+                        Some(n) if n > 0 => got += n,
+                        _ => break,
+                    }
+                }
                 conn.send(&Frame::Body(&body[..got]));
                 conn.flush().map_err(daemon_err)?;
             }

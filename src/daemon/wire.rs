@@ -21,9 +21,11 @@ pub enum WireError {
 
 pub struct Conn {
     stream: UnixStream,
+    /// Receive buffer, zeroed once when it grows; bytes `rpos..rend` are
+    /// received and not yet decoded.
     rbuf: Vec<u8>,
-    /// Start of unread bytes in `rbuf`.
     rpos: usize,
+    rend: usize,
     wbuf: Vec<u8>,
     /// Descriptors received with the bytes (SCM_RIGHTS), in order; each
     /// belongs to the next `SendFile` frame.
@@ -37,8 +39,9 @@ impl Conn {
     pub fn new(stream: UnixStream) -> Self {
         Self {
             stream,
-            rbuf: Vec::with_capacity(16 * 1024),
+            rbuf: vec![0; 64 * 1024],
             rpos: 0,
+            rend: 0,
             wbuf: Vec::with_capacity(16 * 1024),
             fds: std::collections::VecDeque::new(),
         }
@@ -102,8 +105,9 @@ impl Conn {
     /// Receives the next frame, reading from the socket as needed.
     pub fn recv(&mut self) -> Result<Frame<'_>, WireError> {
         loop {
-            let avail = &self.rbuf[self.rpos..];
-            if let Some(total) = protocol::frame_len(avail)?
+            let avail = &self.rbuf[self.rpos..self.rend];
+            let need = protocol::frame_len(avail)?;
+            if let Some(total) = need
                 && avail.len() >= total
             {
                 let start = self.rpos;
@@ -111,23 +115,29 @@ impl Conn {
                 let (frame, _) = protocol::decode(&self.rbuf[start..start + total])?.ok_or(WireError::Closed)?;
                 return Ok(frame);
             }
-            self.fill()?;
+            self.fill(need.unwrap_or(0))?;
         }
     }
 
-    fn fill(&mut self) -> Result<(), WireError> {
-        if self.rpos > 0 {
-            self.rbuf.drain(..self.rpos);
+    /// Receives more bytes, making room for a frame of `frame_len` bytes
+    /// (0 while its header is incomplete) without re-zeroing the buffer.
+    fn fill(&mut self, frame_len: usize) -> Result<(), WireError> {
+        let pending = self.rend - self.rpos;
+        if self.rpos > 0 && (pending == 0 || self.rbuf.len() - self.rend < 64 * 1024) {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
             self.rpos = 0;
+            self.rend = pending;
         }
-        let len = self.rbuf.len();
-        let want = (len + 64 * 1024).max(self.rbuf.capacity());
-        self.rbuf.resize(want, 0);
-        let n = self.receive(len);
-        self.rbuf.truncate(len + n.as_ref().copied().unwrap_or(0));
-        match n? {
+        let wanted = frame_len.max(self.rend + 64 * 1024);
+        if self.rbuf.len() < wanted {
+            self.rbuf.resize(wanted.next_power_of_two(), 0);
+        }
+        match self.receive(self.rend)? {
             0 => Err(WireError::Closed),
-            _ => Ok(()),
+            n => {
+                self.rend += n;
+                Ok(())
+            }
         }
     }
 
@@ -136,7 +146,9 @@ impl Conn {
         let mut iov = libc::iovec { iov_base: self.rbuf[from..].as_mut_ptr().cast(), iov_len: self.rbuf.len() - from };
         // SAFETY: CMSG_SPACE only computes a size.
         let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
-        let mut control = vec![0u8; space];
+        // u64 words keep the control buffer aligned for cmsghdr.
+        let mut control = [0u64; 16];
+        let space = space.min(std::mem::size_of_val(&control));
         // SAFETY: msghdr is plain data pointing at buffers that outlive the
         // call; received descriptors are read through the CMSG macros
         // within `msg_controllen`, and each becomes an OwnedFd exactly once.

@@ -8,6 +8,11 @@ use crate::python::io::{IoError, LogLevel, RequestIo, log_process};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
 
+/// The size of the `Data` frames large writes are cut into, and the most a
+/// `ReadBody` asks for: small enough that each side passes bytes on while
+/// the next frame is still arriving.
+const PIPELINE_CHUNK: usize = 256 * 1024;
+
 /// What a daemon process knows about its group, for every request.
 pub struct GroupFacts {
     pub name: String,
@@ -59,7 +64,7 @@ fn gone(e: WireError) -> IoError {
 impl RequestIo for SocketIo {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
         if self.pending_pos == self.pending.len() && !self.body_done {
-            let want = buf.len().clamp(64 * 1024, MAX_CHUNK) as u32;
+            let want = buf.len().clamp(64 * 1024, PIPELINE_CHUNK.min(MAX_CHUNK)) as u32;
             self.conn.send(&Frame::ReadBody(want));
             self.conn.flush().map_err(gone)?;
             match self.conn.recv().map_err(gone)? {
@@ -97,7 +102,7 @@ impl RequestIo for SocketIo {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
-        for chunk in data.chunks(MAX_CHUNK) {
+        for chunk in data.chunks(PIPELINE_CHUNK.min(MAX_CHUNK)) {
             self.conn.send(&Frame::Data(chunk));
             self.conn.flush().map_err(gone)?;
         }

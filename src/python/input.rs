@@ -9,12 +9,17 @@ use pyo3::types::{PyBytes, PyList};
 
 /// How much to ask the server for when a line or `read()` needs more.
 const CHUNK: usize = 64 * 1024;
+/// How much to ask for at a time when the application wants the whole body:
+/// in daemon mode each request for more is a round trip to the Apache child.
+const CHUNK_ALL: usize = 1024 * 1024;
 
 #[pyclass(module = "mod_wsgi")]
 pub struct Input {
     io: SharedIo,
     /// Bytes received but not yet returned, from `pos`.
     buf: Vec<u8>,
+    /// End of the received bytes in `buf` (which may be longer).
+    end: usize,
     pos: usize,
     eof: bool,
 }
@@ -37,34 +42,40 @@ fn to_pyerr(e: IoError) -> PyErr {
 
 impl Input {
     pub fn new(io: SharedIo) -> Self {
-        Self { io, buf: Vec::new(), pos: 0, eof: false }
+        Self { io, buf: Vec::new(), pos: 0, end: 0, eof: false }
     }
 
     fn buffered(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.end]
     }
 
-    /// Receives up to `want` more bytes into the buffer; false at end.
+    /// Receives up to `want` more bytes into the buffer; false at end. The
+    /// buffer only grows (zeroed once), so large reads cost no re-zeroing.
     fn fill(&mut self, py: Python<'_>, want: usize) -> PyResult<bool> {
         if self.eof {
             return Ok(false);
         }
-        if self.pos > 0 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
+        let want = want.max(1);
+        if self.pos == self.end {
+            (self.pos, self.end) = (0, 0);
+        } else if self.buf.len() - self.end < want {
+            self.buf.copy_within(self.pos..self.end, 0);
+            (self.pos, self.end) = (0, self.end - self.pos);
         }
-        let start = self.buf.len();
-        self.buf.resize(start + want.max(1), 0);
+        if self.buf.len() < self.end + want {
+            self.buf.resize(self.end + want, 0);
+        }
+        let start = self.end;
         let mut tmp = std::mem::take(&mut self.buf);
         let (tmp, got) = with_io(py, &self.io, |io| {
-            let got = io.read(&mut tmp[start..]);
+            let got = io.read(&mut tmp[start..start + want]);
             Ok((tmp, got))
         })
         .unwrap_or_else(|e| (Vec::new(), Err(e)));
         self.buf = tmp;
         match got {
             Ok(n) => {
-                self.buf.truncate(start + n);
+                self.end += n;
                 if n == 0 {
                     self.eof = true;
                 }
@@ -72,7 +83,6 @@ impl Input {
             }
             Err(IoError::Finished) => Err(to_pyerr(IoError::Finished)),
             Err(e) => {
-                self.buf.truncate(start);
                 self.eof = true;
                 Err(to_pyerr(e))
             }
@@ -118,7 +128,7 @@ impl Input {
             // As mod_wsgi: wait for `n` bytes unless the body ends first.
             Some(n) => {
                 while self.buffered().len() < n {
-                    let want = (n - self.buffered().len()).min(CHUNK);
+                    let want = (n - self.buffered().len()).min(CHUNK_ALL);
                     if !self.fill(py, want)? {
                         break;
                     }
@@ -126,7 +136,7 @@ impl Input {
                 self.take(n)
             }
             None => {
-                while self.fill(py, CHUNK)? {}
+                while self.fill(py, CHUNK_ALL)? {}
                 self.take(self.buffered().len())
             }
         };

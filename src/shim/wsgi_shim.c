@@ -102,12 +102,21 @@ const char *wsgi_shim_server_version(void)
 
 long wsgi_shim_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status)
 {
+    return wsgi_shim_read_body_ex(r, bb, buf, len, 1, status);
+}
+
+long wsgi_shim_read_body_ex(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, int block, apr_status_t *status)
+{
     apr_size_t total = 0;
     *status = APR_SUCCESS;
     if (len == 0)
         return 0;
     apr_brigade_cleanup(bb);
-    *status = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, len);
+    *status = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, block ? APR_BLOCK_READ : APR_NONBLOCK_READ, len);
+    if (!block && APR_STATUS_IS_EAGAIN(*status)) {
+        apr_brigade_cleanup(bb);
+        return -2;
+    }
     if (*status != APR_SUCCESS) {
         apr_brigade_cleanup(bb);
         return -1;
