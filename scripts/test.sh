@@ -14,6 +14,11 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --release --workspace --no-fail-fast 2>&1 | tee "$log" || status=1
+# The request-handling tests again, every application in a daemon process.
+request_tests=(embedded_requests embedded_errors request_pep3333 request_headers request_input
+  request_file_wrapper request_directives request_validator script_mapping quick_configuration_guide)
+MOD_WSGI_RS_TEST_MODE=daemon cargo test --release --no-fail-fast "${request_tests[@]/#/--test=}" 2>&1 |
+  tee -a "$log" || status=1
 fuzz_ok=1
 scripts/fuzz.sh 30 || { status=1; fuzz_ok=0; }
 

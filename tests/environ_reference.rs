@@ -145,7 +145,9 @@ fn cases(port: u16) -> Vec<Case> {
 }
 
 fn start(module: Module) -> Apache {
-    let builder = ApacheBuilder::new().module(module).writable_dir("state");
+    // The reference is embedded mode's; daemon mode adds its own keys
+    // (tests/daemon_responses.rs).
+    let builder = ApacheBuilder::new().embedded_only().module(module).writable_dir("state");
     let state = builder.root().join("state").display().to_string();
     builder
         .file("scripts/env.wsgi", DUMP_APP.replace("{state}", &state))

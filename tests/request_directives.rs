@@ -302,7 +302,10 @@ fn change_script(apache: &Apache, name: &str, version: &str) {
 /// before the next request, in the same interpreter, with mod_wsgi's line.
 #[test]
 fn script_reloading_on_reloads_a_changed_script() {
+    // Module reloading is embedded mode's; daemon processes are replaced
+    // instead (tests/daemon_lifecycle_reload.rs).
     let apache = one_child()
+        .embedded_only()
         .file("scripts/reload.wsgi", versioned_app("v1"))
         .conf("WSGIScriptAlias /reload {root}/scripts/reload.wsgi")
         .start();

@@ -87,8 +87,12 @@ const CASES: &[&str] = &[
     "www_authenticate",
 ];
 
+/// Embedded only: in daemon mode mod_wsgi 4.9 re-parses the headers as a
+/// CGI script's (a `Status:` header sets the status, repeated headers are
+/// merged), which mod_wsgi-rs deliberately does not (docs/differences.md).
 fn start(module: Module) -> Apache {
     ApacheBuilder::new()
+        .embedded_only()
         .module(module)
         .file("scripts/hdr.wsgi", APP)
         .conf("WSGIScriptAlias /hdr {root}/scripts/hdr.wsgi")

@@ -46,6 +46,9 @@ pub enum Frame<'a> {
     /// Daemon → child: send `len` bytes from `offset` of the file whose
     /// descriptor travels with this frame (SCM_RIGHTS), after the headers.
     SendFile { offset: u64, len: u64 },
+    /// Child → daemon, answering `ReadBody`: the body could not be read
+    /// (the reason, as APR gives it); the server has answered the client.
+    ReadError(&'a str),
 }
 
 /// A malformed or unacceptable frame. The receiver closes the connection.
@@ -74,6 +77,7 @@ mod kind {
     pub const FAIL: u8 = 8;
     pub const RETRY: u8 = 9;
     pub const SEND_FILE: u8 = 10;
+    pub const READ_ERROR: u8 = 11;
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -161,6 +165,10 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(&offset.to_le_bytes());
             out.extend_from_slice(&len.to_le_bytes());
             kind::SEND_FILE
+        }
+        Frame::ReadError(reason) => {
+            out.extend_from_slice(reason.as_bytes());
+            kind::READ_ERROR
         }
     };
     let len = length_field(out.len() - start - HEADER_LEN);
@@ -294,6 +302,9 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
             let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
             Frame::SendFile { offset: word(o), len: word(l) }
         }
+        kind::READ_ERROR => {
+            Frame::ReadError(std::str::from_utf8(payload).map_err(|_| ProtocolError::NotText("read-error"))?)
+        }
         other => return Err(ProtocolError::UnknownType(other)),
     };
     Ok(Some((frame, HEADER_LEN + len)))
@@ -336,6 +347,7 @@ mod tests {
         roundtrip(Frame::Fail(500));
         roundtrip(Frame::Retry);
         roundtrip(Frame::SendFile { offset: 7, len: 10 * 1024 * 1024 });
+        roundtrip(Frame::ReadError("Partial results are valid but processing is incomplete"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ enum Owned {
     Fail(u16),
     Retry,
     SendFile { offset: u64, len: u64 },
+    ReadError(String),
 }
 
 impl Owned {
@@ -42,6 +43,7 @@ impl Owned {
             Owned::Fail(c) => Frame::Fail(*c),
             Owned::Retry => Frame::Retry,
             Owned::SendFile { offset, len } => Frame::SendFile { offset: *offset, len: *len },
+            Owned::ReadError(reason) => Frame::ReadError(reason),
         }
     }
 }

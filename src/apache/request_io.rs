@@ -93,7 +93,12 @@ impl ApacheIo {
         };
         match n {
             -2 => Ok(None),
-            n if n < 0 => Err(IoError::Read(strerror(status))),
+            n if n < 0 => {
+                if status == AP_FILTER_ERROR {
+                    self.answered = true;
+                }
+                Err(IoError::Read(strerror(status)))
+            }
             n => Ok(Some(n as usize)),
         }
     }

@@ -180,25 +180,46 @@ fn daemon_err(e: WireError) -> Relay {
     }
 }
 
+/// Reads up to `body.len()` bytes for a `ReadBody`: one read that waits,
+/// then whatever else has already arrived, so a large body does not cost a
+/// round trip per network read. An error met after some bytes is kept in
+/// `deferred` and reported by the next call, after those bytes.
+fn read_body(io: &mut ApacheIo, body: &mut [u8], deferred: &mut Option<String>) -> Result<usize, String> {
+    if let Some(reason) = deferred.take() {
+        return Err(reason);
+    }
+    let reason = |e: IoError| match e {
+        IoError::Read(r) => r,
+        other => other.to_string(),
+    };
+    let mut got = io.read(body).map_err(reason)?;
+    while got > 0 && got < body.len() {
+        match io.read_available(&mut body[got..]) {
+            Ok(Some(n)) if n > 0 => got += n,
+            Ok(_) => break,
+            Err(e) => {
+                *deferred = Some(reason(e));
+                break;
+            }
+        }
+    }
+    Ok(got)
+}
+
 fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<u8>) -> Result<i32, Relay> {
     conn.flush().map_err(daemon_err)?;
+    let mut deferred = None;
     loop {
         match conn.recv().map_err(daemon_err)? {
             Frame::ReadBody(n) => {
                 body.resize((n as usize).clamp(1, MAX_CHUNK), 0);
-                // A client that vanished mid-body reads as the end of it;
-                // the daemon's application then sees a short body (or the
-                // connection closing, which it reports as an error).
-                let mut got = io.read(body).map_err(Relay::Client)?;
-                // Then whatever else has already arrived, so a large body
-                // does not cost one round trip per network read.
-                while got > 0 && got < body.len() {
-                    match io.read_available(&mut body[got..]).map_err(Relay::Client)? {
-                        Some(n) if n > 0 => got += n,
-                        _ => break,
-                    }
+                match read_body(io, body, &mut deferred) {
+                    Ok(got) => conn.send(&Frame::Body(&body[..got])),
+                    // The application gets the reason, as in embedded mode;
+                    // what it sends next is dropped if Apache has already
+                    // answered (ApacheIo knows).
+                    Err(reason) => conn.send(&Frame::ReadError(&reason)),
                 }
-                conn.send(&Frame::Body(&body[..got]));
                 conn.flush().map_err(daemon_err)?;
             }
             Frame::Headers { status, headers } => {
@@ -225,8 +246,12 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
                 io.abort();
                 return Ok(ffi::OK as i32);
             }
+            // Apache already sent its own error page: add nothing.
+            Frame::Fail(_) if io.answered() => return Ok(ffi::OK as i32),
             Frame::Fail(code) => return Ok(code as i32),
-            Frame::Request { .. } | Frame::Body(_) => return Err(Relay::Daemon(WireError::Unexpected("request-side"))),
+            Frame::Request { .. } | Frame::Body(_) | Frame::ReadError(_) => {
+                return Err(Relay::Daemon(WireError::Unexpected("request-side")));
+            }
         }
     }
 }

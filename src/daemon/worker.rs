@@ -74,6 +74,10 @@ impl RequestIo for SocketIo {
                     self.pending.extend_from_slice(data);
                     self.pending_pos = 0;
                 }
+                Frame::ReadError(reason) => {
+                    self.body_done = true;
+                    return Err(IoError::Read(reason.to_string()));
+                }
                 _ => return Err(IoError::Read(WireError::Unexpected("non-body").to_string())),
             }
         }

@@ -96,6 +96,28 @@ impl Module {
     }
 }
 
+/// Where applications run. `MOD_WSGI_RS_TEST_MODE=daemon` runs a whole test
+/// file with every application delegated to one daemon process group, so
+/// the request-handling tests check both modes with the same assertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Daemon,
+}
+
+impl Mode {
+    pub fn for_tests() -> Mode {
+        match std::env::var("MOD_WSGI_RS_TEST_MODE").as_deref() {
+            Ok("daemon") => Mode::Daemon,
+            Ok("embedded") | Err(_) => Mode::Embedded,
+            Ok(other) => panic!("MOD_WSGI_RS_TEST_MODE={other:?}: use \"embedded\" or \"daemon\""),
+        }
+    }
+}
+
+/// The daemon group that `Mode::Daemon` delegates every application to.
+pub const MODE_DAEMON_GROUP: &str = "test-mode-daemon";
+
 /// Configures one Apache. Its root directory exists from `new()` on, so
 /// fixtures can be written before `start()`.
 pub struct ApacheBuilder {
@@ -105,6 +127,7 @@ pub struct ApacheBuilder {
     module: Module,
     log_level: String,
     env: Vec<(String, String)>,
+    mode: Mode,
     /// Remove `root` when dropped (unset once an `Apache` owns it).
     owns_root: bool,
 }
@@ -130,8 +153,16 @@ impl ApacheBuilder {
             module: Module::default_for_tests(),
             log_level: "info".into(),
             env: Vec::new(),
+            mode: Mode::for_tests(),
             owns_root: true,
         }
+    }
+
+    /// Runs the applications in the Apache children whatever the test mode:
+    /// for tests about embedded mode itself (its processes, its MPM flags).
+    pub fn embedded_only(mut self) -> Self {
+        self.mode = Mode::Embedded;
+        self
     }
 
     /// The fixture directory (`{root}` in configuration text).
@@ -220,6 +251,10 @@ impl ApacheBuilder {
         );
         line(format!("<Directory \"{root}\">\n    Require all granted\n</Directory>"));
         line("KeepAlive On".into());
+        if self.mode == Mode::Daemon {
+            line(format!("WSGIDaemonProcess {MODE_DAEMON_GROUP} threads=16"));
+            line(format!("WSGIProcessGroup {MODE_DAEMON_GROUP}"));
+        }
         line("# Test configuration".into());
         for part in &self.conf {
             line(part.replace("{root}", &root).replace("{port}", &port.to_string()));

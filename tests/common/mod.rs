@@ -79,7 +79,7 @@ pub mod process;
 pub mod venv;
 
 #[allow(unused_imports)]
-pub use apache::{Apache, ApacheBuilder, Module, Mpm};
+pub use apache::{Apache, ApacheBuilder, MODE_DAEMON_GROUP, Mode, Module, Mpm};
 #[allow(unused_imports)]
 pub use http::{Conn, Response};
 
