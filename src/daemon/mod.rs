@@ -46,6 +46,8 @@ pub struct Group {
 pub struct Registry {
     pub secret: [u8; SECRET_LEN],
     pub groups: Vec<Group>,
+    /// `WSGICaseSensitivity`, which names script modules.
+    pub case_sensitive: bool,
 }
 
 /// Set by the parent after each configuration pass, before any fork, so

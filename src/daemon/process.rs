@@ -119,9 +119,13 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         maximum_processes: spec.processes,
         threads_per_process: spec.threads.max(1),
     });
-    runtime::initialize(Settings { home: spec.python_home.clone(), ..Settings::default() })
+    let env = [("PYTHON_EGG_CACHE", &spec.python_eggs), ("LANG", &spec.lang), ("LC_ALL", &spec.locale)]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone())))
+        .collect();
+    runtime::initialize(Settings { env, home: spec.python_home.clone(), ..Settings::default() })
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
-    crate::python::preload::run(&spec.name, &group.spec.preload);
+    crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive);
 
     let facts = Arc::new(GroupFacts {
         name: spec.name.clone(),
@@ -131,6 +135,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         maximum_requests: spec.maximum_requests,
         queue_timeout: spec.queue_timeout,
         header_buffer_size: spec.header_buffer_size as usize,
+        case_sensitive: registry.case_sensitive,
     });
     let (wake_r, wake_w) = pipe()?;
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
@@ -242,6 +247,14 @@ fn become_user(group: &Group) -> Result<(), String> {
     let name = std::ffi::CString::new(user.name.clone()).map_err(|e| e.to_string())?;
     setgid(gid).map_err(|e| format!("Unable to change to gid {gid}: {e}."))?;
     initgroups(&name, gid).map_err(|e| format!("Unable to set groups for '{}': {e}.", user.name))?;
+    if !spec.supplementary_groups.is_empty() {
+        let mut groups = nix::unistd::getgroups().map_err(|e| format!("Unable to read groups: {e}."))?;
+        for g in &spec.supplementary_groups {
+            groups.push(lookup_group(g)?);
+        }
+        nix::unistd::setgroups(&groups)
+            .map_err(|e| format!("Unable to add supplementary-groups for daemon process '{}': {e}.", spec.name))?;
+    }
     setuid(user.uid).map_err(|e| format!("Unable to change to uid {}: {e}.", user.uid))?;
     // SAFETY: setting environment variables before any thread exists.
     unsafe {

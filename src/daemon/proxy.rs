@@ -73,7 +73,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
             Ok(s) => s,
             Err(e) => {
                 let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    "; the Apache child user cannot reach the socket, set WSGISocketPrefix to a directory it can access"
+                    "; the Apache child user cannot reach the socket: check socket-user= of WSGIDaemonProcess, or set WSGISocketPrefix to a directory it can access"
                 } else {
                     ""
                 };

@@ -61,7 +61,40 @@ fn child_uid() -> libc::uid_t {
     unsafe { ffi::ap_unixd_config.user_id }
 }
 
-fn listen(path: &PathBuf, backlog: i32) -> Result<std::os::fd::RawFd, String> {
+/// The uid that may connect: `socket-user=`, else Apache's `User`.
+fn socket_owner(config: &wsgi_core::config::DaemonProcess) -> Result<libc::uid_t, String> {
+    use wsgi_core::config::Account;
+    match &config.socket_user {
+        None => Ok(child_uid()),
+        Some(Account::Id(uid)) => Ok(*uid),
+        Some(Account::Name(name)) => nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
+            .ok_or_else(|| format!("WSGIDaemonProcess {}: socket-user '{name}' does not exist", config.name)),
+    }
+}
+
+/// Sets a socket buffer size option when one is configured (0: the system's).
+fn set_buffer(fd: std::os::fd::RawFd, option: libc::c_int, bytes: u32) {
+    if bytes == 0 {
+        return;
+    }
+    let value = bytes as libc::c_int;
+    // SAFETY: setsockopt reads one int from a live local.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
+fn listen(path: &PathBuf, config: &wsgi_core::config::DaemonProcess) -> Result<std::os::fd::RawFd, String> {
+    let backlog = config.listen_backlog as i32;
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).map_err(|e| format!("cannot create socket '{}': {e}", path.display()))?;
     // Only the Apache children's user may connect; the daemons accept on
@@ -69,10 +102,14 @@ fn listen(path: &PathBuf, backlog: i32) -> Result<std::os::fd::RawFd, String> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        std::os::unix::fs::chown(path, Some(child_uid()), None)
+        std::os::unix::fs::chown(path, Some(socket_owner(config)?), None)
             .map_err(|e| format!("cannot chown socket '{}': {e}", path.display()))?;
     }
     let fd = listener.into_raw_fd();
+    // Accepted connections inherit the listener's buffer sizes: the daemon
+    // receives requests through the one and sends responses through the other.
+    set_buffer(fd, libc::SO_RCVBUF, config.receive_buffer_size);
+    set_buffer(fd, libc::SO_SNDBUF, config.send_buffer_size);
     // SAFETY: `fd` is the listening socket just created. Non-blocking is
     // shared by every process holding it; all of them poll before accept.
     unsafe {
@@ -90,6 +127,7 @@ pub fn start(
     s: *mut ffi::server_rec,
     specs: Vec<GroupSpec>,
     prefix: Option<&str>,
+    case_sensitive: bool,
 ) -> Result<(), String> {
     set_registry(None);
     if specs.is_empty() {
@@ -109,10 +147,10 @@ pub fn start(
                 socket.display()
             ));
         }
-        let listener = listen(&socket, spec.config.listen_backlog as i32)?;
+        let listener = listen(&socket, &spec.config)?;
         groups.push(Group { spec, socket, listener });
     }
-    let registry = Arc::new(Registry { secret, groups });
+    let registry = Arc::new(Registry { secret, groups, case_sensitive });
     set_registry(Some(registry.clone()));
 
     let sup = pool::alloc(

@@ -24,6 +24,8 @@ pub struct GroupFacts {
     pub queue_timeout: std::time::Duration,
     /// `header-buffer-size`: the most bytes of response headers.
     pub header_buffer_size: usize,
+    /// `WSGICaseSensitivity`, which names script modules.
+    pub case_sensitive: bool,
 }
 
 /// The request's I/O in a daemon process: frames to the Apache child.
@@ -201,7 +203,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
         .unwrap_or_default();
     let mut vars = vars;
     vars.push((b"mod_wsgi.daemon_start".to_vec(), started.into_bytes()));
-    let mut call = WsgiCall::from_vars(vars, flags, None, true);
+    let mut call = WsgiCall::from_vars(vars, flags, None, group.case_sensitive);
     call.restart_on_change = true;
     let io = SocketIo::new(conn, group);
     match call::run(call, Box::new(io)) {

@@ -12,6 +12,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         // SAFETY: the main server's record was made by create_server_config.
         let cfg = unsafe { &(*Server(s).config::<ServerRecord>()).cfg };
         let settings = Settings {
+            env: cfg.python_eggs.iter().map(|d| ("PYTHON_EGG_CACHE".to_string(), d.clone())).collect(),
             home: cfg.python_home.clone(),
             optimize: cfg.python_optimize.unwrap_or(0),
             dont_write_bytecode: cfg.dont_write_bytecode.unwrap_or(false),
@@ -49,7 +50,11 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             return;
         }
         let configs = super::preloads::server_configs(Server(s));
-        crate::python::preload::run("", &super::preloads::for_group(&configs, ""));
+        crate::python::preload::run(
+            "",
+            &super::preloads::for_group(&configs, ""),
+            cfg.case_sensitivity.unwrap_or(true),
+        );
         // SAFETY: the cleanup is a plain function and runs when the child's
         // pool is destroyed, after its worker threads have stopped.
         unsafe { ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup)) };

@@ -92,7 +92,8 @@ fn handle(req: Request) -> i32 {
     let (vars, flags) = request_vars(req, dir, &group_name);
     match target {
         None => {
-            let call = WsgiCall::from_vars(vars, flags, Some(req.file_mtime()), true);
+            let case_sensitive = server.cfg.case_sensitivity.unwrap_or(true);
+            let call = WsgiCall::from_vars(vars, flags, Some(req.file_mtime()), case_sensitive);
             match call::run(call, Box::new(ApacheIo::new(req))) {
                 Outcome::Sent => ffi::OK as i32,
                 Outcome::Failed(code) => code as i32,

@@ -17,7 +17,7 @@ pub struct Preload {
 
 /// Loads each script into its interpreter, logging failures (the process
 /// keeps going: a request will try again and report it).
-pub fn run(process_group: &str, scripts: &[Preload]) {
+pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) {
     let pid = std::process::id();
     for p in scripts {
         let entered = match interpreters::enter(&p.application_group, super::interpreter_setup::setup) {
@@ -28,7 +28,7 @@ pub fn run(process_group: &str, scripts: &[Preload]) {
             }
         };
         super::attached::run(|py| {
-            let module_name = wsgi_core::names::script_module_name(&p.path, true);
+            let module_name = wsgi_core::names::script_module_name(&p.path, case_sensitive);
             let s = Script {
                 path: &p.path,
                 module_name: &module_name,

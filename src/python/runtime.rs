@@ -11,6 +11,9 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 /// The `WSGIPython*` settings in force for this process.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
+    /// Environment variables the interpreter must start with
+    /// (`PYTHON_EGG_CACHE`, `LANG`, `LC_ALL`).
+    pub env: Vec<(String, String)>,
     pub home: Option<String>,
     pub optimize: u8,
     pub dont_write_bytecode: bool,
@@ -61,6 +64,11 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
     }
     let pid = std::process::id();
     super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Initializing Python."));
+    for (key, value) in &settings.env {
+        // SAFETY: called before the process starts any thread of its own
+        // (child_init, or a daemon process before its workers).
+        unsafe { std::env::set_var(key, value) };
+    }
     // SAFETY: PyConfig is plain data initialised by PyConfig_InitPythonConfig
     // and cleared after use; strings are copied by PyConfig_SetBytesString.
     unsafe {
