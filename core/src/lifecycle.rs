@@ -13,6 +13,7 @@ pub struct Limits {
     pub virtual_memory_limit: u64,
     pub request_timeout: Duration,
     pub deadlock_timeout: Duration,
+    pub startup_timeout: Duration,
 }
 
 /// What a process looks like right now.
@@ -28,6 +29,8 @@ pub struct Sample {
     pub oldest_request: Option<Duration>,
     /// How long since a thread last managed to take the GIL.
     pub gil_unseen_for: Duration,
+    /// No application has loaded (and answered) in this process yet.
+    pub nothing_loaded: bool,
 }
 
 /// Why a process is being recycled.
@@ -40,6 +43,7 @@ pub enum Reason {
     VirtualMemory,
     RequestTimeout,
     Deadlock,
+    Startup,
 }
 
 impl std::fmt::Display for Reason {
@@ -52,6 +56,7 @@ impl std::fmt::Display for Reason {
             Reason::VirtualMemory => "virtual-memory-limit exceeded",
             Reason::RequestTimeout => "request-timeout exceeded by a running request",
             Reason::Deadlock => "deadlock-timeout expired: the Python GIL could not be acquired",
+            Reason::Startup => "startup-timeout expired before the application loaded",
         })
     }
 }
@@ -86,6 +91,9 @@ pub fn judge(l: &Limits, s: &Sample) -> Verdict {
     }
     if over(s.cpu_time, l.cpu_time_limit) {
         return Verdict::Retire(Reason::CpuTime);
+    }
+    if s.nothing_loaded && over(s.uptime, l.startup_timeout) {
+        return Verdict::Retire(Reason::Startup);
     }
     if over(s.uptime, l.restart_interval) {
         return Verdict::Retire(Reason::RestartInterval);
@@ -155,6 +163,11 @@ mod tests {
                 Sample { gil_unseen_for: S(31), ..base },
                 Verdict::Kill(Reason::Deadlock),
             ),
+            (
+                Limits { startup_timeout: S(5), ..Default::default() },
+                Sample { uptime: S(5), nothing_loaded: true, ..base },
+                Verdict::Retire(Reason::Startup),
+            ),
         ];
         for (limits, sample, want) in cases {
             assert_eq!(judge(&limits, &sample), want, "{limits:?}");
@@ -181,6 +194,12 @@ mod tests {
         // A busy process is never idle, however long ago a request ended.
         let busy = Sample { idle_for: None, oldest_request: Some(S(1)), ..s };
         assert_eq!(judge(&l, &busy), Verdict::Keep);
+    }
+
+    #[test]
+    fn a_loaded_application_is_not_held_to_startup_timeout() {
+        let l = Limits { startup_timeout: S(5), ..Default::default() };
+        assert_eq!(judge(&l, &Sample { uptime: S(60), nothing_loaded: false, ..Default::default() }), Verdict::Keep);
     }
 
     #[test]

@@ -24,6 +24,14 @@ pub struct Activity {
 
 static ACTIVITY: OnceLock<Activity> = OnceLock::new();
 
+/// Set once an application has loaded and answered (or been preloaded).
+static LOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that the application loaded, for `startup-timeout`.
+pub fn application_loaded() {
+    LOADED.store(true, Ordering::SeqCst);
+}
+
 fn now_us(a: &Activity) -> u64 {
     a.started.elapsed().as_micros() as u64 + 1
 }
@@ -68,6 +76,7 @@ fn sample(a: &Activity) -> Sample {
         vm_bytes,
         oldest_request: oldest.map(since),
         gil_unseen_for: since(a.gil_seen.load(Ordering::SeqCst)),
+        nothing_loaded: !LOADED.load(Ordering::SeqCst),
     }
 }
 
@@ -103,6 +112,7 @@ pub fn limits(c: &wsgi_core::config::DaemonProcess) -> Limits {
         virtual_memory_limit: c.virtual_memory_limit,
         request_timeout: c.request_timeout,
         deadlock_timeout: c.deadlock_timeout,
+        startup_timeout: c.startup_timeout,
     }
 }
 

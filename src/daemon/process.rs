@@ -125,7 +125,11 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         .collect();
     runtime::initialize(Settings { env, home: spec.python_home.clone(), ..Settings::default() })
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
-    crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive);
+    if crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive)
+        && !group.spec.preload.is_empty()
+    {
+        super::monitor::application_loaded();
+    }
 
     let facts = Arc::new(GroupFacts {
         name: spec.name.clone(),
@@ -157,22 +161,30 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
         .map_err(|e| format!("Unable to start the monitor thread of daemon process '{}': {e}.", spec.name))?;
 
-    if let Some(sig) = wait_for_stop(&signals) {
-        log::server(
-            Level::Info,
-            s,
-            &format!(
-                "mod_wsgi (pid={}): Shutdown requested for daemon process '{}' (signal {sig}).",
-                std::process::id(),
-                spec.name
-            ),
-        );
-        STOPPING.store(true, Ordering::SeqCst);
-        // SAFETY: writing one byte to our own pipe wakes every worker.
-        unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
-    }
-    // A retiring process first gets graceful-timeout for its requests.
-    let deadline = Instant::now() + spec.graceful_timeout + spec.shutdown_timeout;
+    // How long running requests may take before shutdown-timeout starts.
+    let drain = match wait_for_stop(&signals) {
+        Some(libc::SIGUSR2) => {
+            retire("eviction requested (SIGUSR2)");
+            if spec.eviction_timeout.is_zero() { spec.graceful_timeout } else { spec.eviction_timeout }
+        }
+        Some(sig) => {
+            log::server(
+                Level::Info,
+                s,
+                &format!(
+                    "mod_wsgi (pid={}): Shutdown requested for daemon process '{}' (signal {sig}).",
+                    std::process::id(),
+                    spec.name
+                ),
+            );
+            STOPPING.store(true, Ordering::SeqCst);
+            // SAFETY: writing one byte to our own pipe wakes every worker.
+            unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
+            Duration::ZERO
+        }
+        None => spec.graceful_timeout,
+    };
+    let deadline = Instant::now() + drain + spec.shutdown_timeout;
     while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -287,7 +299,7 @@ fn block_stop_signals() -> libc::sigset_t {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
             libc::sigaddset(&mut set, sig);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());

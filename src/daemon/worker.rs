@@ -208,7 +208,12 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
     let io = SocketIo::new(conn, group);
     match call::run(call, Box::new(io)) {
         Outcome::Restart => super::process::retire("script file changed"),
-        _ => super::process::request_done(group.maximum_requests),
+        outcome => {
+            if outcome == Outcome::Sent {
+                super::monitor::application_loaded();
+            }
+            super::process::request_done(group.maximum_requests)
+        }
     }
 }
 

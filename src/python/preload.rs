@@ -16,14 +16,17 @@ pub struct Preload {
 }
 
 /// Loads each script into its interpreter, logging failures (the process
-/// keeps going: a request will try again and report it).
-pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) {
+/// keeps going: a request will try again and report it). True when every
+/// script loaded.
+pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) -> bool {
     let pid = std::process::id();
+    let mut all_loaded = true;
     for p in scripts {
         let entered = match interpreters::enter(&p.application_group, super::interpreter_setup::setup) {
             Ok(e) => e,
             Err(e) => {
                 log_process(LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}."));
+                all_loaded = false;
                 continue;
             }
         };
@@ -45,6 +48,7 @@ pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) {
                     ),
                 ),
                 Err(e) => {
+                    all_loaded = false;
                     log_process(LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}"));
                     if let ScriptError::Load { err, .. } = &e {
                         for line in traceback_lines(py, err) {
@@ -56,4 +60,5 @@ pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) {
         });
         drop(entered);
     }
+    all_loaded
 }

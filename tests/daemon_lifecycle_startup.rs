@@ -1,0 +1,92 @@
+//! Daemon recycling that is not about requests: `startup-timeout` (a
+//! process whose application never loads is replaced) and
+//! `eviction-timeout` (SIGUSR2 retires a process, which gets its own time
+//! to finish its requests while its replacement starts).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::daemon::wait_for_daemons;
+use common::*;
+
+const PID_APP: &str = r#"import os, time
+def application(environ, start_response):
+    time.sleep(float(environ.get('QUERY_STRING') or 0))
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [str(os.getpid()).encode()]
+"#;
+
+#[test]
+fn startup_timeout_replaces_a_process_whose_application_never_loads() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/broken.wsgi", "import no_such_module_for_startup_timeout\n")
+        .conf(
+            "WSGIDaemonProcess startup processes=1 threads=1 startup-timeout=1 display-name=%{GROUP}
+WSGIScriptAlias /broken {root}/scripts/broken.wsgi process-group=startup application-group=%{GLOBAL}",
+        )
+        .start();
+    let first = wait_for_daemons(&apache, "(wsgi:startup)", 1, Duration::from_secs(10));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        apache
+            .wait_for_log("retiring (startup-timeout expired before the application loaded)", Duration::from_secs(10)),
+        "{}",
+        apache.error_log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = wait_for_daemons(&apache, "(wsgi:startup)", 1, Duration::from_secs(5));
+        if now.len() == 1 && now[0] != first[0] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replacement for {first:?}: {now:?}\n{}", apache.error_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_loaded_application_is_not_recycled_by_startup_timeout() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/pid.wsgi", PID_APP)
+        .conf(
+            "WSGIDaemonProcess loaded processes=1 threads=1 startup-timeout=1
+WSGIScriptAlias /pid {root}/scripts/pid.wsgi process-group=loaded",
+        )
+        .start();
+    let first = apache.get("/pid").text();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(apache.get("/pid").text(), first, "the process was replaced:\n{}", apache.error_log());
+    assert!(!apache.error_log().contains("startup-timeout expired"), "{}", apache.error_log());
+}
+
+#[test]
+fn sigusr2_evicts_a_process_after_its_running_request() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/pid.wsgi", PID_APP)
+        .conf(
+            "WSGIDaemonProcess evict processes=1 threads=2 eviction-timeout=5 display-name=%{GROUP}
+WSGIScriptAlias /pid {root}/scripts/pid.wsgi process-group=evict",
+        )
+        .start();
+    let old: i32 = apache.get("/pid").text().parse().expect("pid");
+    let slow = {
+        let port = apache.port();
+        std::thread::spawn(move || {
+            let mut conn = Conn::open(port).expect("connect");
+            conn.get("/pid?1.5")
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    common::process::kill(old, libc::SIGUSR2);
+    // The running request finishes in the old process, within eviction-timeout.
+    let resp = slow.join().expect("slow request");
+    assert_eq!((resp.status, resp.text()), (200, old.to_string()));
+    let new: i32 = apache.get("/pid").text().parse().expect("pid");
+    assert_ne!(new, old, "SIGUSR2 did not replace the process");
+    assert!(
+        apache.wait_for_log("retiring (eviction requested (SIGUSR2))", Duration::from_secs(5)),
+        "{}",
+        apache.error_log()
+    );
+}
