@@ -120,6 +120,7 @@ mod tests {
             vm_bytes: u64::MAX,
             oldest_request: Some(S(999)),
             gil_unseen_for: S(999),
+            nothing_loaded: true,
         };
         assert_eq!(judge(&Limits::default(), &s), Verdict::Keep);
     }
