@@ -87,6 +87,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     let group = &registry.groups[index];
     let spec = &group.spec.config;
     unblock_all_signals();
+    log::set_main_server(s);
     // SAFETY: getppid has no preconditions.
     let manager = unsafe { libc::getppid() };
     if let Some(title) = &spec.display_name {
@@ -108,7 +109,6 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         format!("Unable to change working directory to '{home}' for daemon process '{}': {e}.", spec.name)
     })?;
 
-    log::set_main_server(s);
     crate::python::io::set_process_logger(log::process);
     interpreter_setup::configure(InterpreterSettings {
         python_path: spec.python_path.clone(),
@@ -233,10 +233,20 @@ fn lookup_group(a: &Account) -> Result<nix::unistd::Gid, String> {
 /// Switches to the group's user and group when Apache started as root.
 fn become_user(group: &Group) -> Result<(), String> {
     use nix::unistd::{Gid, Uid, initgroups, setgid, setuid};
+    let spec = &group.spec.config;
     if !Uid::effective().is_root() {
+        if spec.user.is_some() || spec.group.is_some() {
+            log::process(
+                crate::python::io::LogLevel::Warning,
+                &format!(
+                    "mod_wsgi (pid={}): user=/group= of daemon process '{}' ignored: Apache was not started as root.",
+                    std::process::id(),
+                    spec.name
+                ),
+            );
+        }
         return Ok(());
     }
-    let spec = &group.spec.config;
     // SAFETY: plain reads of the struct Apache filled in from User/Group.
     let (apache_uid, apache_gid) = unsafe { (ffi::ap_unixd_config.user_id, ffi::ap_unixd_config.group_id) };
     let user = match &spec.user {
