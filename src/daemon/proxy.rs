@@ -232,6 +232,18 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
             Frame::SendFile { offset, len } => {
                 let fd =
                     conn.take_fd().ok_or(Relay::Daemon(WireError::Unexpected("send-file without a descriptor")))?;
+                // The daemon runs application code: only a regular file is
+                // sent (a pipe or socket would block this thread), and never
+                // past its end.
+                let meta = std::fs::File::from(fd.try_clone().map_err(|e| Relay::Daemon(WireError::Io(e)))?)
+                    .metadata()
+                    .map_err(|e| Relay::Daemon(WireError::Io(e)))?;
+                if !meta.is_file() {
+                    return Err(Relay::Daemon(WireError::Unexpected(
+                        "send-file of something that is not a regular file",
+                    )));
+                }
+                let len = len.min(meta.len().saturating_sub(offset));
                 // The file bucket works on its own duplicate; ours closes here.
                 let sent = io.send_file(fd.as_raw_fd(), offset, len).map_err(Relay::Client)?;
                 if !sent {
