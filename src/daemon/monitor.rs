@@ -116,11 +116,26 @@ pub fn limits(c: &wsgi_core::config::DaemonProcess) -> Limits {
     }
 }
 
+/// The GIL probe thread, stopped before Python is finalised.
+pub struct Probe {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Probe {
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
+
 /// Starts the threads that probe the GIL and judge the limits.
-pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std::io::Result<()> {
+pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std::io::Result<Probe> {
     let server = server as usize;
-    std::thread::Builder::new().name("wsgi-gil-probe".into()).spawn(|| {
-        loop {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let probe = std::thread::Builder::new().name("wsgi-gil-probe".into()).spawn(move || {
+        while !stopped.load(Ordering::SeqCst) {
             // Taking and releasing the main interpreter's GIL proves it is
             // not held forever by a stuck extension.
             if let (Ok(entered), Some(a)) =
@@ -154,5 +169,5 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
             }
         }
     })?;
-    Ok(())
+    Ok(Probe { stop, thread: probe })
 }

@@ -140,6 +140,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         queue_timeout: spec.queue_timeout,
         header_buffer_size: spec.header_buffer_size as usize,
         case_sensitive: registry.case_sensitive,
+        socket_timeout: group.spec.socket_timeout,
     });
     let (wake_r, wake_w) = pipe()?;
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
@@ -158,7 +159,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
             .map_err(|e| format!("Unable to start worker thread for daemon process '{}': {e}.", spec.name))?;
         workers.push(t);
     }
-    super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
+    let probe = super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
         .map_err(|e| format!("Unable to start the monitor thread of daemon process '{}': {e}.", spec.name))?;
 
     // How long running requests may take before shutdown-timeout starts.
@@ -198,6 +199,8 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     for t in workers {
         let _ = t.join();
     }
+    // No thread may take the GIL once finalisation starts.
+    probe.stop();
     runtime::finalize();
     Ok(())
 }
@@ -383,12 +386,21 @@ fn accept_loop(slot: usize, listener: RawFd, wake: RawFd, facts: &GroupFacts) {
         // another worker or process took the connection.
         let conn = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
         if conn < 0 {
+            let err = std::io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EINTR | libc::ECONNABORTED)) {
+                // Out of descriptors or memory: the listener stays readable,
+                // so back off instead of spinning.
+                std::thread::sleep(Duration::from_millis(50));
+            }
             continue;
         }
         ACTIVE.fetch_add(1, Ordering::SeqCst);
         super::monitor::request_started(slot);
         // SAFETY: `conn` is a new connected socket we now own.
         let stream = unsafe { UnixStream::from_raw_fd(conn) };
+        // A peer that connects and stays silent must not hold a thread.
+        let _ = stream.set_read_timeout(Some(facts.socket_timeout));
+        let _ = stream.set_write_timeout(Some(facts.socket_timeout));
         worker::serve(stream, facts);
         super::monitor::request_finished(slot);
         ACTIVE.fetch_sub(1, Ordering::SeqCst);

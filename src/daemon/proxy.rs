@@ -223,6 +223,13 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
                 conn.flush().map_err(daemon_err)?;
             }
             Frame::Headers { status, headers } => {
+                // The daemon runs application code: its status and headers
+                // are checked again before they reach the client.
+                let valid = wsgi_core::headers::parse_status(status).is_ok()
+                    && headers.iter().all(|(k, v)| wsgi_core::headers::check_header(k, v).is_ok());
+                if !valid {
+                    return Err(Relay::Daemon(WireError::Unexpected("invalid status line or header")));
+                }
                 let headers: Vec<(String, String)> =
                     headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
                 io.send_headers(status, &headers).map_err(Relay::Client)?;

@@ -162,8 +162,9 @@ pub fn start(
     let sup_ref = unsafe { &mut *sup };
     sup_ref.slots =
         (0..registry.groups.len()).map(|g| Slot { sup, group: g, proc_: ffi::apr_proc_t::default() }).collect();
-    // SAFETY: registered after `sup` and the other-child records; pools
-    // run cleanups in reverse order, so this runs first on teardown.
+    // SAFETY: `sup` lives in pconf and stays valid until this cleanup has
+    // run; the other-child registrations made later only unregister
+    // themselves when the pool is cleared, before `sup` is freed.
     unsafe { ffi::apr_pool_cleanup_register(pconf, sup.cast(), Some(stop_all), Some(no_cleanup)) };
     for slot in sup_ref.slots.iter_mut() {
         spawn(slot);

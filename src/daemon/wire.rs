@@ -167,6 +167,11 @@ impl Conn {
             if n < 0 {
                 return Err(std::io::Error::last_os_error().into());
             }
+            // Descriptors cut off by a full control buffer would be lost
+            // silently; a peer that sends more than a frame needs is broken.
+            if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+                return Err(WireError::Unexpected("too many passed descriptors"));
+            }
             let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
             while !cmsg.is_null() {
                 if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
@@ -176,6 +181,9 @@ impl Conn {
                     for i in 0..count {
                         let fd = std::ptr::read_unaligned((data as *const RawFd).add(i));
                         self.fds.push_back(OwnedFd::from_raw_fd(fd));
+                    }
+                    if self.fds.len() > MAX_FDS {
+                        return Err(WireError::Unexpected("descriptors without SendFile frames"));
                     }
                 }
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);

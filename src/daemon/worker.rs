@@ -26,6 +26,8 @@ pub struct GroupFacts {
     pub header_buffer_size: usize,
     /// `WSGICaseSensitivity`, which names script modules.
     pub case_sensitive: bool,
+    /// `socket-timeout`: the longest wait for the Apache child.
+    pub socket_timeout: std::time::Duration,
 }
 
 /// The request's I/O in a daemon process: frames to the Apache child.

@@ -51,7 +51,7 @@ fn translate(req: Request) -> i32 {
         let Some((at_root, len, target)) = hit else {
             continue;
         };
-        let rest = if at_root { uri.as_str() } else { &uri[len.min(uri.len())..] };
+        let rest = if at_root { uri.as_str() } else { uri.get(len..).unwrap_or("") };
         req.set_filename(&format!("{target}{rest}"));
         req.set_handler(HANDLER);
         let notes = req.notes();

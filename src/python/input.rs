@@ -81,7 +81,11 @@ impl Input {
                 }
                 Ok(n > 0)
             }
-            Err(IoError::Finished) => Err(to_pyerr(IoError::Finished)),
+            Err(IoError::Finished) => {
+                // The buffer went with the request.
+                (self.pos, self.end, self.eof) = (0, 0, true);
+                Err(to_pyerr(IoError::Finished))
+            }
             Err(e) => {
                 self.eof = true;
                 Err(to_pyerr(e))
