@@ -147,3 +147,19 @@ fn log_level_warn_hides_script_loading() {
     let lines = loading_lines("warn");
     assert!(lines.is_empty(), "{lines:#?}");
 }
+
+/// A WSGIScriptAliasMatch whose match ends inside a multi-byte character of
+/// the URL (PCRE works on bytes): mapped without an internal error.
+#[test]
+fn alias_match_ending_inside_a_utf8_character_is_not_an_internal_error() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/a.wsgi", apps::HELLO_WORLD)
+        .conf("WSGIScriptAliasMatch ^/u/(.) {root}/scripts/a.wsgi")
+        .start();
+    let mark = apache.log_mark();
+    // "é" is two bytes; the pattern's "." matches the first one only.
+    let resp = apache.get("/u/%C3%A9");
+    assert_eq!(resp.status, 200, "{}", apache.log_since(mark));
+    assert_eq!(resp.text(), "Hello World!");
+    assert!(!apache.log_since(mark).contains("internal error"), "{}", apache.log_since(mark));
+}
