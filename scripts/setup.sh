@@ -8,7 +8,7 @@ packages=(
   libclang-dev                 # bindgen
   python3.11 python3.11-dev python3.11-venv  # the libpython we link, venvs for tests
   libapache2-mod-wsgi-py3      # Debian's mod_wsgi, the reference we compare with
-  curl wrk procps psmisc       # tests and benchmarks
+  curl wrk procps psmisc strace  # tests (strace checks sendfile use) and benchmarks
 )
 
 missing=()
