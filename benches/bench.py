@@ -212,7 +212,14 @@ def main():
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
-    lua = os.path.join(tempfile.mkdtemp(prefix="mod_wsgi_rs-bench-lua-"), "post.lua")
+    lua_dir = tempfile.mkdtemp(prefix="mod_wsgi_rs-bench-lua-")
+    try:
+        run(args, only, os.path.join(lua_dir, "post.lua"))
+    finally:
+        shutil.rmtree(lua_dir, ignore_errors=True)
+
+
+def run(args, only, lua):
     with open(lua, "w") as f:
         f.write(POST_LUA)
 
