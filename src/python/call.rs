@@ -295,6 +295,10 @@ fn call_application<'py>(
 }
 
 fn close_result(result: &Bound<'_, PyAny>) -> PyResult<()> {
+    // The common `return [body]`: a plain list or tuple has no close().
+    if result.is_exact_instance_of::<pyo3::types::PyList>() || result.is_exact_instance_of::<pyo3::types::PyTuple>() {
+        return Ok(());
+    }
     if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) }
 }
 

@@ -156,5 +156,5 @@ pub fn request_stream<'py>(py: Python<'py>, io: SharedIo) -> PyResult<Bound<'py,
     kwargs.set_item("errors", "replace")?;
     kwargs.set_item("line_buffering", true)?;
     kwargs.set_item("write_through", true)?;
-    py.import("io")?.getattr("TextIOWrapper")?.call((buffer,), Some(&kwargs))
+    super::script::loaded_module(py, "io")?.getattr("TextIOWrapper")?.call((buffer,), Some(&kwargs))
 }

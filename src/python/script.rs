@@ -46,8 +46,29 @@ enum Cached<'py> {
     Absent,
 }
 
+/// `sys.modules` of the current interpreter, without the import machinery
+/// (this runs on every request).
+pub fn sys_modules(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    // SAFETY: the GIL is held; PySys_GetObject returns a borrowed
+    // reference (or null without an exception set).
+    let modules = unsafe { Bound::from_borrowed_ptr_or_opt(py, ffi::PySys_GetObject(c"modules".as_ptr())) };
+    match modules {
+        Some(m) => Ok(m.cast_into::<PyDict>()?),
+        None => Ok(py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?),
+    }
+}
+
+/// A module that is normally imported already (`io`, ...), from
+/// `sys.modules` when it is there.
+pub fn loaded_module<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    match sys_modules(py)?.get_item(name)? {
+        Some(m) => Ok(m),
+        None => Ok(py.import(name)?.into_any()),
+    }
+}
+
 fn cached<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Cached<'py>> {
-    let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
+    let modules = sys_modules(py)?;
     let Some(m) = modules.get_item(s.module_name)? else { return Ok(Cached::Absent) };
     let Ok(m) = m.cast_into::<PyModule>() else { return Ok(Cached::Absent) };
     if s.reload {
