@@ -47,10 +47,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i3
         log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={pid}): {msg}"));
         status as i32
     };
-    let queued = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros().to_string())
-        .unwrap_or_default();
+    let queued = crate::python::environ::now_micros().to_string();
     let base: Vec<(&[u8], &[u8])> = vars
         .iter()
         .map(|(k, v)| (k.as_slice(), v.as_slice()))

@@ -3,7 +3,7 @@
 
 use super::wire::{Conn, WireError, level_to_wire};
 use crate::python::call::{self, Outcome, WsgiCall};
-use crate::python::environ::EnvironFlags;
+use crate::python::environ::{self, EnvironFlags};
 use crate::python::io::{IoError, LogLevel, RequestIo, log_process};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
@@ -196,15 +196,10 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
         io.finish(Outcome::Failed(504));
         return;
     }
-    let https =
-        vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && matches!(v.as_slice(), b"1" | b"on" | b"On" | b"ON"));
+    let https = vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && environ::is_https(v));
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros().to_string())
-        .unwrap_or_default();
     let mut vars = vars;
-    vars.push((b"mod_wsgi.daemon_start".to_vec(), started.into_bytes()));
+    vars.push((b"mod_wsgi.daemon_start".to_vec(), environ::now_micros().to_string().into_bytes()));
     let mut call = WsgiCall::from_vars(vars, flags, None, group.case_sensitive);
     call.restart_on_change = true;
     let io = SocketIo::new(conn, group);
@@ -223,7 +218,6 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
 /// (`mod_wsgi.queue_start`, microseconds since the epoch).
 fn queued_for(vars: &[(Vec<u8>, Vec<u8>)]) -> Option<std::time::Duration> {
     let (_, v) = vars.iter().find(|(k, _)| k.as_slice() == b"mod_wsgi.queue_start")?;
-    let start: u64 = std::str::from_utf8(v).ok()?.parse().ok()?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_micros() as u64;
-    Some(std::time::Duration::from_micros(now.saturating_sub(start)))
+    let start: i64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+    Some(std::time::Duration::from_micros(environ::now_micros().saturating_sub(start).max(0) as u64))
 }

@@ -230,7 +230,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     let text = |k: &str| env.get(k).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
     let script_name = text("SCRIPT_NAME");
     let port = text("SERVER_PORT");
-    let https = env.get("HTTPS").is_some_and(|v| matches!(v, b"1" | b"on" | b"On" | b"ON"));
+    let https = env.get("HTTPS").is_some_and(crate::python::environ::is_https);
 
     let app_group = match req.note(notes::APPLICATION_GROUP) {
         Some(t) => AppGroup::parse(&t),

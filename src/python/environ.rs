@@ -78,6 +78,11 @@ pub fn normalise_script_paths(vars: &mut Vars) {
 }
 
 /// Microseconds since the epoch, as mod_wsgi's `*_start` values.
+/// Whether an `HTTPS` variable's value means the request came over TLS.
+pub fn is_https(value: &[u8]) -> bool {
+    matches!(value, b"1" | b"on" | b"On" | b"ON")
+}
+
 pub fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
