@@ -8,11 +8,13 @@
 //! - `manager.rs`: a group's manager: forks and replaces its processes.
 //! - `process.rs`: a daemon process from fork to exit, and retiring.
 //! - `detach.rs`: what every forked process sheds from Apache first.
+//! - `accounts.rs`: the user and group names or `#id`s of the options.
 //! - `monitor.rs`: request timings and the recycling limits.
 //! - `worker.rs`: a daemon's side of one request.
 //! - `proxy.rs`: an Apache child's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
 
+pub mod accounts;
 pub mod detach;
 pub mod manager;
 pub mod monitor;

@@ -215,22 +215,11 @@ fn unblock_all_signals() {
 }
 
 fn lookup_user(a: &Account) -> Result<nix::unistd::User, String> {
-    let found = match a {
-        Account::Id(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(*uid)),
-        Account::Name(n) => nix::unistd::User::from_name(n),
-    };
-    found.ok().flatten().ok_or_else(|| format!("Unable to find user '{a}'."))
+    super::accounts::user(a).ok_or_else(|| format!("Unable to find user '{a}'."))
 }
 
 fn lookup_group(a: &Account) -> Result<nix::unistd::Gid, String> {
-    match a {
-        Account::Id(gid) => Ok(nix::unistd::Gid::from_raw(*gid)),
-        Account::Name(n) => nix::unistd::Group::from_name(n)
-            .ok()
-            .flatten()
-            .map(|g| g.gid)
-            .ok_or_else(|| format!("Unable to find group '{a}'.")),
-    }
+    super::accounts::gid(a).ok_or_else(|| format!("Unable to find group '{a}'."))
 }
 
 /// Switches to the group's user and group when Apache started as root.

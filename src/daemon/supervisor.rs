@@ -63,15 +63,11 @@ fn child_uid() -> libc::uid_t {
 
 /// The uid that may connect: `socket-user=`, else Apache's `User`.
 fn socket_owner(config: &wsgi_core::config::DaemonProcess) -> Result<libc::uid_t, String> {
-    use wsgi_core::config::Account;
     match &config.socket_user {
         None => Ok(child_uid()),
-        Some(Account::Id(uid)) => Ok(*uid),
-        Some(Account::Name(name)) => nix::unistd::User::from_name(name)
-            .ok()
-            .flatten()
-            .map(|u| u.uid.as_raw())
-            .ok_or_else(|| format!("WSGIDaemonProcess {}: socket-user '{name}' does not exist", config.name)),
+        Some(a) => super::accounts::uid(a)
+            .map(|u| u.as_raw())
+            .ok_or_else(|| format!("WSGIDaemonProcess {}: socket-user '{a}' does not exist", config.name)),
     }
 }
 

@@ -86,19 +86,19 @@ fn check_across_servers(cmd: &ffi::cmd_parms, name: &str, cfg: &ServerConfig) ->
 
 /// `user=` and `group=` must name existing accounts, and never root.
 fn check_accounts(d: &config::DaemonProcess) -> Result<(), config::ConfigError> {
-    use nix::unistd::{Group, User};
+    use crate::daemon::accounts;
     let err = |msg: String| Err(config::ConfigError::new("WSGIDaemonProcess", msg));
-    if let Some(config::Account::Name(name)) = &d.user {
-        match User::from_name(name) {
-            Ok(Some(u)) if u.uid.is_root() => {
+    if let Some(user @ config::Account::Name(name)) = &d.user {
+        match accounts::user(user) {
+            Some(u) if u.uid.is_root() => {
                 return err(format!("daemon process group '{}' may not run as user '{name}', which is root", d.name));
             }
-            Ok(Some(_)) => {}
-            _ => return err(format!("user '{name}' of daemon process group '{}' does not exist", d.name)),
+            Some(_) => {}
+            None => return err(format!("user '{name}' of daemon process group '{}' does not exist", d.name)),
         }
     }
-    if let Some(config::Account::Name(name)) = &d.group
-        && !matches!(Group::from_name(name), Ok(Some(_)))
+    if let Some(group @ config::Account::Name(name)) = &d.group
+        && accounts::gid(group).is_none()
     {
         return err(format!("group '{name}' of daemon process group '{}' does not exist", d.name));
     }
