@@ -325,6 +325,56 @@ fn wsgi_errors_write_goes_to_error_log() {
     assert!(line.ends_with(&marker), "{line}");
 }
 
+/// Does to wsgi.errors what the query string says, and reports what it
+/// sees of it: a stream is reused between requests only when the
+/// application left no trace on it, so none of this may leak into the next
+/// request.
+const ERRORS_STATE_APP: &str = r#"
+kept = []
+
+def application(environ, start_response):
+    e = environ['wsgi.errors']
+    what = environ['QUERY_STRING']
+    if what == 'mark':
+        e.marker = 1
+    elif what == 'keep':
+        kept.append(e)
+    elif what == 'close':
+        e.close()
+    elif what == 'reconfigure':
+        e.reconfigure(line_buffering=False)
+    seen = 'marker=%s kept=%s closed=%s line_buffering=%s type=%s' % (
+        hasattr(e, 'marker'), any(k is e for k in kept), e.closed, e.line_buffering, type(e).__name__)
+    if what == 'write':
+        e.write('errors-state written\n')
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [seen.encode()]
+"#;
+
+#[test]
+fn wsgi_errors_is_fresh_for_every_request() {
+    // One worker thread, so that every request meets the previous one's stream.
+    let apache = ApacheBuilder::new()
+        .mpm(Mpm::Prefork)
+        .conf("StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1")
+        .file("scripts/errors-state.wsgi", ERRORS_STATE_APP)
+        .conf("WSGIScriptAlias /errors-state {root}/scripts/errors-state.wsgi")
+        .start();
+    let pristine = "marker=False kept=False closed=False line_buffering=True type=TextIOWrapper";
+    for what in ["plain", "plain", "mark", "keep", "close", "reconfigure", "write", "plain"] {
+        let mark = apache.log_mark();
+        let resp = apache.get(&format!("/errors-state?{what}"));
+        apache.assert_status(&resp, 200, mark);
+        let after = apache.get("/errors-state?check");
+        assert_eq!(after.text(), pristine, "the request after '{what}' saw: {:?}", after.text());
+    }
+    let log = apache.error_log();
+    let written: Vec<_> = log.lines().filter(|l| l.contains("errors-state written")).collect();
+    assert_eq!(written.len(), 1, "{log}");
+    assert!(written[0].contains("[client 127.0.0.1:"), "{}", written[0]);
+    apache.assert_no_crash();
+}
+
 #[test]
 fn start_response_write_precedes_the_iterable() {
     let resp = server().get("/write");

@@ -10,8 +10,10 @@ pub fn script_module_name(path: &str, case_sensitive: bool) -> String {
         if case_sensitive { Md5::digest(path.as_bytes()) } else { Md5::digest(path.to_lowercase().as_bytes()) };
     let mut name = String::with_capacity(10 + 32);
     name.push_str("_mod_wsgi_");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        name.push_str(&format!("{b:02x}"));
+        name.push(char::from(HEX[usize::from(b >> 4)]));
+        name.push(char::from(HEX[usize::from(b & 15)]));
     }
     name
 }

@@ -261,7 +261,7 @@ fn respond(
             return Err(());
         }
     };
-    let result = call_application(py, call, io, app, state, &errors);
+    let result = call_application(py, call, io, app, state, &errors.wrapper);
     let outcome = match result {
         Ok(result) => {
             let sent = send_result(py, io, state, &result).map_err(|e| report(&e));
@@ -274,7 +274,7 @@ fn respond(
         }
     };
     // What the application wrote without a newline is logged now.
-    let _ = errors.call_method0("flush");
+    errors::finish(py, errors);
     outcome
 }
 
@@ -287,9 +287,9 @@ fn call_application<'py>(
     errors: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
-    environ.set_item("wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
-    environ.set_item("wsgi.errors", errors)?;
-    environ.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
+    environ::set(&environ, b"wsgi.errors", errors)?;
+    environ::set(&environ, b"wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
     app.call1((environ, start))
 }

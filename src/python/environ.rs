@@ -1,8 +1,9 @@
 //! The WSGI `environ` dictionary.
 
 use super::interpreter_setup::COMPAT_VERSION;
+use super::strings::{interned, latin1};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,12 +21,6 @@ pub struct EnvironFlags {
 /// server to here, where it becomes the tuple mod_wsgi puts in
 /// `environ['apache.version']`.
 pub const APACHE_VERSION_KEY: &str = "apache.version";
-
-/// Decodes bytes as latin-1, as WSGI requires for native strings.
-pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
-    let text: String = bytes.iter().map(|&b| b as char).collect();
-    PyString::new(py, &text)
-}
 
 /// `"2.4.71"` as `(2, 4, 71)`; missing or bad parts are 0.
 fn version_tuple<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
@@ -100,18 +95,18 @@ pub fn build<'py>(py: Python<'py>, vars: &[(Vec<u8>, Vec<u8>)], flags: &EnvironF
     for (k, v) in vars {
         match k.as_slice() {
             b"PATH" | b"HTTPS" => {}
-            k if k == APACHE_VERSION_KEY.as_bytes() => env.set_item(APACHE_VERSION_KEY, version_tuple(py, v)?)?,
-            _ => env.set_item(latin1(py, k), latin1(py, v))?,
+            k if k == APACHE_VERSION_KEY.as_bytes() => set(&env, k, version_tuple(py, v)?)?,
+            _ => set(&env, k, latin1(py, v)?)?,
         }
     }
-    env.set_item("mod_wsgi.script_start", now_micros().to_string())?;
-    env.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
-    env.set_item("wsgi.url_scheme", if flags.https { "https" } else { "http" })?;
-    env.set_item("wsgi.multithread", flags.multithread)?;
-    env.set_item("wsgi.multiprocess", flags.multiprocess)?;
-    env.set_item("wsgi.run_once", false)?;
-    env.set_item("wsgi.input_terminated", true)?;
-    env.set_item("mod_wsgi.version", PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?)?;
+    set(&env, b"mod_wsgi.script_start", now_micros().to_string())?;
+    set(&env, b"wsgi.version", PyTuple::new(py, [1, 0])?)?;
+    set(&env, b"wsgi.url_scheme", interned(py, if flags.https { b"https" } else { b"http" })?)?;
+    set(&env, b"wsgi.multithread", flags.multithread)?;
+    set(&env, b"wsgi.multiprocess", flags.multiprocess)?;
+    set(&env, b"wsgi.run_once", false)?;
+    set(&env, b"wsgi.input_terminated", true)?;
+    set(&env, b"mod_wsgi.version", PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?)?;
     // Counted as mod_wsgi counts: the values before this request.
     let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
     let (thread_id, thread_requests) = THREAD.with(|t| {
@@ -122,8 +117,13 @@ pub fn build<'py>(py: Python<'py>, vars: &[(Vec<u8>, Vec<u8>)], flags: &EnvironF
         t.set((id, count + 1));
         (id, count)
     });
-    env.set_item("mod_wsgi.total_requests", total)?;
-    env.set_item("mod_wsgi.thread_id", thread_id)?;
-    env.set_item("mod_wsgi.thread_requests", thread_requests)?;
+    set(&env, b"mod_wsgi.total_requests", total)?;
+    set(&env, b"mod_wsgi.thread_id", thread_id)?;
+    set(&env, b"mod_wsgi.thread_requests", thread_requests)?;
     Ok(env)
+}
+
+/// `env[name] = value`, with the key from the per-interpreter cache.
+pub fn set<'py>(env: &Bound<'py, PyDict>, name: &[u8], value: impl IntoPyObject<'py>) -> PyResult<()> {
+    env.set_item(interned(env.py(), name)?, value)
 }

@@ -6,10 +6,18 @@
 //! [`LogBuffer`] that logs each complete line and keeps a partial last line
 //! until it is flushed. [`ErrorLog`], for `sys.stderr`, does the same as one
 //! text object.
+//!
+//! Making the wrapper costs more than the rest of a small request's
+//! environ, so a thread keeps the last one per interpreter for its next
+//! request when the application left no trace on it: no reference kept,
+//! nothing written, flushed, closed, reconfigured or set on it. Such a
+//! wrapper cannot be told apart from a new one.
 
 use super::io::{LogLevel, SharedIo, log_process, with_io};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
+use std::cell::RefCell;
 
 /// Sends `lines` to the request's log, or to the server's log when there
 /// is no request or it is over.
@@ -90,11 +98,20 @@ impl ErrorLog {
 pub struct LogBuffer {
     io: Option<SharedIo>,
     #[pyo3(get)]
-    name: String,
+    name: &'static str,
     partial: Vec<u8>,
+    /// Called through the wrapper (by the application) at least once.
+    used: bool,
 }
 
 impl LogBuffer {
+    fn flush_partial(&mut self, py: Python<'_>) {
+        if !self.partial.is_empty() {
+            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            emit(py, self.io.as_ref(), vec![rest]);
+        }
+    }
+
     fn take_lines(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         while let Some(i) = self.partial.iter().position(|&b| b == b'\n') {
@@ -108,6 +125,7 @@ impl LogBuffer {
 #[pymethods]
 impl LogBuffer {
     fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) -> usize {
+        self.used = true;
         let data = data.as_bytes();
         self.partial.extend_from_slice(data);
         let lines = self.take_lines();
@@ -116,10 +134,8 @@ impl LogBuffer {
     }
 
     fn flush(&mut self, py: Python<'_>) {
-        if !self.partial.is_empty() {
-            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
-            emit(py, self.io.as_ref(), vec![rest]);
-        }
+        self.used = true;
+        self.flush_partial(py);
     }
 
     fn close(&mut self, py: Python<'_>) {
@@ -148,13 +164,77 @@ impl LogBuffer {
     }
 }
 
+/// `wsgi.errors` of one request, and the buffer under it.
+pub struct RequestStream<'py> {
+    pub wrapper: Bound<'py, PyAny>,
+    buffer: Bound<'py, LogBuffer>,
+}
+
+thread_local! {
+    /// (interpreter address, wrapper, buffer): a stream kept for this
+    /// thread's next request in that interpreter. Each holds one reference
+    /// that is never released: a process has few interpreters and threads,
+    /// and releasing after finalisation would crash it.
+    static SPARE: RefCell<Vec<(usize, usize, usize)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn current_interpreter() -> usize {
+    // SAFETY: callers hold the GIL, so there is a current interpreter.
+    unsafe { pyo3::ffi::PyInterpreterState_Get() as usize }
+}
+
 /// `wsgi.errors` for one request: a text stream as mod_wsgi's.
-pub fn request_stream<'py>(py: Python<'py>, io: SharedIo) -> PyResult<Bound<'py, PyAny>> {
-    let buffer = Bound::new(py, LogBuffer { io: Some(io), name: "<wsgi.errors>".into(), partial: Vec::new() })?;
-    let kwargs = pyo3::types::PyDict::new(py);
-    kwargs.set_item("encoding", "utf-8")?;
-    kwargs.set_item("errors", "replace")?;
-    kwargs.set_item("line_buffering", true)?;
-    kwargs.set_item("write_through", true)?;
-    super::script::loaded_module(py, "io")?.getattr("TextIOWrapper")?.call((buffer,), Some(&kwargs))
+pub fn request_stream<'py>(py: Python<'py>, io: SharedIo) -> PyResult<RequestStream<'py>> {
+    let interp = current_interpreter();
+    let spare = SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.iter().position(|(i, _, _)| *i == interp).map(|at| s.swap_remove(at))
+    });
+    if let Some((_, wrapper, buffer)) = spare {
+        // SAFETY: both were stored by `recycle` in this interpreter with a
+        // reference each, which is handed back here.
+        let (wrapper, buffer) = unsafe {
+            (
+                Bound::from_owned_ptr(py, wrapper as *mut pyo3::ffi::PyObject),
+                Bound::from_owned_ptr(py, buffer as *mut pyo3::ffi::PyObject).cast_into_unchecked::<LogBuffer>(),
+            )
+        };
+        buffer.borrow_mut().io = Some(io);
+        return Ok(RequestStream { wrapper, buffer });
+    }
+    let buffer = Bound::new(py, LogBuffer { io: Some(io), name: "<wsgi.errors>", partial: Vec::new(), used: false })?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "encoding"), intern!(py, "utf-8"))?;
+    kwargs.set_item(intern!(py, "errors"), intern!(py, "replace"))?;
+    kwargs.set_item(intern!(py, "line_buffering"), true)?;
+    kwargs.set_item(intern!(py, "write_through"), true)?;
+    let wrapper = super::script::loaded_module(py, "io")?
+        .getattr(intern!(py, "TextIOWrapper"))?
+        .call((buffer.clone(),), Some(&kwargs))?;
+    Ok(RequestStream { wrapper, buffer })
+}
+
+/// Ends the request's stream: logs what is left of a last line, detaches
+/// the request, and keeps the stream for the next request if nothing but
+/// this holds it and the application did not touch it.
+pub fn finish(py: Python<'_>, stream: RequestStream<'_>) {
+    let used = {
+        let mut b = stream.buffer.borrow_mut();
+        b.flush_partial(py);
+        b.io = None;
+        b.used
+    };
+    // The wrapper holds the buffer: one reference there and one here.
+    // SAFETY: the GIL is held and both objects are alive.
+    let alone = unsafe {
+        pyo3::ffi::Py_REFCNT(stream.wrapper.as_ptr()) == 1 && pyo3::ffi::Py_REFCNT(stream.buffer.as_ptr()) == 2
+    };
+    let bare = || stream.wrapper.getattr(intern!(py, "__dict__")).ok().and_then(|d| d.len().ok()) == Some(0);
+    if used || !alone || !bare() {
+        return;
+    }
+    let interp = current_interpreter();
+    let RequestStream { wrapper, buffer } = stream;
+    let kept = (interp, wrapper.into_ptr() as usize, buffer.into_ptr() as usize);
+    SPARE.with(|s| s.borrow_mut().push(kept));
 }

@@ -16,3 +16,4 @@ pub mod preload;
 pub mod runtime;
 pub mod script;
 pub mod start_response;
+pub mod strings;

@@ -2,6 +2,7 @@
 
 use parking_lot::Mutex;
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use std::ffi::CString;
@@ -69,10 +70,11 @@ pub fn loaded_module<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, Py
 
 fn cached<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Cached<'py>> {
     let modules = sys_modules(py)?;
-    let Some(m) = modules.get_item(s.module_name)? else { return Ok(Cached::Absent) };
+    let name = super::strings::interned(py, s.module_name.as_bytes())?;
+    let Some(m) = modules.get_item(name)? else { return Ok(Cached::Absent) };
     let Ok(m) = m.cast_into::<PyModule>() else { return Ok(Cached::Absent) };
     if s.reload {
-        let recorded: Option<i64> = m.getattr(MTIME_ATTR).ok().and_then(|v| v.extract().ok());
+        let recorded: Option<i64> = m.getattr(intern!(py, MTIME_ATTR)).ok().and_then(|v| v.extract().ok());
         if recorded != Some(s.mtime) {
             return Ok(Cached::Stale);
         }
@@ -137,9 +139,9 @@ pub fn application<'py>(
     path: &str,
     callable: &str,
 ) -> Result<Bound<'py, PyAny>, ScriptError> {
-    module
-        .getattr(callable)
+    super::strings::interned(module.py(), callable.as_bytes())
         .ok()
+        .and_then(|name| module.getattr(name).ok())
         .filter(|a| a.is_callable())
         .ok_or_else(|| ScriptError::NoCallable { path: path.to_string(), callable: callable.to_string() })
 }
