@@ -7,6 +7,7 @@
 //! - [`headers`]: the status line and header rules applied to responses.
 //! - [`lifecycle`]: when a daemon process must be recycled.
 //! - [`protocol`]: the frames exchanged with daemon processes.
+//! - [`vars`]: a request's CGI-style variables, in one buffer.
 
 pub mod alias;
 pub mod config;
@@ -14,3 +15,4 @@ pub mod headers;
 pub mod lifecycle;
 pub mod names;
 pub mod protocol;
+pub mod vars;

@@ -40,7 +40,7 @@ impl Table {
     }
 
     /// Every entry, in table order, as raw bytes.
-    pub fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn entries(&self) -> wsgi_core::vars::Vars {
         // SAFETY: an apr_table_t begins with its apr_array_header_t (the
         // `apr_table_elts` macro is this cast); entries are `nelts`
         // apr_table_entry_t records whose keys and values are NUL-terminated
@@ -48,18 +48,19 @@ impl Table {
         unsafe {
             let arr = self.raw as *const ffi::apr_array_header_t;
             if arr.is_null() {
-                return Vec::new();
+                return Default::default();
             }
             let n = (*arr).nelts.max(0) as usize;
             let elts = (*arr).elts.cast::<ffi::apr_table_entry_t>();
-            (0..n)
-                .filter_map(|i| {
-                    let e = &*elts.add(i);
-                    let k = super::cstr::bytes(e.key as *const c_char)?;
-                    let v = super::cstr::bytes(e.val as *const c_char).unwrap_or_default();
-                    Some((k.to_vec(), v.to_vec()))
-                })
-                .collect()
+            // Room for a typical request's variables, so pushing rarely grows.
+            let mut vars = wsgi_core::vars::Vars::with_capacity(n + 16, 4096);
+            for i in 0..n {
+                let e = &*elts.add(i);
+                if let Some(k) = super::cstr::bytes(e.key as *const c_char) {
+                    vars.push(k, super::cstr::bytes(e.val as *const c_char).unwrap_or_default());
+                }
+            }
+            vars
         }
     }
 }

@@ -41,18 +41,15 @@ fn connect(t: &Target<'_>) -> std::io::Result<UnixStream> {
 }
 
 /// Runs the request in the daemon; returns the handler's status.
-pub fn run(req: Request, target: &Target<'_>, vars: &[(Vec<u8>, Vec<u8>)]) -> i32 {
+pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Vars) -> i32 {
     let pid = std::process::id();
     let refuse = |status: u32, msg: String| {
         log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={pid}): {msg}"));
         status as i32
     };
     let queued = crate::python::environ::now_micros().to_string();
-    let base: Vec<(&[u8], &[u8])> = vars
-        .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_slice()))
-        .chain([(b"mod_wsgi.queue_start".as_slice(), queued.as_bytes())])
-        .collect();
+    let base: Vec<(&[u8], &[u8])> =
+        vars.iter().chain([(b"mod_wsgi.queue_start".as_slice(), queued.as_bytes())]).collect();
     let mut io = ApacheIo::new(req);
     // A process being replaced answers Retry without running the request;
     // its successor takes it from the listen queue.

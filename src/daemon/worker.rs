@@ -3,7 +3,7 @@
 
 use super::wire::{Conn, WireError, level_to_wire};
 use crate::python::call::{self, Outcome, WsgiCall};
-use crate::python::environ::{self, EnvironFlags};
+use crate::python::environ::{self, EnvironFlags, Vars};
 use crate::python::io::{IoError, LogLevel, RequestIo, log_process};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
@@ -151,10 +151,8 @@ impl RequestIo for SocketIo {
 /// Serves one connection from an Apache child.
 pub fn serve(stream: UnixStream, group: &GroupFacts) {
     let mut conn = Conn::new(stream);
-    let vars: Vec<(Vec<u8>, Vec<u8>)> = match conn.recv() {
-        Ok(Frame::Request { secret, vars }) if secret_matches(&secret, &group.secret) => {
-            vars.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
-        }
+    let mut vars: Vars = match conn.recv() {
+        Ok(Frame::Request { secret, vars }) if secret_matches(&secret, &group.secret) => vars.into_iter().collect(),
         Ok(Frame::Request { .. }) => {
             log_process(
                 LogLevel::Error,
@@ -196,10 +194,9 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
         io.finish(Outcome::Failed(504));
         return;
     }
-    let https = vars.iter().any(|(k, v)| k.as_slice() == b"HTTPS" && environ::is_https(v));
+    let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
-    let mut vars = vars;
-    vars.push((b"mod_wsgi.daemon_start".to_vec(), environ::now_micros().to_string().into_bytes()));
+    vars.push(b"mod_wsgi.daemon_start", environ::now_micros().to_string().as_bytes());
     let mut call = WsgiCall::from_vars(vars, flags, None, group.case_sensitive);
     call.restart_on_change = true;
     let io = SocketIo::new(conn, group);
@@ -216,8 +213,8 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
 
 /// How long the request waited since the Apache child queued it
 /// (`mod_wsgi.queue_start`, microseconds since the epoch).
-fn queued_for(vars: &[(Vec<u8>, Vec<u8>)]) -> Option<std::time::Duration> {
-    let (_, v) = vars.iter().find(|(k, _)| k.as_slice() == b"mod_wsgi.queue_start")?;
+fn queued_for(vars: &Vars) -> Option<std::time::Duration> {
+    let v = vars.get(b"mod_wsgi.queue_start")?;
     let start: i64 = std::str::from_utf8(v).ok()?.parse().ok()?;
     Some(std::time::Duration::from_micros(environ::now_micros().saturating_sub(start).max(0) as u64))
 }

@@ -262,7 +262,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     environ::normalise_script_paths(&mut vars);
     // SAFETY: a static string of the shim.
     let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
-    vars.push((environ::APACHE_VERSION_KEY.into(), version.into_bytes()));
+    vars.push(environ::APACHE_VERSION_KEY.as_bytes(), version.as_bytes());
     (vars, EnvironFlags { https, multithread: threaded, multiprocess: forked })
 }
 

@@ -25,7 +25,7 @@ pub struct WsgiCall {
     pub application_group: String,
     pub callable: String,
     /// CGI-style variables, as bytes, in the order the server gave them.
-    pub vars: Vec<(Vec<u8>, Vec<u8>)>,
+    pub vars: environ::Vars,
     pub flags: EnvironFlags,
 }
 
@@ -35,17 +35,8 @@ impl WsgiCall {
     /// embedded and daemon mode use this, so they cannot drift apart.
     /// `mtime` is the script's modification time in microseconds, when the
     /// caller already knows it; otherwise the file is asked.
-    pub fn from_vars(
-        vars: Vec<(Vec<u8>, Vec<u8>)>,
-        flags: EnvironFlags,
-        mtime: Option<i64>,
-        case_sensitive: bool,
-    ) -> Self {
-        let get = |key: &str| {
-            vars.iter()
-                .find(|(k, _)| k.as_slice() == key.as_bytes())
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
+    pub fn from_vars(vars: environ::Vars, flags: EnvironFlags, mtime: Option<i64>, case_sensitive: bool) -> Self {
+        let get = |key: &str| vars.get(key.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned());
         let script_path = get("SCRIPT_FILENAME").unwrap_or_default();
         let process_group = get("mod_wsgi.process_group").unwrap_or_default();
         let application_group = get("mod_wsgi.application_group").unwrap_or_default();
@@ -219,7 +210,7 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
 }
 
 fn is_head(call: &WsgiCall) -> bool {
-    call.vars.iter().any(|(k, v)| k.as_slice() == b"REQUEST_METHOD" && v.as_slice() == b"HEAD")
+    call.vars.get(b"REQUEST_METHOD") == Some(b"HEAD")
 }
 
 /// Ends a response that was cut short so that the client can tell.

@@ -7,8 +7,7 @@ use pyo3::types::{PyDict, PyTuple};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A request's CGI-style variables, as bytes, in the server's order.
-pub type Vars = Vec<(Vec<u8>, Vec<u8>)>;
+pub use wsgi_core::vars::Vars;
 
 /// What the server knows about the request beyond its CGI variables.
 pub struct EnvironFlags {
@@ -56,28 +55,22 @@ fn no2slash(path: &[u8]) -> Vec<u8> {
 /// present (empty when the server gave none), repeated slashes collapsed,
 /// and the results kept as `mod_wsgi.script_name` and `mod_wsgi.path_info`.
 pub fn normalise_script_paths(vars: &mut Vars) {
-    for (key, saved) in [("SCRIPT_NAME", "mod_wsgi.script_name"), ("PATH_INFO", "mod_wsgi.path_info")] {
-        let value = match vars.iter_mut().find(|(k, _)| k.as_slice() == key.as_bytes()) {
-            Some((_, v)) => {
-                *v = no2slash(v);
-                v.clone()
-            }
-            None => {
-                vars.push((key.as_bytes().to_vec(), Vec::new()));
-                Vec::new()
-            }
-        };
-        vars.retain(|(k, _)| k.as_slice() != saved.as_bytes());
-        vars.push((saved.as_bytes().to_vec(), value));
+    for (key, saved) in [(&b"SCRIPT_NAME"[..], &b"mod_wsgi.script_name"[..]), (b"PATH_INFO", b"mod_wsgi.path_info")] {
+        let given = vars.get(key);
+        let value = given.map(no2slash).unwrap_or_default();
+        if given != Some(value.as_slice()) {
+            vars.set(key, &value);
+        }
+        vars.set(saved, &value);
     }
 }
 
-/// Microseconds since the epoch, as mod_wsgi's `*_start` values.
 /// Whether an `HTTPS` variable's value means the request came over TLS.
 pub fn is_https(value: &[u8]) -> bool {
     matches!(value, b"1" | b"on" | b"On" | b"ON")
 }
 
+/// Microseconds since the epoch, as mod_wsgi's `*_start` values.
 pub fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -90,10 +83,10 @@ pub fn now_micros() -> i64 {
 ///
 /// As mod_wsgi does, `PATH` (the server's own search path) is left out,
 /// and `HTTPS` is turned into `wsgi.url_scheme` and left out.
-pub fn build<'py>(py: Python<'py>, vars: &[(Vec<u8>, Vec<u8>)], flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
-    let env = PyDict::new(py);
-    for (k, v) in vars {
-        match k.as_slice() {
+pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
+    let env = presized_dict(py, vars.len() + EXTRA_KEYS)?;
+    for (k, v) in vars.iter() {
+        match k {
             b"PATH" | b"HTTPS" => {}
             k if k == APACHE_VERSION_KEY.as_bytes() => set(&env, k, version_tuple(py, v)?)?,
             _ => set(&env, k, latin1(py, v)?)?,
@@ -121,6 +114,23 @@ pub fn build<'py>(py: Python<'py>, vars: &[(Vec<u8>, Vec<u8>)], flags: &EnvironF
     set(&env, b"mod_wsgi.thread_id", thread_id)?;
     set(&env, b"mod_wsgi.thread_requests", thread_requests)?;
     Ok(env)
+}
+
+/// The keys `build` and its caller add to the server's variables.
+const EXTRA_KEYS: usize = 14;
+
+unsafe extern "C" {
+    /// CPython's own constructor for a dict that will hold `minused` items
+    /// (exported, though not in the limited API).
+    fn _PyDict_NewPresized(minused: pyo3::ffi::Py_ssize_t) -> *mut pyo3::ffi::PyObject;
+}
+
+/// An empty dict with room for `n` items, so filling it never resizes.
+fn presized_dict(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyDict>> {
+    let n = pyo3::ffi::Py_ssize_t::try_from(n).unwrap_or(0);
+    // SAFETY: the GIL is held; the call returns a new dict or null with an
+    // exception set.
+    unsafe { Ok(Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(n))?.cast_into_unchecked()) }
 }
 
 /// `env[name] = value`, with the key from the per-interpreter cache.

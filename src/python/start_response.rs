@@ -144,15 +144,14 @@ pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) 
         let headers = if st.sent {
             None
         } else {
-            let Some((status, hdrs)) = st.pending.as_ref() else {
+            let Some((_, hdrs)) = st.pending.as_ref() else {
                 return Err(PyRuntimeError::new_err("response has not been started").into());
             };
             let length = declared_length(hdrs)?;
-            let pending = (status.clone(), hdrs.clone());
-            st.pending = None;
+            let pending = st.pending.take();
             st.sent = true;
             st.content_length = length;
-            Some(pending)
+            pending
         };
         st.produced += data.len() as u64;
         let allowed = match st.content_length {
