@@ -1,6 +1,7 @@
 //! One protocol connection: buffered frames over a UNIX stream socket.
 
 use crate::python::io::LogLevel;
+use std::cell::RefCell;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -35,16 +36,23 @@ pub struct Conn {
 /// Room for this many descriptors in one received message.
 const MAX_FDS: usize = 8;
 
+/// A receive buffer at least this large is not kept for the thread's next
+/// connection (it grew for one large frame).
+const KEEP_AT_MOST: usize = 256 * 1024;
+
+thread_local! {
+    /// The buffers of this thread's last connection. A connection per
+    /// request would otherwise zero a fresh 64 KiB each time, which costs
+    /// more than relaying a small response.
+    static SPARE: RefCell<Option<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
 impl Conn {
     pub fn new(stream: UnixStream) -> Self {
-        Self {
-            stream,
-            rbuf: vec![0; 64 * 1024],
-            rpos: 0,
-            rend: 0,
-            wbuf: Vec::with_capacity(16 * 1024),
-            fds: std::collections::VecDeque::new(),
-        }
+        let (rbuf, wbuf) = SPARE
+            .with(|s| s.borrow_mut().take())
+            .unwrap_or_else(|| (vec![0; 64 * 1024], Vec::with_capacity(16 * 1024)));
+        Self { stream, rbuf, rpos: 0, rend: 0, wbuf, fds: std::collections::VecDeque::new() }
     }
 
     /// Queues a frame; it goes out with the next `flush`.
@@ -209,5 +217,19 @@ pub fn level_from_wire(n: u8) -> LogLevel {
         4 | 5 => LogLevel::Warning,
         6 => LogLevel::Info,
         _ => LogLevel::Debug,
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.rbuf.len() < KEEP_AT_MOST {
+            let mut wbuf = std::mem::take(&mut self.wbuf);
+            wbuf.clear();
+            if wbuf.capacity() >= KEEP_AT_MOST {
+                wbuf = Vec::with_capacity(16 * 1024);
+            }
+            let rbuf = std::mem::take(&mut self.rbuf);
+            SPARE.with(|s| *s.borrow_mut() = Some((rbuf, wbuf)));
+        }
     }
 }
