@@ -32,6 +32,12 @@ def application(environ, start_response):
 
 fn conf() -> &'static str {
     r#"SetEnv TEST_SETENV from-setenv
+# A name mod_wsgi sets itself: its value wins over SetEnv's.
+SetEnv mod_wsgi.listener_port 1
+# The mod_wsgi.* variables live in the request's environment table, where a
+# log format can show them.
+LogFormat "%U group=%{mod_wsgi.process_group}e app=%{mod_wsgi.application_group}e reload=%{mod_wsgi.script_reloading}e port=%{mod_wsgi.listener_port}e" wsgivars
+CustomLog {root}/wsgi_vars.log wsgivars
 RewriteEngine On
 RewriteRule ^/env/rewritten - [E=TEST_REWRITE_ENV:from-rewrite]
 # Everything on the host rewrite.test goes to site.wsgi in the document root.
@@ -164,6 +170,7 @@ const COMPARED: &[&str] = &[
     "mod_wsgi.script_name",
     "mod_wsgi.path_info",
     "mod_wsgi.request_handler",
+    "mod_wsgi.listener_port",
     "os.environ:TEST_SETENV",
     "os.environ:TEST_REWRITE_ENV",
     "os.environ:REMOTE_USER",
@@ -200,6 +207,30 @@ fn set_env_and_rewrite_env_reach_the_environ_not_os_environ() {
     let (_, env) = same_as_debian(None, "/env/rewritten", None);
     assert_eq!(get(&env, "TEST_REWRITE_ENV"), Some("'from-rewrite'"));
     assert_eq!(get(&env, "os.environ:TEST_REWRITE_ENV"), Some("None"));
+}
+
+#[test]
+fn mod_wsgi_variables_reach_the_access_log_and_override_set_env() {
+    let (_, env) = same_as_debian(None, "/env/logged", None);
+    assert_eq!(get(&env, "mod_wsgi.listener_port"), Some("'{port}'"));
+    let logged = |apache: &Apache| {
+        let path = apache.root().join("wsgi_vars.log");
+        let mut line = None;
+        wait_until(Duration::from_secs(5), || {
+            line = std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .find(|l| l.starts_with("/env/logged "))
+                .map(str::to_string);
+            line.is_some()
+        });
+        let line = line.unwrap_or_else(|| panic!("no /env/logged line in {}", path.display()));
+        line.replace(&apache.port().to_string(), "{port}")
+    };
+    let ours = logged(ours());
+    assert_eq!(ours, logged(debian()), "ours (left) and Debian's mod_wsgi (right)");
+    assert!(ours.contains(" app=127.0.0.1:{port}|/env "), "{ours}");
+    assert!(ours.ends_with(" reload=1 port={port}"), "{ours}");
 }
 
 #[test]

@@ -62,7 +62,10 @@ impl Vars {
 
 impl<'a> FromIterator<(&'a [u8], &'a [u8])> for Vars {
     fn from_iter<I: IntoIterator<Item = (&'a [u8], &'a [u8])>>(iter: I) -> Self {
-        let mut vars = Self::default();
+        let iter = iter.into_iter();
+        let (least, most) = iter.size_hint();
+        // Room for a typical request's names and values, so pushing rarely grows.
+        let mut vars = Self::with_capacity(most.unwrap_or(least) + 8, 4096);
         for (n, v) in iter {
             vars.push(n, v);
         }

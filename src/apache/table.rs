@@ -1,7 +1,7 @@
 //! Reading and writing `apr_table_t`.
 
 use crate::ffi;
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, c_char};
 
 /// A borrowed APR table.
 #[derive(Clone, Copy)]
@@ -32,6 +32,22 @@ impl Table {
         unsafe { ffi::apr_table_setn(self.raw, k, v) };
     }
 
+    /// Sets `key`, a name of ours. `fresh` says the table holds no such
+    /// name yet (the caller checked with [`Table::has_prefix`]): the entry
+    /// is then appended without a search of the whole table.
+    pub fn set_own(&self, key: &'static CStr, value: &str, fresh: bool) {
+        let v = super::cstr::pstrdup(self.pool, value);
+        // SAFETY: the key is static and the value a pool string, both
+        // outliving the table.
+        unsafe {
+            if fresh {
+                ffi::apr_table_addn(self.raw, key.as_ptr(), v);
+            } else {
+                ffi::apr_table_setn(self.raw, key.as_ptr(), v);
+            }
+        }
+    }
+
     pub fn unset(&self, key: &str) {
         if let Ok(key) = CString::new(key) {
             // SAFETY: apr_table_unset copies nothing and keeps no pointer.
@@ -39,28 +55,37 @@ impl Table {
         }
     }
 
-    /// Every entry, in table order, as raw bytes.
-    pub fn entries(&self) -> wsgi_core::vars::Vars {
+    /// Every entry, in table order, as raw bytes borrowed from the pool.
+    fn raw_entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         // SAFETY: an apr_table_t begins with its apr_array_header_t (the
         // `apr_table_elts` macro is this cast); entries are `nelts`
         // apr_table_entry_t records whose keys and values are NUL-terminated
-        // pool strings (a value may be null).
-        unsafe {
+        // pool strings (a value may be null), alive as long as the table.
+        let (n, elts) = unsafe {
             let arr = self.raw as *const ffi::apr_array_header_t;
             if arr.is_null() {
-                return Default::default();
+                (0, std::ptr::null())
+            } else {
+                ((*arr).nelts.max(0) as usize, (*arr).elts.cast::<ffi::apr_table_entry_t>().cast_const())
             }
-            let n = (*arr).nelts.max(0) as usize;
-            let elts = (*arr).elts.cast::<ffi::apr_table_entry_t>();
-            // Room for a typical request's variables, so pushing rarely grows.
-            let mut vars = wsgi_core::vars::Vars::with_capacity(n + 16, 4096);
-            for i in 0..n {
+        };
+        (0..n).filter_map(move |i| {
+            // SAFETY: `i < nelts`, as above.
+            unsafe {
                 let e = &*elts.add(i);
-                if let Some(k) = super::cstr::bytes(e.key as *const c_char) {
-                    vars.push(k, super::cstr::bytes(e.val as *const c_char).unwrap_or_default());
-                }
+                let k = super::cstr::bytes(e.key as *const c_char)?;
+                Some((k, super::cstr::bytes(e.val as *const c_char).unwrap_or_default()))
             }
-            vars
-        }
+        })
+    }
+
+    /// Every entry, in table order, as raw bytes.
+    pub fn entries(&self) -> wsgi_core::vars::Vars {
+        self.raw_entries().collect()
+    }
+
+    /// Whether any name in the table starts with `prefix`.
+    pub fn has_prefix(&self, prefix: &[u8]) -> bool {
+        self.raw_entries().any(|(k, _)| k.starts_with(prefix))
     }
 }

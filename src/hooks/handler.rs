@@ -11,6 +11,7 @@ use crate::daemon::{self, Registry, proxy};
 use crate::ffi;
 use crate::python::call::{self, Outcome, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
+use std::ffi::CStr;
 use std::sync::Arc;
 use wsgi_core::config::{AppGroup, CallableObject, DirConfig, MapHeadToGet, ProcessGroup};
 use wsgi_core::names;
@@ -249,12 +250,18 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
         CallableObject::Env(var) => env_lookup(req, &var).unwrap_or_else(|| "application".into()),
     };
     let reload = dir.script_reloading.unwrap_or(true);
-    env.set("mod_wsgi.process_group", process_group);
-    env.set("mod_wsgi.application_group", &application_group);
-    env.set("mod_wsgi.callable_object", &callable);
-    env.set("mod_wsgi.request_handler", &req.handler().unwrap_or_default());
-    env.set("mod_wsgi.script_reloading", if reload { "1" } else { "0" });
-    request_facts(req, dir, env);
+    // In subprocess_env, as mod_wsgi puts them (a log format can show them).
+    let fresh = !env.has_prefix(b"mod_wsgi.");
+    let set = |key: &'static CStr, value: &str| env.set_own(key, value, fresh);
+    set(c"mod_wsgi.process_group", process_group);
+    set(c"mod_wsgi.application_group", &application_group);
+    set(c"mod_wsgi.callable_object", &callable);
+    set(c"mod_wsgi.request_handler", &req.handler().unwrap_or_default());
+    set(c"mod_wsgi.script_reloading", if reload { "1" } else { "0" });
+    request_facts(req, dir, &set);
+    if map_head_to_get(req, dir) {
+        env.set("REQUEST_METHOD", "GET");
+    }
 
     let threaded = Request::mpm_query(ffi::AP_MPMQ_MAX_THREADS) > 1;
     let forked = Request::mpm_query(ffi::AP_MPMQ_MAX_DAEMONS) > 1;
@@ -266,29 +273,29 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     (vars, EnvironFlags { https, multithread: threaded, multiprocess: forked })
 }
 
-/// The rest of the `mod_wsgi.*` variables mod_wsgi 4.9 sets, and its
-/// WSGIMapHEADToGET rule.
-fn request_facts(req: Request, dir: &DirConfig, env: crate::apache::table::Table) {
+/// The rest of the `mod_wsgi.*` variables mod_wsgi 4.9 sets.
+fn request_facts(req: Request, dir: &DirConfig, set: &dyn Fn(&'static CStr, &str)) {
     let flag = |on: Option<bool>| if on == Some(true) { "1" } else { "0" };
     let (listen_host, listen_port) = req.listener();
-    env.set("mod_wsgi.handler_script", "");
-    env.set("mod_wsgi.listener_host", &listen_host);
-    env.set("mod_wsgi.listener_port", &listen_port.to_string());
-    env.set("mod_wsgi.enable_sendfile", flag(dir.enable_sendfile));
-    env.set("mod_wsgi.ignore_activity", flag(dir.ignore_activity));
-    env.set("mod_wsgi.request_start", &req.request_time().to_string());
+    set(c"mod_wsgi.handler_script", "");
+    set(c"mod_wsgi.listener_host", &listen_host);
+    set(c"mod_wsgi.listener_port", &listen_port.to_string());
+    set(c"mod_wsgi.enable_sendfile", flag(dir.enable_sendfile));
+    set(c"mod_wsgi.ignore_activity", flag(dir.ignore_activity));
+    set(c"mod_wsgi.request_start", &req.request_time().to_string());
     if let Some(id) = req.log_id() {
-        env.set("mod_wsgi.request_id", &id);
+        set(c"mod_wsgi.request_id", &id);
     }
     if let Some(id) = req.connection_log_id() {
-        env.set("mod_wsgi.connection_id", &id);
+        set(c"mod_wsgi.connection_id", &id);
     }
-    let map_head = match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
+}
+
+/// mod_wsgi's WSGIMapHEADToGET rule.
+fn map_head_to_get(req: Request, dir: &DirConfig) -> bool {
+    match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
         MapHeadToGet::Off => false,
         MapHeadToGet::On => req.is_get_or_head(),
         MapHeadToGet::Auto => req.is_get_or_head() && req.has_content_output_filter(),
-    };
-    if map_head {
-        env.set("REQUEST_METHOD", "GET");
     }
 }

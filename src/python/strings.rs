@@ -36,8 +36,38 @@ impl Hasher for Fnv {
     }
 }
 
-/// Key bytes → a string object of one interpreter.
-type Cache = HashMap<Box<[u8]>, usize, BuildHasherDefault<Fnv>>;
+/// The strings of one interpreter, in the order they were first asked
+/// for. Requests ask for nearly the same names in the same order, so the
+/// entry after the last one found is tried first: one comparison instead
+/// of a hash lookup.
+#[derive(Default)]
+struct Cache {
+    entries: Vec<(Box<[u8]>, usize)>,
+    index: HashMap<Box<[u8]>, usize, BuildHasherDefault<Fnv>>,
+    next: usize,
+}
+
+impl Cache {
+    /// The string object for `name` (its address), if cached.
+    fn find(&mut self, name: &[u8]) -> Option<usize> {
+        let at = match self.entries.get(self.next) {
+            Some((n, _)) if **n == *name => self.next,
+            _ => *self.index.get(name)?,
+        };
+        self.next = at + 1;
+        Some(self.entries[at].1)
+    }
+
+    fn has_room(&self) -> bool {
+        self.entries.len() < MAX_KEYS
+    }
+
+    fn add(&mut self, name: &[u8], string: usize) {
+        self.index.insert(name.into(), self.entries.len());
+        self.entries.push((name.into(), string));
+        self.next = self.entries.len();
+    }
+}
 
 thread_local! {
     /// One cache per interpreter (by address; a process has few). The
@@ -73,14 +103,14 @@ pub fn interned<'py>(py: Python<'py>, name: &[u8]) -> PyResult<Bound<'py, PyStri
             }
         };
         let cache = &mut keys[at].1;
-        if let Some(&p) = cache.get(name) {
+        if let Some(p) = cache.find(name) {
             // SAFETY: `p` is a str of this interpreter that the cache keeps
             // alive; a new reference is taken for the caller.
             return Ok(unsafe { Bound::from_borrowed_ptr(py, p as *mut ffi::PyObject).cast_into_unchecked() });
         }
         let s = latin1(py, name)?;
-        if cache.len() < MAX_KEYS {
-            cache.insert(name.into(), s.clone().into_ptr() as usize);
+        if cache.has_room() {
+            cache.add(name, s.clone().into_ptr() as usize);
         }
         Ok(s)
     })
