@@ -4,7 +4,7 @@
 use super::log;
 use super::request::Request;
 use crate::ffi;
-use crate::python::io::{IoError, LogLevel, RequestIo};
+use crate::python::io::{IoError, LogLevel, QUEUE_LIMIT, RequestIo};
 
 /// What `ap_get_brigade` returns once an input filter has answered the
 /// request itself (413 for a body over LimitRequestBody, 400 for a bad
@@ -23,6 +23,8 @@ pub struct ApacheIo {
     /// An input filter already sent the response (an error page); what
     /// the application sends after that is dropped.
     answered: bool,
+    /// Body bytes in the output brigade, not yet passed (see `queue`).
+    queued: usize,
 }
 
 // SAFETY: an ApacheIo is only used while its request is being handled,
@@ -52,10 +54,11 @@ impl ApacheIo {
         };
         // The handler put the per-directory setting there for the environ.
         let sendfile = req.subprocess_env().get("mod_wsgi.enable_sendfile") == Some(b"1");
-        Self { req, input, output, content_length: None, sent: 0, sendfile, answered: false }
+        Self { req, input, output, content_length: None, sent: 0, sendfile, answered: false, queued: 0 }
     }
 
     fn pass(&mut self) -> Result<(), IoError> {
+        self.queued = 0;
         // SAFETY: the output brigade belongs to this request; passing it
         // down the request's filter chain and then emptying it is the
         // standard handler pattern.
@@ -171,6 +174,33 @@ impl RequestIo for ApacheIo {
         self.pass()
     }
 
+    fn queue(&mut self, data: &[u8]) -> Result<bool, IoError> {
+        if self.answered {
+            return Ok(true);
+        }
+        let data = &data[..self.allowed(data.len() as u64) as usize];
+        if self.queued + data.len() > QUEUE_LIMIT {
+            return Ok(false);
+        }
+        if data.is_empty() {
+            return Ok(true);
+        }
+        if self.req.aborted() {
+            return Err(IoError::ClientGone);
+        }
+        // SAFETY: apr_brigade_write without a flush function copies `data`
+        // into heap buckets of the request's output brigade; no I/O.
+        let status = unsafe {
+            ffi::apr_brigade_write(self.output, None, std::ptr::null_mut(), data.as_ptr().cast(), data.len())
+        };
+        if status != 0 {
+            return Err(IoError::Write(strerror(status)));
+        }
+        self.sent += data.len() as u64;
+        self.queued += data.len();
+        Ok(true)
+    }
+
     fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {
         if self.answered {
             return Ok(true);
@@ -201,6 +231,9 @@ impl RequestIo for ApacheIo {
     }
 
     fn abort(&mut self) {
+        if self.queued > 0 {
+            let _ = self.pass();
+        }
         self.req.close_connection();
         // Without the last chunk a client sees a chunked body as cut short.
         self.req.suppress_last_chunk();
@@ -212,5 +245,19 @@ impl RequestIo for ApacheIo {
 
     fn log(&mut self, level: LogLevel, message: &str) {
         log::request(level.into(), self.req.raw(), message);
+    }
+
+    fn finish(&mut self, _outcome: crate::python::call::Outcome) {
+        // What `queue` kept; a client that went away is not an error here,
+        // as for any other write of the response.
+        if self.queued > 0
+            && let Err(e) = self.pass()
+        {
+            log::request(
+                log::Level::Debug,
+                self.req.raw(),
+                &format!("mod_wsgi (pid={}): Failed to write response data: {e}.", std::process::id()),
+            );
+        }
     }
 }

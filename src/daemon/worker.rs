@@ -4,7 +4,7 @@
 use super::wire::{Conn, WireError, level_to_wire};
 use crate::python::call::{self, Outcome, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
-use crate::python::io::{IoError, LogLevel, RequestIo, log_process};
+use crate::python::io::{IoError, LogLevel, QUEUE_LIMIT, RequestIo, log_process};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
 
@@ -42,6 +42,8 @@ struct SocketIo {
     oversized: bool,
     /// The response was cut short after it started.
     aborted: bool,
+    /// Body bytes in `Data` frames not yet flushed (see `queue`).
+    queued: usize,
 }
 
 impl SocketIo {
@@ -54,6 +56,7 @@ impl SocketIo {
             header_limit: group.header_buffer_size,
             oversized: false,
             aborted: false,
+            queued: 0,
         }
     }
 }
@@ -110,11 +113,25 @@ impl RequestIo for SocketIo {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
+        self.queued = 0;
         for chunk in data.chunks(PIPELINE_CHUNK.min(MAX_CHUNK)) {
             self.conn.send(&Frame::Data(chunk));
             self.conn.flush().map_err(gone)?;
         }
         Ok(())
+    }
+
+    fn queue(&mut self, data: &[u8]) -> Result<bool, IoError> {
+        if self.queued + data.len() > QUEUE_LIMIT {
+            return Ok(false);
+        }
+        if data.is_empty() {
+            return Ok(true);
+        }
+        // Goes out with the next flush: the next write, log line or `End`.
+        self.conn.send(&Frame::Data(data));
+        self.queued += data.len();
+        Ok(true)
     }
 
     fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {

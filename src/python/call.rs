@@ -5,9 +5,9 @@ use super::errors;
 use super::file_wrapper::{self, FilePlan, FileWrapper};
 use super::input::Input;
 use super::interpreters;
-use super::io::{IoError, LogLevel, RequestIo, SharedIo, with_io};
+use super::io::{IoError, LogLevel, RequestIo, SharedIo, with_io, with_io_now};
 use super::script::{self, Obtained, Script, ScriptError};
-use super::start_response::{self, ResponseState, SendError, SharedResponse, StartResponse};
+use super::start_response::{self, ResponseState, SendError, SharedResponse, StartResponse, Timing};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -177,7 +177,7 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let state: SharedResponse = Arc::new(Mutex::new(ResponseState::default()));
     let report = |err: &PyErr| report_exception(py, io, &call.script_path, err);
     let outcome = respond(py, call, io, &app, &state, &report);
-    let answered = with_io(py, io, |io| Ok(io.answered())).unwrap_or(false);
+    let answered = with_io_now(py, io, |io| Ok(io.answered())).unwrap_or(false);
     // Copied out: the lock must not be held while the GIL is released.
     let (sent, content_length, passed, produced) = {
         let st = state.lock();
@@ -285,9 +285,15 @@ fn call_application<'py>(
     app.call1((environ, start))
 }
 
+/// A list or tuple itself (not a subclass, which may add `close()` or
+/// iterate lazily).
+fn is_plain_sequence(result: &Bound<'_, PyAny>) -> bool {
+    result.is_exact_instance_of::<pyo3::types::PyList>() || result.is_exact_instance_of::<pyo3::types::PyTuple>()
+}
+
 fn close_result(result: &Bound<'_, PyAny>) -> PyResult<()> {
     // The common `return [body]`: a plain list or tuple has no close().
-    if result.is_exact_instance_of::<pyo3::types::PyList>() || result.is_exact_instance_of::<pyo3::types::PyTuple>() {
+    if is_plain_sequence(result) {
         return Ok(());
     }
     if result.hasattr("close").unwrap_or(false) { result.call_method0("close").map(|_| ()) } else { Ok(()) }
@@ -322,7 +328,7 @@ fn send_file(py: Python<'_>, io: &SharedIo, state: &SharedResponse, plan: &FileP
             }
         }
     };
-    match start_response::send(py, state, io, b"") {
+    match start_response::send(py, state, io, b"", Timing::Now) {
         Ok(()) => {}
         Err(SendError::Io(_)) => return Ok(true),
         Err(SendError::Py(e)) => return Err(e),
@@ -352,6 +358,8 @@ fn log_write_failure(py: Python<'_>, io: &SharedIo, e: &IoError) {
 }
 
 fn send_items(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
+    // A list or tuple is the whole body already: nothing to stream.
+    let timing = if is_plain_sequence(result) { Timing::Queued } else { Timing::Now };
     for item in result.try_iter()? {
         let item = item?;
         let bytes = item.cast::<PyBytes>().map_err(|_| {
@@ -364,7 +372,7 @@ fn send_items(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bo
         if data.is_empty() {
             continue;
         }
-        match start_response::send(py, state, io, data) {
+        match start_response::send(py, state, io, data, timing) {
             Ok(()) => {}
             Err(SendError::Py(e)) => return Err(e),
             // The client went away: stop, without blaming the application.
@@ -375,7 +383,7 @@ fn send_items(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bo
         }
     }
     if !state.lock().headers_sent() {
-        match start_response::send(py, state, io, b"") {
+        match start_response::send(py, state, io, b"", timing) {
             Ok(()) | Err(SendError::Io(_)) => {}
             Err(SendError::Py(e)) => return Err(e),
         }

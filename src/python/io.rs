@@ -36,6 +36,14 @@ pub trait RequestIo: Send {
     fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError>;
     /// Sends body bytes to the client now.
     fn write(&mut self, data: &[u8]) -> Result<(), IoError>;
+    /// Keeps body bytes to go out with the next `write` or when the
+    /// request finishes, without I/O (so without releasing the GIL), for a
+    /// body that is known whole (a list or tuple). `Ok(false)`: not kept
+    /// (this side cannot, or [`QUEUE_LIMIT`] would be passed); the caller
+    /// writes them instead.
+    fn queue(&mut self, _data: &[u8]) -> Result<bool, IoError> {
+        Ok(false)
+    }
     /// Sends `len` bytes of the regular file open as `fd`, from `offset`,
     /// after the headers, without passing them through Python (Apache file
     /// buckets; sendfile where enabled). The file's own offset may move;
@@ -65,6 +73,27 @@ pub trait RequestIo: Send {
 /// GIL released: a thread that holds the GIL and waits for this lock would
 /// stall the holder's return. Empty once the request has finished.
 pub type SharedIo = Arc<Mutex<Option<Box<dyn RequestIo>>>>;
+
+/// The most body bytes a request's I/O keeps back with `queue`.
+pub const QUEUE_LIMIT: usize = 64 * 1024;
+
+/// Runs `f`, which must not block, on the request's I/O, keeping the GIL
+/// when the I/O is free (it is busy only while an application thread uses
+/// it); otherwise as [`with_io`]. A GIL hand-over costs more than a small
+/// response.
+pub fn with_io_now<R: Send>(
+    py: pyo3::Python<'_>,
+    io: &SharedIo,
+    f: impl FnOnce(&mut dyn RequestIo) -> Result<R, IoError> + Send,
+) -> Result<R, IoError> {
+    match io.try_lock() {
+        Some(mut guard) => match guard.as_mut() {
+            Some(io) => f(io.as_mut()),
+            None => Err(IoError::Finished),
+        },
+        None => with_io(py, io, f),
+    }
+}
 
 /// Runs `f` on the request's I/O with the GIL released.
 pub fn with_io<R: Send>(

@@ -1,7 +1,7 @@
 //! `start_response` and the `write` callable it returns, and the
 //! response state they share with the iteration of the application's result.
 
-use super::io::{IoError, SharedIo, with_io};
+use super::io::{IoError, SharedIo, with_io, with_io_now};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -136,9 +136,26 @@ pub fn check_live(io: &SharedIo) -> PyResult<()> {
     }
 }
 
+/// When body bytes go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// Now: the application may take its time before producing more.
+    Now,
+    /// With the next write or when the request ends: the whole body is
+    /// already known (a list or tuple), so small ones are kept back and
+    /// the GIL is not released for them.
+    Queued,
+}
+
 /// Sends the headers if they are not yet sent, then `data` (may be empty),
 /// never more body than the application's Content-Length.
-pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) -> Result<(), SendError> {
+pub fn send(
+    py: Python<'_>,
+    state: &SharedResponse,
+    io: &SharedIo,
+    data: &[u8],
+    timing: Timing,
+) -> Result<(), SendError> {
     let (headers, data) = {
         let mut st = state.lock();
         let headers = if st.sent {
@@ -161,6 +178,20 @@ pub fn send(py: Python<'_>, state: &SharedResponse, io: &SharedIo, data: &[u8]) 
         st.passed += allowed as u64;
         (headers, &data[..allowed])
     };
+    if timing == Timing::Queued {
+        // Headers and queued bytes are kept in memory: no I/O, GIL kept.
+        let queued = with_io_now(py, io, |io| {
+            if let Some((status, hdrs)) = &headers {
+                io.send_headers(status, hdrs)?;
+            }
+            if data.is_empty() { Ok(true) } else { io.queue(data) }
+        })
+        .map_err(SendError::Io)?;
+        if queued {
+            return Ok(());
+        }
+        return with_io(py, io, |io| io.write(data)).map_err(SendError::Io);
+    }
     with_io(py, io, |io| {
         if let Some((status, hdrs)) = &headers {
             io.send_headers(status, hdrs)?;
@@ -285,6 +316,6 @@ impl Write {
         let bytes = data.cast::<PyBytes>().map_err(|_| {
             PyTypeError::new_err(format!("byte string value expected, value of type {} found", type_name(data)))
         })?;
-        Ok(send(py, &self.state, &self.io, bytes.as_bytes())?)
+        Ok(send(py, &self.state, &self.io, bytes.as_bytes(), Timing::Now)?)
     }
 }
