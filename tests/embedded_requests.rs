@@ -351,15 +351,37 @@ def application(environ, start_response):
     return [seen.encode()]
 "#;
 
+/// A server with one worker thread, so that every request meets what the
+/// previous one left in that thread (strings and streams kept for reuse).
+fn one_worker() -> &'static Apache {
+    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+        builder_with_env_app(Mpm::Prefork)
+            .conf("StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1")
+            .file("scripts/errors-state.wsgi", ERRORS_STATE_APP)
+            .conf("WSGIScriptAlias /errors-state {root}/scripts/errors-state.wsgi")
+            .start()
+    });
+    &SERVER
+}
+
+#[test]
+fn environ_values_follow_each_request() {
+    let apache = one_worker();
+    let long = "x".repeat(300);
+    for (query, header) in [("a", "one"), ("b", "two"), ("a", "one"), ("a", long.as_str()), ("c", "one")] {
+        let resp = apache.request("GET", &format!("/env?{query}"), &[("X-Probe", header)], b"");
+        let env = environ(&resp);
+        assert_env(&env, "QUERY_STRING", &py_str(query));
+        assert_env(&env, "HTTP_X_PROBE", &py_str(header));
+    }
+    // A header that the previous request had and this one has not.
+    let env = environ(&apache.get("/env?d"));
+    assert!(!env.contains_key("HTTP_X_PROBE"), "{env:#?}");
+}
+
 #[test]
 fn wsgi_errors_is_fresh_for_every_request() {
-    // One worker thread, so that every request meets the previous one's stream.
-    let apache = ApacheBuilder::new()
-        .mpm(Mpm::Prefork)
-        .conf("StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1")
-        .file("scripts/errors-state.wsgi", ERRORS_STATE_APP)
-        .conf("WSGIScriptAlias /errors-state {root}/scripts/errors-state.wsgi")
-        .start();
+    let apache = one_worker();
     let pristine = "marker=False kept=False closed=False line_buffering=True type=TextIOWrapper";
     for what in ["plain", "plain", "mark", "keep", "close", "reconfigure", "write", "plain"] {
         let mark = apache.log_mark();

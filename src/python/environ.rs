@@ -1,7 +1,7 @@
 //! The WSGI `environ` dictionary.
 
 use super::interpreter_setup::COMPAT_VERSION;
-use super::strings::{interned, latin1};
+use super::strings::{entry, interned};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::cell::Cell;
@@ -89,7 +89,10 @@ pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResul
         match k {
             b"PATH" | b"HTTPS" => {}
             k if k == APACHE_VERSION_KEY.as_bytes() => set(&env, k, version_tuple(py, v)?)?,
-            _ => set(&env, k, latin1(py, v)?)?,
+            _ => {
+                let (k, v) = entry(py, k, v)?;
+                env.set_item(k, v)?;
+            }
         }
     }
     set(&env, b"mod_wsgi.script_start", now_micros().to_string())?;

@@ -1,6 +1,7 @@
 //! Python strings for the environ: latin-1 decoding without a detour
 //! through Rust strings, and the keys (the same few dozen names on every
-//! request) made once per thread and interpreter.
+//! request) made once per thread and interpreter, with the value each had
+//! last (most are the same from one request to the next).
 //!
 //! A cached key also keeps its hash, so inserting it into the environ does
 //! not hash it again. Strings are immutable, so sharing one between
@@ -16,6 +17,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Keys cached per thread and interpreter; names past this many (headers
 /// a client made up) are decoded each time instead.
 const MAX_KEYS: usize = 256;
+
+/// Longer values (cookies, long URLs) are not kept for the next request.
+const MAX_VALUE: usize = 256;
 
 /// FNV-1a: the keys are short and the cache small and bounded, so a
 /// keyed hash (which costs more than the lookup saves) buys nothing.
@@ -36,36 +40,45 @@ impl Hasher for Fnv {
     }
 }
 
+/// A cached name, and the value it had last (see [`entry`]).
+struct Entry {
+    name: Box<[u8]>,
+    key: usize,
+    value: Option<(Box<[u8]>, usize)>,
+}
+
 /// The strings of one interpreter, in the order they were first asked
 /// for. Requests ask for nearly the same names in the same order, so the
 /// entry after the last one found is tried first: one comparison instead
 /// of a hash lookup.
 #[derive(Default)]
 struct Cache {
-    entries: Vec<(Box<[u8]>, usize)>,
+    entries: Vec<Entry>,
     index: HashMap<Box<[u8]>, usize, BuildHasherDefault<Fnv>>,
     next: usize,
 }
 
 impl Cache {
-    /// The string object for `name` (its address), if cached.
+    /// Where `name` is, if cached.
     fn find(&mut self, name: &[u8]) -> Option<usize> {
         let at = match self.entries.get(self.next) {
-            Some((n, _)) if **n == *name => self.next,
+            Some(e) if *e.name == *name => self.next,
             _ => *self.index.get(name)?,
         };
         self.next = at + 1;
-        Some(self.entries[at].1)
+        Some(at)
     }
 
     fn has_room(&self) -> bool {
         self.entries.len() < MAX_KEYS
     }
 
-    fn add(&mut self, name: &[u8], string: usize) {
-        self.index.insert(name.into(), self.entries.len());
-        self.entries.push((name.into(), string));
-        self.next = self.entries.len();
+    fn add(&mut self, name: &[u8], key: usize) -> usize {
+        let at = self.entries.len();
+        self.index.insert(name.into(), at);
+        self.entries.push(Entry { name: name.into(), key, value: None });
+        self.next = at + 1;
+        at
     }
 }
 
@@ -89,9 +102,9 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyStrin
     }
 }
 
-/// The environ key `name` as a string of the current interpreter.
-pub fn interned<'py>(py: Python<'py>, name: &[u8]) -> PyResult<Bound<'py, PyString>> {
-    // SAFETY: the GIL is held, so there is a current interpreter.
+/// Runs `f` on this thread's cache for the current interpreter.
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
+    // SAFETY: callers hold the GIL, so there is a current interpreter.
     let interp = unsafe { ffi::PyInterpreterState_Get() } as usize;
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
@@ -102,16 +115,61 @@ pub fn interned<'py>(py: Python<'py>, name: &[u8]) -> PyResult<Bound<'py, PyStri
                 keys.len() - 1
             }
         };
-        let cache = &mut keys[at].1;
-        if let Some(p) = cache.find(name) {
-            // SAFETY: `p` is a str of this interpreter that the cache keeps
-            // alive; a new reference is taken for the caller.
-            return Ok(unsafe { Bound::from_borrowed_ptr(py, p as *mut ffi::PyObject).cast_into_unchecked() });
+        f(&mut keys[at].1)
+    })
+}
+
+/// A new reference to a string the cache keeps alive.
+///
+/// # Safety
+/// `p` must be a string of the current interpreter held by the cache.
+unsafe fn cached<'py>(py: Python<'py>, p: usize) -> Bound<'py, PyString> {
+    // SAFETY: as the caller promises; the GIL is held.
+    unsafe { Bound::from_borrowed_ptr(py, p as *mut ffi::PyObject).cast_into_unchecked() }
+}
+
+/// The string for `name`, and where the cache keeps it (`None` when full).
+fn key_in<'py>(py: Python<'py>, cache: &mut Cache, name: &[u8]) -> PyResult<(Bound<'py, PyString>, Option<usize>)> {
+    if let Some(at) = cache.find(name) {
+        // SAFETY: entries hold strings of this interpreter.
+        return Ok((unsafe { cached(py, cache.entries[at].key) }, Some(at)));
+    }
+    let s = latin1(py, name)?;
+    let at = cache.has_room().then(|| cache.add(name, s.clone().into_ptr() as usize));
+    Ok((s, at))
+}
+
+/// The environ key `name` as a string of the current interpreter.
+pub fn interned<'py>(py: Python<'py>, name: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    with_cache(|cache| key_in(py, cache, name).map(|(key, _)| key))
+}
+
+/// The environ entry `name`: `value`, as strings. The value is shared with
+/// the last request of this thread that had the same value for that name,
+/// as most have (the server's names, the host, the script's settings).
+pub fn entry<'py>(
+    py: Python<'py>,
+    name: &[u8],
+    value: &[u8],
+) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
+    with_cache(|cache| {
+        let (key, at) = key_in(py, cache, name)?;
+        let Some(at) = at else { return Ok((key, latin1(py, value)?)) };
+        let last = &mut cache.entries[at].value;
+        if let Some((bytes, p)) = last
+            && **bytes == *value
+        {
+            // SAFETY: entries hold strings of this interpreter.
+            return Ok((key, unsafe { cached(py, *p) }));
         }
-        let s = latin1(py, name)?;
-        if cache.has_room() {
-            cache.add(name, s.clone().into_ptr() as usize);
+        let v = latin1(py, value)?;
+        if value.len() <= MAX_VALUE
+            && let Some((_, old)) = last.replace((value.into(), v.clone().into_ptr() as usize))
+        {
+            // SAFETY: the cache's own reference to a string of this
+            // interpreter; releasing a str runs no Python code.
+            unsafe { ffi::Py_DECREF(old as *mut ffi::PyObject) };
         }
-        Ok(s)
+        Ok((key, v))
     })
 }
