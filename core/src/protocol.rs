@@ -176,6 +176,24 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
     out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_le_bytes());
 }
 
+/// Appends the header of a `Data` or `Body` frame to `out` and returns its
+/// payload, for a sender that writes the payload right after the header
+/// from where it is (a large one is not copied). Other frames are encoded
+/// whole, and give `None`.
+pub fn encode_head<'a>(frame: &Frame<'a>, out: &mut Vec<u8>) -> Option<&'a [u8]> {
+    let (ty, payload) = match frame {
+        Frame::Data(b) => (kind::DATA, *b),
+        Frame::Body(b) => (kind::BODY, *b),
+        _ => {
+            encode(frame, out);
+            return None;
+        }
+    };
+    out.push(ty);
+    out.extend_from_slice(&length_field(payload.len()).to_le_bytes());
+    Some(payload)
+}
+
 /// Reads length-prefixed fields out of a payload.
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -317,6 +335,23 @@ pub fn secret_matches(a: &[u8; SECRET_LEN], b: &[u8; SECRET_LEN]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_head_and_its_payload_are_the_whole_frame() {
+        for frame in [Frame::Data(b"payload"), Frame::Body(b""), Frame::Body(b"\x00\xff")] {
+            let (mut whole, mut split) = (Vec::new(), Vec::new());
+            encode(&frame, &mut whole);
+            let payload = encode_head(&frame, &mut split).unwrap();
+            split.extend_from_slice(payload);
+            assert_eq!(split, whole);
+        }
+        let mut out = Vec::new();
+        assert!(encode_head(&Frame::End, &mut out).is_none());
+        let mut whole = Vec::new();
+        encode(&Frame::End, &mut whole);
+        assert_eq!(out, whole);
+    }
+
     use super::*;
 
     fn roundtrip(f: Frame<'_>) {

@@ -208,13 +208,13 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
             Frame::ReadBody(n) => {
                 body.resize((n as usize).clamp(1, MAX_CHUNK), 0);
                 match read_body(io, body, &mut deferred) {
-                    Ok(got) => conn.send(&Frame::Body(&body[..got])),
+                    Ok(got) => conn.send_now(&Frame::Body(&body[..got])),
                     // The application gets the reason, as in embedded mode;
                     // what it sends next is dropped if Apache has already
                     // answered (ApacheIo knows).
-                    Err(reason) => conn.send(&Frame::ReadError(&reason)),
+                    Err(reason) => conn.send_now(&Frame::ReadError(&reason)),
                 }
-                conn.flush().map_err(daemon_err)?;
+                .map_err(daemon_err)?;
             }
             Frame::Headers { status, headers } => {
                 // The daemon runs application code: its status and headers

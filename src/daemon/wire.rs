@@ -36,6 +36,10 @@ pub struct Conn {
 /// Room for this many descriptors in one received message.
 const MAX_FDS: usize = 8;
 
+/// `Data` and `Body` payloads of this size or more are written from where
+/// they are rather than copied into the send buffer.
+const DIRECT_PAYLOAD: usize = 16 * 1024;
+
 /// A receive buffer at least this large is not kept for the thread's next
 /// connection (it grew for one large frame).
 const KEEP_AT_MOST: usize = 256 * 1024;
@@ -65,6 +69,54 @@ impl Conn {
             self.stream.write_all(&self.wbuf)?;
             self.wbuf.clear();
         }
+        Ok(())
+    }
+
+    /// Sends what is queued and `frame` now. A large `Data` or `Body`
+    /// payload goes from the caller's memory with the header, not through
+    /// the send buffer.
+    pub fn send_now(&mut self, frame: &Frame<'_>) -> Result<(), WireError> {
+        match protocol::encode_head(frame, &mut self.wbuf) {
+            Some(payload) if payload.len() >= DIRECT_PAYLOAD => self.flush_with(payload),
+            Some(payload) => {
+                self.wbuf.extend_from_slice(payload);
+                self.flush()
+            }
+            None => self.flush(),
+        }
+    }
+
+    /// Writes the send buffer, then `payload`, in as few calls as the
+    /// socket allows.
+    fn flush_with(&mut self, payload: &[u8]) -> Result<(), WireError> {
+        let (mut head, mut body) = (0, 0);
+        while head < self.wbuf.len() || body < payload.len() {
+            let mut iov = [
+                libc::iovec { iov_base: self.wbuf[head..].as_ptr() as *mut _, iov_len: self.wbuf.len() - head },
+                libc::iovec { iov_base: payload[body..].as_ptr() as *mut _, iov_len: payload.len() - body },
+            ];
+            // SAFETY: msghdr is plain data pointing at two buffers that
+            // outlive the call; sendmsg only reads them. MSG_NOSIGNAL: a
+            // closed peer is an error here, not a SIGPIPE.
+            let n = unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = iov.as_mut_ptr();
+                msg.msg_iovlen = iov.len() as _;
+                libc::sendmsg(self.stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e.into());
+            }
+            let n = n as usize;
+            let from_head = n.min(self.wbuf.len() - head);
+            head += from_head;
+            body += n - from_head;
+        }
+        self.wbuf.clear();
         Ok(())
     }
 

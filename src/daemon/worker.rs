@@ -115,8 +115,7 @@ impl RequestIo for SocketIo {
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
         self.queued = 0;
         for chunk in data.chunks(PIPELINE_CHUNK.min(MAX_CHUNK)) {
-            self.conn.send(&Frame::Data(chunk));
-            self.conn.flush().map_err(gone)?;
+            self.conn.send_now(&Frame::Data(chunk)).map_err(gone)?;
         }
         Ok(())
     }
