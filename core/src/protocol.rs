@@ -19,7 +19,8 @@ pub const SECRET_LEN: usize = 16;
 /// Bumped on any incompatible change; a mismatch is refused.
 pub const VERSION: u8 = 1;
 
-const HEADER_LEN: usize = 5;
+/// Bytes before every frame's payload: its kind and length.
+pub const HEADER_LEN: usize = 5;
 
 /// One protocol message, borrowing its payload from the receive buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use wsgi_core::protocol::{self, Frame, ProtocolError};
+use wsgi_core::protocol::{self, Frame, HEADER_LEN, ProtocolError};
 
 /// Why a connection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,10 @@ pub struct Conn {
     rbuf: Vec<u8>,
     rpos: usize,
     rend: usize,
+    /// The start of the frame after a large one, received with its end
+    /// (see `fill`); moved to the front of `rbuf` once that frame is used.
+    next_head: [u8; HEADER_LEN],
+    next_len: usize,
     wbuf: Vec<u8>,
     /// Descriptors received with the bytes (SCM_RIGHTS), in order; each
     /// belongs to the next `SendFile` frame.
@@ -40,9 +44,12 @@ const MAX_FDS: usize = 8;
 /// they are rather than copied into the send buffer.
 const DIRECT_PAYLOAD: usize = 16 * 1024;
 
-/// A receive buffer at least this large is not kept for the thread's next
-/// connection (it grew for one large frame).
-const KEEP_AT_MOST: usize = 256 * 1024;
+/// A receive buffer larger than this is not kept for the thread's next
+/// connection (it grew for a frame larger than the daemon's own).
+const KEEP_AT_MOST: usize = 320 * 1024;
+
+/// How much a read asks for when the next frame's size is not known yet.
+const READ_AHEAD: usize = 64 * 1024;
 
 thread_local! {
     /// The buffers of this thread's last connection. A connection per
@@ -56,7 +63,16 @@ impl Conn {
         let (rbuf, wbuf) = SPARE
             .with(|s| s.borrow_mut().take())
             .unwrap_or_else(|| (vec![0; 64 * 1024], Vec::with_capacity(16 * 1024)));
-        Self { stream, rbuf, rpos: 0, rend: 0, wbuf, fds: std::collections::VecDeque::new() }
+        Self {
+            stream,
+            rbuf,
+            rpos: 0,
+            rend: 0,
+            next_head: [0; HEADER_LEN],
+            next_len: 0,
+            wbuf,
+            fds: std::collections::VecDeque::new(),
+        }
     }
 
     /// Queues a frame; it goes out with the next `flush`.
@@ -164,6 +180,11 @@ impl Conn {
 
     /// Receives the next frame, reading from the socket as needed.
     pub fn recv(&mut self) -> Result<Frame<'_>, WireError> {
+        if self.rpos == self.rend {
+            // The previous frame is used: start again at the front.
+            self.rbuf[..self.next_len].copy_from_slice(&self.next_head[..self.next_len]);
+            (self.rpos, self.rend, self.next_len) = (0, self.next_len, 0);
+        }
         loop {
             let avail = &self.rbuf[self.rpos..self.rend];
             let need = protocol::frame_len(avail)?;
@@ -179,31 +200,44 @@ impl Conn {
         }
     }
 
-    /// Receives more bytes, making room for a frame of `frame_len` bytes
-    /// (0 while its header is incomplete) without re-zeroing the buffer.
+    /// Receives more bytes of the frame at `rpos` (`frame_len` long, 0
+    /// while its header is incomplete). A large frame is received where it
+    /// belongs, up to its end, and only the next frame's header with it, so
+    /// its bytes are never moved; otherwise a read takes what has arrived.
     fn fill(&mut self, frame_len: usize) -> Result<(), WireError> {
         let pending = self.rend - self.rpos;
-        if self.rpos > 0 && (pending == 0 || self.rbuf.len() - self.rend < 64 * 1024) {
+        let room = frame_len.max(pending + READ_AHEAD);
+        if self.rpos > 0 && self.rpos + room > self.rbuf.len() {
             self.rbuf.copy_within(self.rpos..self.rend, 0);
             self.rpos = 0;
             self.rend = pending;
         }
-        let wanted = frame_len.max(self.rend + 64 * 1024);
-        if self.rbuf.len() < wanted {
-            self.rbuf.resize(wanted.next_power_of_two(), 0);
+        if self.rbuf.len() < self.rpos + room {
+            self.rbuf.resize(self.rpos + room, 0);
         }
-        match self.receive(self.rend)? {
-            0 => Err(WireError::Closed),
-            n => {
-                self.rend += n;
-                Ok(())
-            }
+        let n = if frame_len >= DIRECT_PAYLOAD {
+            let end = self.rpos + frame_len;
+            let n = self.receive(self.rend, end, true)?;
+            let into_frame = n.min(end - self.rend);
+            self.next_len = n - into_frame;
+            into_frame
+        } else {
+            self.receive(self.rend, self.rbuf.len(), false)?
+        };
+        if n == 0 {
+            return Err(WireError::Closed);
         }
+        self.rend += n;
+        Ok(())
     }
 
-    /// One recvmsg into `rbuf[from..]`, keeping any descriptors that came.
-    fn receive(&mut self, from: usize) -> Result<usize, WireError> {
-        let mut iov = libc::iovec { iov_base: self.rbuf[from..].as_mut_ptr().cast(), iov_len: self.rbuf.len() - from };
+    /// One recvmsg into `rbuf[from..to]` (and, with `head`, the next
+    /// frame's header into `next_head`), keeping any descriptors that came.
+    fn receive(&mut self, from: usize, to: usize, head: bool) -> Result<usize, WireError> {
+        let mut iov = [
+            libc::iovec { iov_base: self.rbuf[from..to].as_mut_ptr().cast(), iov_len: to - from },
+            libc::iovec { iov_base: self.next_head.as_mut_ptr().cast(), iov_len: HEADER_LEN },
+        ];
         // SAFETY: CMSG_SPACE only computes a size.
         let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
         // u64 words keep the control buffer aligned for cmsghdr.
@@ -214,8 +248,8 @@ impl Conn {
         // within `msg_controllen`, and each becomes an OwnedFd exactly once.
         unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
+            msg.msg_iov = iov.as_mut_ptr();
+            msg.msg_iovlen = if head { 2 } else { 1 };
             msg.msg_control = control.as_mut_ptr().cast();
             msg.msg_controllen = space as _;
             let n = loop {

@@ -77,9 +77,14 @@ impl RequestIo for SocketIo {
             match self.conn.recv().map_err(gone)? {
                 Frame::Body([]) => self.body_done = true,
                 Frame::Body(data) => {
+                    // Straight into the caller's buffer; only what does not
+                    // fit is kept.
+                    let n = data.len().min(buf.len());
+                    buf[..n].copy_from_slice(&data[..n]);
                     self.pending.clear();
-                    self.pending.extend_from_slice(data);
+                    self.pending.extend_from_slice(&data[n..]);
                     self.pending_pos = 0;
+                    return Ok(n);
                 }
                 Frame::ReadError(reason) => {
                     self.body_done = true;

@@ -278,7 +278,8 @@ fn call_application<'py>(
     errors: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
-    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone()))?)?;
+    let declared = call.vars.get(b"CONTENT_LENGTH").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
+    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone(), declared))?)?;
     environ::set(&environ, b"wsgi.errors", errors)?;
     environ::set(&environ, b"wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;

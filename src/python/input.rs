@@ -22,6 +22,10 @@ pub struct Input {
     end: usize,
     pos: usize,
     eof: bool,
+    /// CONTENT_LENGTH, when the request declared one, and how many body
+    /// bytes have arrived: the buffer is sized once for the whole body.
+    declared: Option<u64>,
+    received: u64,
 }
 
 /// The exception mod_wsgi raises for a failed read: `OSError` with APR's
@@ -41,45 +45,67 @@ fn to_pyerr(e: IoError) -> PyErr {
 }
 
 impl Input {
-    pub fn new(io: SharedIo) -> Self {
-        Self { io, buf: Vec::new(), pos: 0, end: 0, eof: false }
+    pub fn new(io: SharedIo, declared: Option<u64>) -> Self {
+        Self { io, buf: Vec::new(), pos: 0, end: 0, eof: false, declared, received: 0 }
     }
 
     fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..self.end]
     }
 
-    /// Receives up to `want` more bytes into the buffer; false at end. The
-    /// buffer only grows (zeroed once), so large reads cost no re-zeroing.
-    fn fill(&mut self, py: Python<'_>, want: usize) -> PyResult<bool> {
+    /// Receives body bytes until at least `need` are buffered or the body
+    /// ends, in one release of the GIL: the server hands over a network
+    /// read (often 8000 bytes) at a time, and a GIL hand-over per read
+    /// would cost more than the read. False when nothing more came.
+    fn fill_to(&mut self, py: Python<'_>, need: usize) -> PyResult<bool> {
         if self.eof {
             return Ok(false);
         }
-        let want = want.max(1);
         if self.pos == self.end {
             (self.pos, self.end) = (0, 0);
-        } else if self.buf.len() - self.end < want {
+        } else if self.pos > 0 {
             self.buf.copy_within(self.pos..self.end, 0);
             (self.pos, self.end) = (0, self.end - self.pos);
         }
-        if self.buf.len() < self.end + want {
-            self.buf.resize(self.end + want, 0);
-        }
+        let need = need.max(1);
         let start = self.end;
-        let mut tmp = std::mem::take(&mut self.buf);
-        let (tmp, got) = with_io(py, &self.io, |io| {
-            let got = io.read(&mut tmp[start..start + want]);
-            Ok((tmp, got))
-        })
-        .unwrap_or_else(|e| (Vec::new(), Err(e)));
-        self.buf = tmp;
-        match got {
-            Ok(n) => {
-                self.end += n;
-                if n == 0 {
-                    self.eof = true;
+        // Body bytes still to come, as the request declared them.
+        let declared = self.declared.map(|d| d.saturating_sub(self.received));
+        let mut buf = std::mem::take(&mut self.buf);
+        let (buf, end, got) = with_io(py, &self.io, move |io| {
+            let mut end = start;
+            let result = loop {
+                if end >= need {
+                    break Ok(false);
                 }
-                Ok(n > 0)
+                // Room for what is wanted (at least a chunk), and one byte
+                // more for the read that finds the end of the body; the
+                // buffer only grows, zeroed once.
+                let left = match declared {
+                    Some(d) if d > (end - start) as u64 => (d - (end - start) as u64) as usize,
+                    Some(_) => 1,
+                    None => usize::MAX,
+                };
+                let wanted = (need - end).min(left).min(CHUNK_ALL);
+                if buf.len() - end < wanted.min(CHUNK) {
+                    buf.resize(end + wanted.max(CHUNK) + 1, 0);
+                }
+                match io.read(&mut buf[end..]) {
+                    Ok(0) => break Ok(true),
+                    Ok(n) => end += n,
+                    Err(e) => break Err(e),
+                }
+            };
+            Ok((buf, end, result))
+        })
+        .unwrap_or_else(|e| (Vec::new(), start, Err(e)));
+        self.buf = buf;
+        self.received += (end - start) as u64;
+        self.end = end;
+        match got {
+            Ok(at_end) => {
+                self.eof = at_end;
+                Ok(end > start)
             }
             Err(IoError::Finished) => {
                 // The buffer went with the request.
@@ -93,27 +119,28 @@ impl Input {
         }
     }
 
-    fn take(&mut self, n: usize) -> Vec<u8> {
+    /// The next `n` buffered bytes (fewer at the end) as a bytes object.
+    fn take<'py>(&mut self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
         let n = n.min(self.buffered().len());
-        let out = self.buf[self.pos..self.pos + n].to_vec();
+        let out = PyBytes::new(py, &self.buf[self.pos..self.pos + n]);
         self.pos += n;
         out
     }
 
-    fn read_line(&mut self, py: Python<'_>, limit: Option<usize>) -> PyResult<Vec<u8>> {
+    fn read_line<'py>(&mut self, py: Python<'py>, limit: Option<usize>) -> PyResult<Bound<'py, PyBytes>> {
         let mut scanned = 0;
         loop {
             let avail = self.buffered();
             let cap = limit.map_or(avail.len(), |l| l.min(avail.len()));
             if let Some(i) = avail[scanned..cap].iter().position(|&b| b == b'\n') {
-                return Ok(self.take(scanned + i + 1));
+                return Ok(self.take(py, scanned + i + 1));
             }
             scanned = cap;
             if limit.is_some_and(|l| cap >= l) {
-                return Ok(self.take(cap));
+                return Ok(self.take(py, cap));
             }
-            if !self.fill(py, CHUNK)? {
-                return Ok(self.take(self.buffered().len()));
+            if !self.fill_to(py, self.buffered().len() + 1)? {
+                return Ok(self.take(py, usize::MAX));
             }
         }
     }
@@ -131,27 +158,21 @@ impl Input {
         let data = match size_arg(size) {
             // As mod_wsgi: wait for `n` bytes unless the body ends first.
             Some(n) => {
-                while self.buffered().len() < n {
-                    let want = (n - self.buffered().len()).min(CHUNK_ALL);
-                    if !self.fill(py, want)? {
-                        break;
-                    }
-                }
-                self.take(n)
+                while self.buffered().len() < n && self.fill_to(py, n)? {}
+                self.take(py, n)
             }
             None => {
-                while self.fill(py, CHUNK_ALL)? {}
-                self.take(self.buffered().len())
+                while self.fill_to(py, usize::MAX)? {}
+                self.take(py, usize::MAX)
             }
         };
-        Ok(PyBytes::new(py, &data))
+        Ok(data)
     }
 
     #[pyo3(signature = (size=None))]
     fn readline<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         check_live(&self.io)?;
-        let line = self.read_line(py, size_arg(size))?;
-        Ok(PyBytes::new(py, &line))
+        self.read_line(py, size_arg(size))
     }
 
     #[pyo3(signature = (hint=None))]
@@ -162,11 +183,11 @@ impl Input {
         let mut total = 0;
         loop {
             let line = self.read_line(py, None)?;
-            if line.is_empty() {
+            if line.as_bytes().is_empty() {
                 break;
             }
-            total += line.len();
-            lines.append(PyBytes::new(py, &line))?;
+            total += line.as_bytes().len();
+            lines.append(line)?;
             if hint.is_some_and(|h| total >= h) {
                 break;
             }
@@ -181,7 +202,7 @@ impl Input {
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         check_live(&self.io)?;
         let line = self.read_line(py, None)?;
-        Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
+        Ok((!line.as_bytes().is_empty()).then_some(line))
     }
 
     fn close(&mut self) {}
