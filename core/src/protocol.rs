@@ -22,6 +22,10 @@ pub const VERSION: u8 = 1;
 /// Bytes before every frame's payload: its kind and length.
 pub const HEADER_LEN: usize = 5;
 
+/// The whole encoding of a `Release` frame, which a receiver counting them
+/// can match without decoding.
+pub const RELEASE_FRAME: [u8; HEADER_LEN] = [kind::RELEASE, 0, 0, 0, 0];
+
 /// One protocol message, borrowing its payload from the receive buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame<'a> {
@@ -50,6 +54,16 @@ pub enum Frame<'a> {
     /// Child → daemon, answering `ReadBody`: the body could not be read
     /// (the reason, as APR gives it); the server has answered the client.
     ReadError(&'a str),
+    /// Daemon → child: the shared memory that `DataAt` frames point into,
+    /// `size` bytes, whose descriptor (a memfd sealed against shrinking)
+    /// travels with this frame.
+    Window { size: u32 },
+    /// Daemon → child: response body bytes at `offset..offset + len` of
+    /// the window, to be sent to the client now; answered with `Release`.
+    DataAt { offset: u32, len: u32 },
+    /// Child → daemon: the oldest `DataAt` not yet released has been sent
+    /// on; the daemon may write over its bytes.
+    Release,
 }
 
 /// A malformed or unacceptable frame. The receiver closes the connection.
@@ -79,6 +93,9 @@ mod kind {
     pub const RETRY: u8 = 9;
     pub const SEND_FILE: u8 = 10;
     pub const READ_ERROR: u8 = 11;
+    pub const WINDOW: u8 = 12;
+    pub const DATA_AT: u8 = 13;
+    pub const RELEASE: u8 = 14;
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -171,6 +188,16 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(reason.as_bytes());
             kind::READ_ERROR
         }
+        Frame::Window { size } => {
+            out.extend_from_slice(&size.to_le_bytes());
+            kind::WINDOW
+        }
+        Frame::DataAt { offset, len } => {
+            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            kind::DATA_AT
+        }
+        Frame::Release => kind::RELEASE,
     };
     let len = length_field(out.len() - start - HEADER_LEN);
     out[start] = ty;
@@ -240,6 +267,11 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether the frame starting `buf` is a `DataAt` (from its type alone).
+pub fn is_data_at(buf: &[u8]) -> bool {
+    buf.first() == Some(&kind::DATA_AT)
+}
+
 /// The full length of the frame starting `buf`, once its header is there.
 pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
     if buf.len() < HEADER_LEN {
@@ -304,9 +336,24 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
             let message = std::str::from_utf8(c.buf).map_err(|_| ProtocolError::NotText("log"))?;
             Frame::Log { level, message }
         }
-        kind::END | kind::RETRY if !payload.is_empty() => return Err(ProtocolError::Truncated("empty")),
+        kind::END | kind::RETRY | kind::RELEASE if !payload.is_empty() => {
+            return Err(ProtocolError::Truncated("empty"));
+        }
         kind::END => Frame::End,
         kind::RETRY => Frame::Retry,
+        kind::RELEASE => Frame::Release,
+        kind::WINDOW => {
+            let mut c = Cursor { buf: payload, what: "window" };
+            let size = c.u32()?;
+            c.done()?;
+            Frame::Window { size }
+        }
+        kind::DATA_AT => {
+            let mut c = Cursor { buf: payload, what: "data-at" };
+            let (offset, len) = (c.u32()?, c.u32()?);
+            c.done()?;
+            Frame::DataAt { offset, len }
+        }
         kind::FAIL => {
             let mut c = Cursor { buf: payload, what: "fail" };
             let b = c.take(2)?;
@@ -383,6 +430,12 @@ mod tests {
         roundtrip(Frame::Fail(500));
         roundtrip(Frame::Retry);
         roundtrip(Frame::SendFile { offset: 7, len: 10 * 1024 * 1024 });
+        roundtrip(Frame::Window { size: 512 * 1024 });
+        roundtrip(Frame::DataAt { offset: 65536, len: 4096 });
+        roundtrip(Frame::Release);
+        let mut release = Vec::new();
+        encode(&Frame::Release, &mut release);
+        assert_eq!(release, RELEASE_FRAME);
         roundtrip(Frame::ReadError("Partial results are valid but processing is incomplete"));
     }
 
@@ -422,6 +475,9 @@ mod tests {
         assert_eq!(decode(&[kind::END, 1, 0, 0, 0, 0]), Err(ProtocolError::Truncated("empty")));
         // Trailing junk inside a fixed-size frame.
         assert_eq!(decode(&[kind::FAIL, 3, 0, 0, 0, 1, 2, 3]), Err(ProtocolError::Truncated("fail")));
+        assert_eq!(decode(&[kind::RELEASE, 1, 0, 0, 0, 0]), Err(ProtocolError::Truncated("empty")));
+        assert_eq!(decode(&[kind::DATA_AT, 4, 0, 0, 0, 1, 2, 3, 4]), Err(ProtocolError::Truncated("data-at")));
+        assert_eq!(decode(&[kind::WINDOW, 5, 0, 0, 0, 1, 2, 3, 4, 5]), Err(ProtocolError::Truncated("window")));
         // Headers that are not text.
         let mut h = Vec::new();
         encode(&Frame::Headers { status: "200 OK", headers: vec![("A", "b")] }, &mut h);

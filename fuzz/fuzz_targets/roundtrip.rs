@@ -23,6 +23,9 @@ enum Owned {
     Retry,
     SendFile { offset: u64, len: u64 },
     ReadError(String),
+    Window { size: u32 },
+    DataAt { offset: u32, len: u32 },
+    Release,
 }
 
 impl Owned {
@@ -44,6 +47,9 @@ impl Owned {
             Owned::Retry => Frame::Retry,
             Owned::SendFile { offset, len } => Frame::SendFile { offset: *offset, len: *len },
             Owned::ReadError(reason) => Frame::ReadError(reason),
+            Owned::Window { size } => Frame::Window { size: *size },
+            Owned::DataAt { offset, len } => Frame::DataAt { offset: *offset, len: *len },
+            Owned::Release => Frame::Release,
         }
     }
 }

@@ -86,6 +86,51 @@ impl ApacheIo {
 }
 
 impl ApacheIo {
+    /// Adds `len` bytes at `data` to the response without reading them
+    /// here: they may be memory another process writes to (a daemon's
+    /// window), which only the server's output touches. They go out with
+    /// the next `send_added`, or `write`.
+    ///
+    /// # Safety
+    /// `data..data + len` must stay mapped until `send_added` returns.
+    pub unsafe fn add_from(&mut self, data: *const u8, len: usize) -> Result<(), IoError> {
+        if self.answered {
+            return Ok(());
+        }
+        // Never more than the declared Content-Length.
+        let len = self.allowed(len as u64) as usize;
+        if len == 0 {
+            return Ok(());
+        }
+        if self.req.aborted() {
+            return Err(IoError::ClientGone);
+        }
+        self.sent += len as u64;
+        self.queued += len;
+        // SAFETY: a transient bucket over the caller's bytes, which stay
+        // mapped until the pass in `send_added`; filters that keep it past
+        // the pass copy it (set-aside).
+        unsafe { ffi::wsgi_shim_brigade_append_transient(self.output, data.cast(), len) };
+        Ok(())
+    }
+
+    /// Drops what `add_from` and `queue` added, unsent.
+    pub fn discard_added(&mut self) {
+        self.queued = 0;
+        // SAFETY: empties this request's own output brigade.
+        unsafe { ffi::apr_brigade_cleanup(self.output.cast()) };
+    }
+
+    /// Sends what `add_from` and `queue` added, now.
+    pub fn send_added(&mut self) -> Result<(), IoError> {
+        if self.queued == 0 {
+            return Ok(());
+        }
+        // SAFETY: a flush bucket on this request's output brigade.
+        unsafe { ffi::wsgi_shim_brigade_append_flush(self.output) };
+        self.pass()
+    }
+
     /// Reads what body bytes are already here, without waiting: `None`
     /// when none are, `Some(0)` at the end of the body.
     pub fn read_available(&mut self, buf: &mut [u8]) -> Result<Option<usize>, IoError> {
@@ -153,25 +198,9 @@ impl RequestIo for ApacheIo {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
-        if self.answered {
-            return Ok(());
-        }
-        // Never more than the declared Content-Length.
-        let data = &data[..self.allowed(data.len() as u64) as usize];
-        if data.is_empty() {
-            return Ok(());
-        }
-        if self.req.aborted() {
-            return Err(IoError::ClientGone);
-        }
-        self.sent += data.len() as u64;
-        // SAFETY: a transient bucket over `data`, which outlives the pass
-        // below; filters that keep it past the pass copy it (set-aside).
-        unsafe {
-            ffi::wsgi_shim_brigade_append_transient(self.output, data.as_ptr().cast(), data.len());
-            ffi::wsgi_shim_brigade_append_flush(self.output);
-        }
-        self.pass()
+        // SAFETY: `data` is valid for its length until `send_added` returns.
+        unsafe { self.add_from(data.as_ptr(), data.len()) }?;
+        self.send_added()
     }
 
     fn queue(&mut self, data: &[u8]) -> Result<bool, IoError> {

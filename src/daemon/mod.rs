@@ -13,6 +13,7 @@
 //! - `worker.rs`: a daemon's side of one request.
 //! - `proxy.rs`: an Apache child's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
+//! - `window.rs`: the shared memory large response bodies travel through.
 
 pub mod accounts;
 pub mod detach;
@@ -22,6 +23,7 @@ pub mod process;
 pub mod proxy;
 pub mod spec;
 pub mod supervisor;
+pub mod window;
 pub mod wire;
 pub mod worker;
 

@@ -1,6 +1,7 @@
 //! Apache-child side of daemon mode: hand the request to a daemon process
 //! over its socket and relay what comes back, streaming both ways.
 
+use super::window::View;
 use super::wire::{Conn, WireError, level_from_wire};
 use crate::apache::log::{self, Level};
 use crate::apache::request::Request;
@@ -200,7 +201,36 @@ fn read_body(io: &mut ApacheIo, body: &mut [u8], deferred: &mut Option<String>) 
     Ok(got)
 }
 
+/// Sends the window bytes added to the response, then frees their slots.
+fn release(conn: &mut Conn, io: &mut ApacheIo, unreleased: &mut usize) -> Result<(), Relay> {
+    io.send_added().map_err(Relay::Client)?;
+    for _ in 0..std::mem::take(unreleased) {
+        conn.send(&Frame::Release);
+    }
+    conn.flush().map_err(daemon_err)
+}
+
 fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<u8>) -> Result<i32, Relay> {
+    // The daemon's shared memory for large bodies, once it sends it, and
+    // how many of its slots are added to the response but not released.
+    let mut window: Option<View> = None;
+    let mut unreleased = 0usize;
+    let result = relay_frames(conn, io, started, body, &mut window, &mut unreleased);
+    if unreleased > 0 {
+        // Nothing may point into the window once it is unmapped.
+        io.discard_added();
+    }
+    result
+}
+
+fn relay_frames(
+    conn: &mut Conn,
+    io: &mut ApacheIo,
+    started: &mut bool,
+    body: &mut Vec<u8>,
+    window: &mut Option<View>,
+    unreleased: &mut usize,
+) -> Result<i32, Relay> {
     conn.flush().map_err(daemon_err)?;
     let mut deferred = None;
     loop {
@@ -230,6 +260,23 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
                 *started = true;
             }
             Frame::Data(data) => io.write(data).map_err(Relay::Client)?,
+            Frame::Window { size } => {
+                let fd = conn.take_fd().ok_or(Relay::Daemon(WireError::Unexpected("window without a descriptor")))?;
+                *window = Some(View::map(&fd, size).map_err(|e| Relay::Daemon(WireError::Window(e)))?);
+            }
+            Frame::DataAt { offset, len } => {
+                let at = window.as_ref().and_then(|w| w.at(offset, len));
+                let at = at.ok_or(Relay::Daemon(WireError::Unexpected("data-at outside the window")))?;
+                // SAFETY: `at` lies inside the window, mapped until `window`
+                // drops at the end of this function, after `send_added`.
+                unsafe { io.add_from(at, len as usize) }.map_err(Relay::Client)?;
+                *unreleased += 1;
+                // What the daemon has already put in the window goes out
+                // in one write; then its slots are free again.
+                if !conn.data_at_ready() {
+                    release(conn, io, unreleased)?;
+                }
+            }
             Frame::SendFile { offset, len } => {
                 let fd =
                     conn.take_fd().ok_or(Relay::Daemon(WireError::Unexpected("send-file without a descriptor")))?;
@@ -262,7 +309,7 @@ fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<
             // Apache already sent its own error page: add nothing.
             Frame::Fail(_) if io.answered() => return Ok(ffi::OK as i32),
             Frame::Fail(code) => return Ok(code as i32),
-            Frame::Request { .. } | Frame::Body(_) | Frame::ReadError(_) => {
+            Frame::Request { .. } | Frame::Body(_) | Frame::ReadError(_) | Frame::Release => {
                 return Err(Relay::Daemon(WireError::Unexpected("request-side")));
             }
         }

@@ -18,6 +18,8 @@ pub enum WireError {
     Protocol(#[from] ProtocolError),
     #[error("unexpected {0} frame")]
     Unexpected(&'static str),
+    #[error("{0}")]
+    Window(#[from] super::window::WindowError),
 }
 
 pub struct Conn {
@@ -180,12 +182,20 @@ impl Conn {
 
     /// Receives the next frame, reading from the socket as needed.
     pub fn recv(&mut self) -> Result<Frame<'_>, WireError> {
-        if self.rpos == self.rend {
-            // The previous frame is used: start again at the front.
-            self.rbuf[..self.next_len].copy_from_slice(&self.next_head[..self.next_len]);
-            (self.rpos, self.rend, self.next_len) = (0, self.next_len, 0);
-        }
+        self.recv_counting(None)
+    }
+
+    /// As `recv`, but `Release` frames are counted into `released` and
+    /// passed over.
+    pub fn recv_counting(&mut self, mut released: Option<&mut usize>) -> Result<Frame<'_>, WireError> {
         loop {
+            self.restart_if_used();
+            if let Some(count) = released.as_deref_mut()
+                && self.take_release()
+            {
+                *count += 1;
+                continue;
+            }
             let avail = &self.rbuf[self.rpos..self.rend];
             let need = protocol::frame_len(avail)?;
             if let Some(total) = need
@@ -197,6 +207,66 @@ impl Conn {
                 return Ok(frame);
             }
             self.fill(need.unwrap_or(0))?;
+        }
+    }
+
+    /// Receives until `count` `Release` frames have come; any other frame
+    /// is a protocol error here.
+    pub fn await_releases(&mut self, mut count: usize) -> Result<(), WireError> {
+        while count > 0 {
+            self.restart_if_used();
+            if self.take_release() {
+                count -= 1;
+            } else if self.rend - self.rpos >= HEADER_LEN {
+                return Err(WireError::Unexpected("frame other than release"));
+            } else {
+                self.fill(0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the next frame is a whole `DataAt`, received and not yet
+    /// taken, after reading what has already arrived (without waiting).
+    pub fn data_at_ready(&mut self) -> bool {
+        let complete =
+            |b: &[u8]| protocol::is_data_at(b) && matches!(protocol::frame_len(b), Ok(Some(n)) if b.len() >= n);
+        if self.rpos == self.rend {
+            if self.next_len > 0 {
+                return complete(&self.next_head[..self.next_len]);
+            }
+            (self.rpos, self.rend) = (0, 0);
+        }
+        if complete(&self.rbuf[self.rpos..self.rend]) {
+            return true;
+        }
+        if self.rbuf.len() - self.rend < READ_AHEAD {
+            return false;
+        }
+        match self.receive(self.rend, self.rbuf.len(), false, libc::MSG_DONTWAIT) {
+            Ok(n) => {
+                self.rend += n;
+                n > 0 && complete(&self.rbuf[self.rpos..self.rend])
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Passes over a `Release` frame at the front of what is received.
+    fn take_release(&mut self) -> bool {
+        let found = self.rbuf[self.rpos..self.rend].starts_with(&protocol::RELEASE_FRAME);
+        if found {
+            self.rpos += HEADER_LEN;
+        }
+        found
+    }
+
+    /// Once every received byte is used, starts again at the front of the
+    /// buffer, with the next header if it came with the last frame.
+    fn restart_if_used(&mut self) {
+        if self.rpos == self.rend {
+            self.rbuf[..self.next_len].copy_from_slice(&self.next_head[..self.next_len]);
+            (self.rpos, self.rend, self.next_len) = (0, self.next_len, 0);
         }
     }
 
@@ -217,12 +287,12 @@ impl Conn {
         }
         let n = if frame_len >= DIRECT_PAYLOAD {
             let end = self.rpos + frame_len;
-            let n = self.receive(self.rend, end, true)?;
+            let n = self.receive(self.rend, end, true, 0)?;
             let into_frame = n.min(end - self.rend);
             self.next_len = n - into_frame;
             into_frame
         } else {
-            self.receive(self.rend, self.rbuf.len(), false)?
+            self.receive(self.rend, self.rbuf.len(), false, 0)?
         };
         if n == 0 {
             return Err(WireError::Closed);
@@ -233,7 +303,7 @@ impl Conn {
 
     /// One recvmsg into `rbuf[from..to]` (and, with `head`, the next
     /// frame's header into `next_head`), keeping any descriptors that came.
-    fn receive(&mut self, from: usize, to: usize, head: bool) -> Result<usize, WireError> {
+    fn receive(&mut self, from: usize, to: usize, head: bool, flags: i32) -> Result<usize, WireError> {
         let mut iov = [
             libc::iovec { iov_base: self.rbuf[from..to].as_mut_ptr().cast(), iov_len: to - from },
             libc::iovec { iov_base: self.next_head.as_mut_ptr().cast(), iov_len: HEADER_LEN },
@@ -253,7 +323,7 @@ impl Conn {
             msg.msg_control = control.as_mut_ptr().cast();
             msg.msg_controllen = space as _;
             let n = loop {
-                let n = libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+                let n = libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | flags);
                 if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                     break n;
                 }
