@@ -298,10 +298,15 @@ fn sendfile_is_used_only_when_enabled() {
     }
     for sendfile in [true, false] {
         let apache = start(Module::default_for_tests(), sendfile);
+        // The children exist once one has answered (the port accepts
+        // connections before they are forked).
+        let _ = fetch(&apache, "file");
         let out = apache.root().join(format!("strace-{sendfile}.txt"));
         let mut args = vec!["-f".to_string(), "-e".into(), "trace=sendfile".into(), "-o".into()];
         args.push(out.display().to_string());
-        for pid in apache.child_pids() {
+        // The parent too: with -f, a child the MPM starts later (to
+        // replace one it stopped) is traced as well.
+        for pid in std::iter::once(apache.parent_pid()).chain(apache.child_pids()) {
             args.push("-p".into());
             args.push(pid.to_string());
         }
@@ -323,8 +328,18 @@ fn sendfile_is_used_only_when_enabled() {
         std::thread::sleep(Duration::from_millis(300));
         process::kill(strace.id() as i32, libc::SIGINT);
         let _ = strace.wait();
+        let mut errors = String::new();
+        if let Some(mut e) = strace.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut errors);
+        }
         let trace = std::fs::read_to_string(&out).unwrap_or_default();
         let used = trace.lines().any(|l| l.contains("sendfile(") && !l.contains("= -1"));
-        assert_eq!(used, sendfile, "WSGIEnableSendfile {}: strace saw:\n{trace}", if sendfile { "On" } else { "Off" });
+        assert_eq!(
+            used,
+            sendfile,
+            "WSGIEnableSendfile {}: strace of {args:?} saw:\n{trace}\nstrace said:\n{errors}\nprocesses now: {:?}",
+            if sendfile { "On" } else { "Off" },
+            apache.pids()
+        );
     }
 }
