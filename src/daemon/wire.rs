@@ -252,6 +252,30 @@ impl Conn {
         }
     }
 
+    /// Takes the `Release` frames that have already arrived, without
+    /// waiting; returns how many.
+    pub fn releases_arrived(&mut self) -> usize {
+        let mut count = 0;
+        loop {
+            self.restart_if_used();
+            if self.take_release() {
+                count += 1;
+                continue;
+            }
+            if self.rend - self.rpos >= HEADER_LEN {
+                return count;
+            }
+            if self.rpos > 0 {
+                self.rbuf.copy_within(self.rpos..self.rend, 0);
+                (self.rpos, self.rend) = (0, self.rend - self.rpos);
+            }
+            match self.receive(self.rend, self.rbuf.len(), false, libc::MSG_DONTWAIT) {
+                Ok(n) if n > 0 => self.rend += n,
+                _ => return count,
+            }
+        }
+    }
+
     /// Passes over a `Release` frame at the front of what is received.
     fn take_release(&mut self) -> bool {
         let found = self.rbuf[self.rpos..self.rend].starts_with(&protocol::RELEASE_FRAME);

@@ -227,6 +227,18 @@ impl RequestIo for SocketIo {
         Ok(true)
     }
 
+    fn writes_without_waiting(&mut self, len: usize) -> bool {
+        if len == 0 || self.ring_for(len).is_none() {
+            return false;
+        }
+        let slots = len.div_ceil(window::SLOT);
+        if self.window.in_flight + slots > window::SLOTS {
+            let released = self.conn.releases_arrived();
+            self.window.in_flight -= released.min(self.window.in_flight);
+        }
+        self.window.in_flight + slots <= window::SLOTS
+    }
+
     fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {
         // The Apache child gets its own descriptor and sends the file; no
         // byte of it crosses this socket.

@@ -44,6 +44,13 @@ pub trait RequestIo: Send {
     fn queue(&mut self, _data: &[u8]) -> Result<bool, IoError> {
         Ok(false)
     }
+    /// Whether `write` of `len` bytes would return without waiting for a
+    /// peer (in daemon mode, while the shared window has free slots), so
+    /// that the caller may keep the GIL: a GIL hand-over per chunk costs
+    /// more than copying it.
+    fn writes_without_waiting(&mut self, _len: usize) -> bool {
+        false
+    }
     /// Sends `len` bytes of the regular file open as `fd`, from `offset`,
     /// after the headers, without passing them through Python (Apache file
     /// buckets; sendfile where enabled). The file's own offset may move;

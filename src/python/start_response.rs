@@ -1,7 +1,7 @@
 //! `start_response` and the `write` callable it returns, and the
 //! response state they share with the iteration of the application's result.
 
-use super::io::{IoError, SharedIo, with_io, with_io_now};
+use super::io::{IoError, RequestIo, SharedIo, with_io, with_io_now};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -192,13 +192,20 @@ pub fn send(
         }
         return with_io(py, io, |io| io.write(data)).map_err(SendError::Io);
     }
-    with_io(py, io, |io| {
+    let send = |io: &mut dyn RequestIo| {
         if let Some((status, hdrs)) = &headers {
             io.send_headers(status, hdrs)?;
         }
         if data.is_empty() { Ok(()) } else { io.write(data) }
-    })
-    .map_err(SendError::Io)
+    };
+    // Kept with the GIL when that cannot wait; otherwise released.
+    let now =
+        with_io_now(py, io, |io| if io.writes_without_waiting(data.len()) { send(io).map(Some) } else { Ok(None) })
+            .map_err(SendError::Io)?;
+    match now {
+        Some(()) => Ok(()),
+        None => with_io(py, io, send).map_err(SendError::Io),
+    }
 }
 
 #[pyclass(module = "mod_wsgi")]
