@@ -3,9 +3,11 @@
 
 Same Apache configuration for both (mpm_event, 2 children x 32 threads,
 keep-alive, EnableSendfile Off, no access log, 127.0.0.1 only), alternating
-modules round by round; Apache serving static files of the same sizes is the
-ceiling. Reports req/s, p50/p99 latency and daemon peak RSS, medians of the
-rounds, and the ratios ours/mod_wsgi and x/static.
+modules round by round; Apache serving static files of the same sizes, on
+each server in each round, is the ceiling. Reports req/s, p50/p99 latency
+and daemon peak RSS, medians of the rounds, and the ratios ours/mod_wsgi and
+x/static, each the median of the rounds' own ratios (the machine's speed
+drifts between rounds more than between neighbouring runs).
 
     benches/run.sh [--rounds 2] [--duration 10] [--only hello,stream]
 """
@@ -247,10 +249,13 @@ def run(args, only, lua):
                         peak = server.peak_rss_mib()
                         if peak:
                             hello_rss[label].append(peak)
-                    if static and label == "ours":
+                    if static:
+                        # On this server, in this round: the ratios are
+                        # taken per round, so a slower round for the whole
+                        # machine does not skew them.
                         r = wrk(base + static, conns, args.duration)
-                        results.setdefault((name, "static", "apache"), []).append(r)
-                        print(f"round {rnd + 1} {'static':8} {name:12} {'':8} {r['rps']:10.1f} req/s", flush=True)
+                        results.setdefault((name, "static", label), []).append(r)
+                        print(f"round {rnd + 1} {'static':8} {name:12} {label:8} {r['rps']:10.1f} req/s", flush=True)
                 peak = server.peak_rss_mib()
                 if peak:
                     rss[label].append(peak)
@@ -265,21 +270,28 @@ def run(args, only, lua):
         vals = [r[field] for r in runs or [] if r[field] is not None]
         return statistics.median(vals) if vals else None
 
-    print("\nmedians over", args.rounds, "rounds (req/s; ratios)")
+    def ratio(a, b):
+        """Median over the rounds of a/b, each round's a over its own b."""
+        xs, ys = results.get(a) or [], results.get(b) or []
+        vals = [x["rps"] / y["rps"] for x, y in zip(xs, ys) if y["rps"]]
+        return statistics.median(vals) if vals else None
+
+    print("\nmedians over", args.rounds, "rounds (req/s; ratios are medians of each round's ratio)")
     print(f"{'scenario':14}{'mode':10}{'ours':>10}{'mod_wsgi':>10}{'static':>10}{'ours/mw':>9}{'ours/st':>9}{'mw/st':>8}{'p50':>8}{'p99':>8}{'fail':>6}{'fail mw':>8}")
     table = []
     for name, _, static, _ in SCENARIOS:
         for mode in ("embedded", "daemon"):
-            o, m, s = med((name, mode, "ours")), med((name, mode, "mod_wsgi")), med((name, "static", "apache"))
+            o, m = med((name, mode, "ours")), med((name, mode, "mod_wsgi"))
+            s = med((name, "static", "ours"))
             if o is None:
                 continue
             fails = sum(r["failures"] for r in results.get((name, mode, "ours"), []))
             fails_mw = sum(r["failures"] for r in results.get((name, mode, "mod_wsgi"), []))
             row = {
                 "scenario": name, "mode": mode, "ours": o, "mod_wsgi": m, "static": s,
-                "ours_vs_mod_wsgi": o / m if m else None,
-                "ours_vs_static": o / s if s else None,
-                "mod_wsgi_vs_static": m / s if (m and s) else None,
+                "ours_vs_mod_wsgi": ratio((name, mode, "ours"), (name, mode, "mod_wsgi")),
+                "ours_vs_static": ratio((name, mode, "ours"), (name, "static", "ours")),
+                "mod_wsgi_vs_static": ratio((name, mode, "mod_wsgi"), (name, "static", "mod_wsgi")),
                 "p50_ms": med((name, mode, "ours"), "p50"), "p99_ms": med((name, mode, "ours"), "p99"),
                 "failures": fails, "failures_mod_wsgi": fails_mw,
             }

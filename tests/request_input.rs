@@ -204,6 +204,26 @@ fn input_reads_are_correct_across_chunk_boundaries() {
 }
 
 /// readlines(hint) stops once the lines it read reach `hint` bytes.
+/// A body larger than the reads (64 KiB) that go straight into the bytes
+/// object returned: whole and in order in every way of reading.
+#[test]
+fn large_bodies_are_read_whole_in_every_way() {
+    let body: Vec<u8> = (0..300_000u32).map(|i| if i % 97 == 0 { b'\n' } else { (i % 251) as u8 | 1 }).collect();
+    for chunk in [None, Some(65536)] {
+        let path = if chunk.is_some() { "chunked" } else { "echo" };
+        for mode in ["read", "read-minus-one", "read-100000", "read-65536", "read-70000", "read-8192", "readline"] {
+            let resp = post(path, mode, &body, chunk);
+            let (report, data) = report(&resp);
+            assert!(data == body, "{mode} chunk={chunk:?}: body differs ({} bytes)", data.len());
+            if let Some(n) = mode.strip_prefix("read-").and_then(|n| n.parse::<usize>().ok()) {
+                let expected: Vec<usize> = body.chunks(n).map(<[u8]>::len).collect();
+                assert_eq!(line(&report, "pieces"), format!("{expected:?}"), "{mode} chunk={chunk:?}");
+            }
+            assert_eq!(line(&report, "after"), "b''", "{mode} chunk={chunk:?}");
+        }
+    }
+}
+
 #[test]
 fn input_readlines_with_a_hint() {
     let body = b"aaaa\nbbbb\ncccc\ndddd\neeee\n";
@@ -387,7 +407,11 @@ fn client_gone_mid_body_raises_oserror() {
                 "POST /chunked?read&{marker} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
             )
         } else {
-            format!("POST /echo?read&{marker} HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nhello")
+            // Long enough to be read straight into the returned object.
+            format!(
+                "POST /echo?read&{marker} HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n{}",
+                "x".repeat(70_000)
+            )
         };
         conn.stream().write_all(head.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(300));

@@ -4,14 +4,23 @@
 //! there and answers `Release`. A body byte is copied once on the way
 //! instead of into the socket, out of it, and on.
 
+use super::wire::{Conn, WireError};
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
+use wsgi_core::protocol::Frame;
 
 /// A window is this many slots of `SLOT` bytes; a `DataAt` uses one slot.
 pub const SLOT: usize = 64 * 1024;
 pub const SLOTS: usize = 8;
 pub const SIZE: usize = SLOT * SLOTS;
+
+/// A response that has sent this much sends its further large writes
+/// through the window: mapping it costs the child more than a small body.
+const AFTER: u64 = 128 * 1024;
+/// Writes smaller than this go in `Data` frames even then.
+const MIN_WRITE: usize = 16 * 1024;
 
 /// A shared mapping of `len` bytes, unmapped when dropped.
 struct Mapping {
@@ -39,7 +48,7 @@ impl Drop for Mapping {
 }
 
 /// The daemon's window: a memfd sealed at `SIZE` bytes, mapped for writing.
-pub struct Ring {
+struct Ring {
     fd: OwnedFd,
     map: Mapping,
 }
@@ -49,7 +58,7 @@ pub struct Ring {
 unsafe impl Send for Ring {}
 
 impl Ring {
-    pub fn create() -> io::Result<Self> {
+    fn create() -> io::Result<Self> {
         // SAFETY: memfd_create with a static name; the result is checked
         // and owned at once.
         let fd =
@@ -74,16 +83,106 @@ impl Ring {
         Ok(Self { fd, map })
     }
 
-    pub fn fd(&self) -> RawFd {
+    fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
     /// Copies `data` (at most `SLOT` bytes) into slot `i`.
-    pub fn write(&mut self, i: usize, data: &[u8]) {
+    fn write(&mut self, i: usize, data: &[u8]) {
         let len = data.len().min(SLOT);
         // SAFETY: slot `i` lies inside the mapping (i < SLOTS), the copy is
         // at most a slot long, and `data` is our own memory, not the map.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.ptr.as_ptr().add((i % SLOTS) * SLOT), len) };
+    }
+}
+
+thread_local! {
+    /// This thread's ring, kept between requests once every slot of it
+    /// has been released.
+    static SPARE: RefCell<Option<Ring>> = const { RefCell::new(None) };
+}
+
+/// The daemon's side of one request's window: the ring (taken from the
+/// thread on first use), the next slot, and the slots in flight.
+#[derive(Default)]
+pub struct Sender {
+    ring: Option<Ring>,
+    /// No ring could be made: `Data` frames only.
+    unavailable: bool,
+    /// The child has the descriptor.
+    announced: bool,
+    next_slot: usize,
+    /// Slots the child has not released yet.
+    in_flight: usize,
+}
+
+impl Sender {
+    /// Whether a write of `len` bytes, after `sent` bytes of body, goes
+    /// through the window.
+    pub fn takes(&mut self, len: usize, sent: u64) -> bool {
+        if len < MIN_WRITE || sent < AFTER || self.unavailable {
+            return false;
+        }
+        if self.ring.is_none() {
+            self.ring = SPARE.with(|r| r.borrow_mut().take()).or_else(|| Ring::create().ok());
+            self.unavailable = self.ring.is_none();
+        }
+        self.ring.is_some()
+    }
+
+    /// Whether `len` bytes fit in free slots now, counting the `Release`s
+    /// that have already arrived (no waiting).
+    pub fn has_room(&mut self, conn: &mut Conn, len: usize) -> bool {
+        let slots = len.div_ceil(SLOT);
+        if self.in_flight + slots > SLOTS {
+            self.released(conn.releases_arrived());
+        }
+        self.in_flight + slots <= SLOTS
+    }
+
+    /// The child released `n` slots.
+    pub fn released(&mut self, n: usize) {
+        self.in_flight -= n.min(self.in_flight);
+    }
+
+    /// Sends `chunk` (at most a slot) through the window: waits for the
+    /// oldest slot when all are in flight, copies, and says where it is.
+    pub fn send(&mut self, conn: &mut Conn, chunk: &[u8]) -> Result<(), WireError> {
+        let Some(ring) = self.ring.as_mut() else { return Err(WireError::Unexpected("window")) };
+        if !self.announced {
+            conn.send_with_fd(&Frame::Window { size: SIZE as u32 }, ring.fd())?;
+            self.announced = true;
+        }
+        if self.in_flight == SLOTS {
+            conn.await_releases(1)?;
+            self.in_flight -= 1;
+        }
+        ring.write(self.next_slot, chunk);
+        let offset = (self.next_slot * SLOT) as u32;
+        conn.send_now(&Frame::DataAt { offset, len: chunk.len() as u32 })?;
+        self.next_slot = (self.next_slot + 1) % SLOTS;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// After the request's last frame: waits until the child has sent on
+    /// what is in the window, so the ring may serve the next request. If
+    /// the connection ends first, the ring is dropped instead.
+    pub fn finish(&mut self, conn: &mut Conn) {
+        if self.in_flight > 0 && conn.await_releases(self.in_flight).is_ok() {
+            self.in_flight = 0;
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        // Reused only when the child can no longer be reading it.
+        if self.in_flight == 0
+            && let Some(ring) = self.ring.take()
+        {
+            SPARE.with(|r| *r.borrow_mut() = Some(ring));
+        }
     }
 }
 

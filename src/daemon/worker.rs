@@ -1,7 +1,7 @@
 //! Daemon side of one request: read the `Request` frame, run the WSGI
 //! application, and talk back to the Apache child through [`SocketIo`].
 
-use super::window::{self, Ring};
+use super::window;
 use super::wire::{Conn, WireError, level_to_wire};
 use crate::python::call::{self, Outcome, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
@@ -13,31 +13,6 @@ use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
 /// `ReadBody` asks for: small enough that each side passes bytes on while
 /// the next frame is still arriving.
 const PIPELINE_CHUNK: usize = 256 * 1024;
-
-/// A response that has sent this much sends its further large writes
-/// through the shared window: mapping it costs more than a small body.
-const WINDOW_AFTER: u64 = 128 * 1024;
-/// Writes smaller than this go in `Data` frames even then.
-const WINDOW_MIN: usize = 16 * 1024;
-
-thread_local! {
-    /// This thread's window, kept between requests once every slot of it
-    /// has been released.
-    static SPARE_RING: std::cell::RefCell<Option<Ring>> = const { std::cell::RefCell::new(None) };
-}
-
-/// A request's use of a shared window (see `window.rs`).
-#[derive(Default)]
-struct WindowUse {
-    ring: Option<Ring>,
-    /// The ring could not be made; `Data` frames only.
-    unavailable: bool,
-    /// The child has the descriptor.
-    announced: bool,
-    next_slot: usize,
-    /// Slots the child has not released yet.
-    in_flight: usize,
-}
 
 /// What a daemon process knows about its group, for every request.
 pub struct GroupFacts {
@@ -72,7 +47,7 @@ struct SocketIo {
     queued: usize,
     /// Body bytes sent so far.
     body_sent: u64,
-    window: WindowUse,
+    window: window::Sender,
 }
 
 impl SocketIo {
@@ -87,52 +62,7 @@ impl SocketIo {
             aborted: false,
             queued: 0,
             body_sent: 0,
-            window: WindowUse::default(),
-        }
-    }
-
-    /// The ring for this request's next large write, if it should use one.
-    fn ring_for(&mut self, len: usize) -> Option<&mut Ring> {
-        let w = &mut self.window;
-        if len < WINDOW_MIN || self.body_sent < WINDOW_AFTER || w.unavailable {
-            return None;
-        }
-        if w.ring.is_none() {
-            w.ring = SPARE_RING.with(|r| r.borrow_mut().take()).or_else(|| Ring::create().ok());
-            w.unavailable = w.ring.is_none();
-        }
-        w.ring.as_mut()
-    }
-
-    /// Sends `chunk` (at most a slot) through the window: waits for the
-    /// oldest slot when all are in flight, copies, and says where it is.
-    fn send_in_window(&mut self, chunk: &[u8]) -> Result<(), WireError> {
-        let w = &mut self.window;
-        let Some(ring) = w.ring.as_mut() else { return Err(WireError::Unexpected("window")) };
-        if !w.announced {
-            self.conn.send_with_fd(&Frame::Window { size: window::SIZE as u32 }, ring.fd())?;
-            w.announced = true;
-        }
-        if w.in_flight == window::SLOTS {
-            self.conn.await_releases(1)?;
-            w.in_flight -= 1;
-        }
-        ring.write(w.next_slot, chunk);
-        let offset = (w.next_slot * window::SLOT) as u32;
-        self.conn.send_now(&Frame::DataAt { offset, len: chunk.len() as u32 })?;
-        w.next_slot = (w.next_slot + 1) % window::SLOTS;
-        w.in_flight += 1;
-        Ok(())
-    }
-}
-
-impl Drop for SocketIo {
-    fn drop(&mut self) {
-        // A ring is reused only when the child can no longer be reading it.
-        if self.window.in_flight == 0
-            && let Some(ring) = self.window.ring.take()
-        {
-            SPARE_RING.with(|r| *r.borrow_mut() = Some(ring));
+            window: window::Sender::default(),
         }
     }
 }
@@ -152,7 +82,7 @@ impl RequestIo for SocketIo {
             self.conn.flush().map_err(gone)?;
             let mut released = 0;
             let frame = self.conn.recv_counting(Some(&mut released)).map_err(gone)?;
-            self.window.in_flight -= released.min(self.window.in_flight);
+            self.window.released(released);
             match frame {
                 Frame::Body([]) => self.body_done = true,
                 Frame::Body(data) => {
@@ -200,10 +130,10 @@ impl RequestIo for SocketIo {
         self.queued = 0;
         let mut rest = data;
         while !rest.is_empty() {
-            let windowed = self.ring_for(rest.len()).is_some();
+            let windowed = self.window.takes(rest.len(), self.body_sent);
             let (chunk, tail) = rest.split_at(rest.len().min(if windowed { window::SLOT } else { PIPELINE_CHUNK }));
             if windowed {
-                self.send_in_window(chunk).map_err(gone)?;
+                self.window.send(&mut self.conn, chunk).map_err(gone)?;
             } else {
                 self.conn.send_now(&Frame::Data(chunk)).map_err(gone)?;
             }
@@ -228,15 +158,7 @@ impl RequestIo for SocketIo {
     }
 
     fn writes_without_waiting(&mut self, len: usize) -> bool {
-        if len == 0 || self.ring_for(len).is_none() {
-            return false;
-        }
-        let slots = len.div_ceil(window::SLOT);
-        if self.window.in_flight + slots > window::SLOTS {
-            let released = self.conn.releases_arrived();
-            self.window.in_flight -= released.min(self.window.in_flight);
-        }
-        self.window.in_flight + slots <= window::SLOTS
+        len > 0 && self.window.takes(len, self.body_sent) && self.window.has_room(&mut self.conn, len)
     }
 
     fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {
@@ -267,11 +189,7 @@ impl RequestIo for SocketIo {
             Outcome::Restart => self.conn.send(&Frame::Retry),
         }
         let _ = self.conn.flush();
-        // The ring may serve the next request once the child has sent on
-        // what is in it (or gone away, which drops the ring).
-        if self.window.in_flight > 0 && self.conn.await_releases(self.window.in_flight).is_ok() {
-            self.window.in_flight = 0;
-        }
+        self.window.finish(&mut self.conn);
     }
 }
 
