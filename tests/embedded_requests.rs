@@ -351,6 +351,22 @@ def application(environ, start_response):
     return [seen.encode()]
 "#;
 
+/// Changes its environ as the query says (a framework adds keys, a
+/// middleware rewrites some), then reports it.
+const ENVIRON_CHANGING_APP: &str = r#"
+def application(environ, start_response):
+    seen = '%s %s %s %s' % (environ.get('added'), environ.get('REQUEST_METHOD'),
+                            'wsgi.version' in environ, environ['wsgi.version'])
+    what = environ['QUERY_STRING']
+    if what == 'change':
+        environ['added'] = 'yes'
+        environ['REQUEST_METHOD'] = 'CHANGED'
+        del environ['wsgi.version']
+        environ.clear()
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [seen.encode()]
+"#;
+
 /// A server with one worker thread, so that every request meets what the
 /// previous one left in that thread (strings and streams kept for reuse).
 fn one_worker() -> &'static Apache {
@@ -359,6 +375,8 @@ fn one_worker() -> &'static Apache {
             .conf("StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1")
             .file("scripts/errors-state.wsgi", ERRORS_STATE_APP)
             .conf("WSGIScriptAlias /errors-state {root}/scripts/errors-state.wsgi")
+            .file("scripts/environ-changing.wsgi", ENVIRON_CHANGING_APP)
+            .conf("WSGIScriptAlias /environ-changing {root}/scripts/environ-changing.wsgi")
             .start()
     });
     &SERVER
@@ -377,6 +395,19 @@ fn environ_values_follow_each_request() {
     // A header that the previous request had and this one has not.
     let env = environ(&apache.get("/env?d"));
     assert!(!env.contains_key("HTTP_X_PROBE"), "{env:#?}");
+}
+
+/// Each environ is built afresh for its request (in practice a copy of
+/// the previous one's pristine form): what an application does to its
+/// own never shows in the next.
+#[test]
+fn environ_changes_do_not_reach_the_next_request() {
+    let apache = one_worker();
+    for what in ["look", "change", "look", "change", "change", "look"] {
+        let resp = apache.get(&format!("/environ-changing?{what}"));
+        assert_eq!(resp.status, 200, "{}", apache.error_log());
+        assert_eq!(resp.text(), "None GET True (1, 0)", "after '{what}'");
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use super::interpreter_setup::COMPAT_VERSION;
 use super::strings::{entry, interned};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -77,6 +77,11 @@ pub fn now_micros() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
+/// One environ entry before it is in a dict: its key, and its value, or
+/// `None` for a value that is the same for every request of the process
+/// (taken from the template when there is one).
+type Item<'py> = (Bound<'py, PyString>, Option<Bound<'py, PyAny>>);
+
 /// Builds the dictionary: every CGI variable as a latin-1 `str`, then the
 /// `wsgi.*` keys and the per-process `mod_wsgi.*` counters. The stream
 /// objects are added by the caller.
@@ -84,25 +89,33 @@ pub fn now_micros() -> i64 {
 /// As mod_wsgi does, `PATH` (the server's own search path) is left out,
 /// and `HTTPS` is turned into `wsgi.url_scheme` and left out.
 pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
-    let env = presized_dict(py, vars.len() + EXTRA_KEYS)?;
+    let mut items: Vec<Item<'py>> = Vec::with_capacity(vars.len() + EXTRA_KEYS);
+    let mut apache_version = None;
     for (k, v) in vars.iter() {
         match k {
             b"PATH" | b"HTTPS" => {}
-            k if k == APACHE_VERSION_KEY.as_bytes() => set(&env, k, version_tuple(py, v)?)?,
+            k if k == APACHE_VERSION_KEY.as_bytes() => {
+                items.push((interned(py, k)?, None));
+                apache_version = Some(v);
+            }
             _ => {
                 let (k, v) = entry(py, k, v)?;
-                env.set_item(k, v)?;
+                items.push((k, Some(v.into_any())));
             }
         }
     }
-    set(&env, b"mod_wsgi.script_start", now_micros().to_string())?;
-    set(&env, b"wsgi.version", PyTuple::new(py, [1, 0])?)?;
-    set(&env, b"wsgi.url_scheme", interned(py, if flags.https { b"https" } else { b"http" })?)?;
-    set(&env, b"wsgi.multithread", flags.multithread)?;
-    set(&env, b"wsgi.multiprocess", flags.multiprocess)?;
-    set(&env, b"wsgi.run_once", false)?;
-    set(&env, b"wsgi.input_terminated", true)?;
-    set(&env, b"mod_wsgi.version", PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?)?;
+    let fixed = |name: &[u8]| Ok::<_, PyErr>((interned(py, name)?, None));
+    let value = |name: &[u8], v: Bound<'py, PyAny>| Ok::<_, PyErr>((interned(py, name)?, Some(v)));
+    // A str, as mod_wsgi has it.
+    items.push(value(b"mod_wsgi.script_start", now_micros().to_string().into_pyobject(py)?.into_any())?);
+    items.push(fixed(b"wsgi.version")?);
+    let scheme = interned(py, if flags.https { b"https" } else { b"http" })?;
+    items.push(value(b"wsgi.url_scheme", scheme.into_any())?);
+    items.push(value(b"wsgi.multithread", PyBool::new(py, flags.multithread).to_owned().into_any())?);
+    items.push(value(b"wsgi.multiprocess", PyBool::new(py, flags.multiprocess).to_owned().into_any())?);
+    items.push(value(b"wsgi.run_once", PyBool::new(py, false).to_owned().into_any())?);
+    items.push(value(b"wsgi.input_terminated", PyBool::new(py, true).to_owned().into_any())?);
+    items.push(fixed(b"mod_wsgi.version")?);
     // Counted as mod_wsgi counts: the values before this request.
     let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
     let (thread_id, thread_requests) = THREAD.with(|t| {
@@ -113,10 +126,108 @@ pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResul
         t.set((id, count + 1));
         (id, count)
     });
-    set(&env, b"mod_wsgi.total_requests", total)?;
-    set(&env, b"mod_wsgi.thread_id", thread_id)?;
-    set(&env, b"mod_wsgi.thread_requests", thread_requests)?;
+    items.push(value(b"mod_wsgi.total_requests", total.into_pyobject(py)?.into_any())?);
+    items.push(value(b"mod_wsgi.thread_id", thread_id.into_pyobject(py)?.into_any())?);
+    items.push(value(b"mod_wsgi.thread_requests", thread_requests.into_pyobject(py)?.into_any())?);
+
+    if let Some(env) = template::copy(py, &items)? {
+        return Ok(env);
+    }
+    let env = presized_dict(py, items.len() + EXTRA_KEYS)?;
+    for (k, v) in &items {
+        let v = match (v, k.to_str()?) {
+            (Some(v), _) => v.clone(),
+            (None, "apache.version") => version_tuple(py, apache_version.unwrap_or_default())?.into_any(),
+            (None, "wsgi.version") => PyTuple::new(py, [1, 0])?.into_any(),
+            (None, _) => PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?.into_any(),
+        };
+        env.set_item(k, v)?;
+    }
+    template::keep(&env, &items)?;
     Ok(env)
+}
+
+/// The last environ built on this thread, per interpreter, as a template:
+/// a request with the same keys in the same order (most are) gets a copy
+/// of it, a copy of a dict costing far less than filling one, with the
+/// values that differ replaced. Only copies reach applications.
+mod template {
+    use super::Item;
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::PyDict;
+    use std::cell::RefCell;
+
+    struct Template {
+        interp: usize,
+        /// Holds a reference, never released (see strings.rs: interpreters
+        /// live as long as the process).
+        dict: usize,
+        /// The key and value objects of `dict`, in order.
+        entries: Vec<(usize, usize)>,
+    }
+
+    thread_local! {
+        static TEMPLATES: RefCell<Vec<Template>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn interp() -> usize {
+        // SAFETY: callers hold the GIL, so there is a current interpreter.
+        unsafe { ffi::PyInterpreterState_Get() as usize }
+    }
+
+    /// A copy of the template with `items`' values, if it has their keys.
+    pub fn copy<'py>(py: Python<'py>, items: &[Item<'py>]) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let interp = interp();
+        TEMPLATES.with(|t| {
+            let t = t.borrow();
+            let Some(tpl) = t.iter().find(|t| t.interp == interp) else { return Ok(None) };
+            if tpl.entries.len() != items.len()
+                || !tpl.entries.iter().zip(items).all(|((k, _), (key, _))| *k == key.as_ptr() as usize)
+            {
+                return Ok(None);
+            }
+            // SAFETY: the template is a dict of this interpreter, alive
+            // through the reference it holds; PyDict_Copy returns a new
+            // dict or null with an exception set.
+            let env = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(tpl.dict as *mut ffi::PyObject))? };
+            // SAFETY: PyDict_Copy returns a dict.
+            let env: Bound<'py, PyDict> = unsafe { env.cast_into_unchecked() };
+            for ((_, old), (key, value)) in tpl.entries.iter().zip(items) {
+                if let Some(v) = value
+                    && v.as_ptr() as usize != *old
+                {
+                    env.set_item(key, v)?;
+                }
+            }
+            Ok(Some(env))
+        })
+    }
+
+    /// Makes a copy of `env` (just built from `items`) this thread's template.
+    pub fn keep<'py>(env: &Bound<'py, PyDict>, items: &[Item<'py>]) -> PyResult<()> {
+        let interp = interp();
+        let dict = env.copy()?;
+        let mut entries = Vec::with_capacity(items.len());
+        for (key, _) in items {
+            let v = dict.get_item(key)?.map_or(0, |v| v.as_ptr() as usize);
+            entries.push((key.as_ptr() as usize, v));
+        }
+        TEMPLATES.with(|t| {
+            let mut t = t.borrow_mut();
+            let dict = dict.into_ptr() as usize;
+            match t.iter_mut().find(|t| t.interp == interp) {
+                Some(tpl) => {
+                    // SAFETY: the old template's own reference, to a dict of
+                    // this interpreter whose GIL is held.
+                    unsafe { ffi::Py_DECREF(tpl.dict as *mut ffi::PyObject) };
+                    (tpl.dict, tpl.entries) = (dict, entries);
+                }
+                None => t.push(Template { interp, dict, entries }),
+            }
+        });
+        Ok(())
+    }
 }
 
 /// The keys `build` and its caller add to the server's variables.
