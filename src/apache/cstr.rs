@@ -1,6 +1,6 @@
 //! Conversions between C strings owned by Apache and Rust strings.
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
 
 /// Borrows a NUL-terminated string as bytes; `None` for a null pointer.
 ///
@@ -31,4 +31,23 @@ pub fn pstrdup(pool: *mut crate::ffi::apr_pool_t, s: &str) -> *const c_char {
     // SAFETY: apr_pstrmemdup copies exactly `len` bytes from a live slice
     // and NUL-terminates the copy in the pool.
     unsafe { crate::ffi::apr_pstrmemdup(pool, bytes.as_ptr().cast(), len) }
+}
+
+/// Runs `f` with `s` as a NUL-terminated string, from a stack buffer when
+/// it is short (table keys are), so a lookup allocates nothing. `None` if
+/// `s` contains a NUL.
+pub fn with_cstr<R>(s: &str, f: impl FnOnce(*const c_char) -> R) -> Option<R> {
+    const SHORT: usize = 64;
+    let b = s.as_bytes();
+    if b.contains(&0) {
+        return None;
+    }
+    if b.len() < SHORT {
+        let mut buf = [0u8; SHORT];
+        buf[..b.len()].copy_from_slice(b);
+        Some(f(buf.as_ptr().cast()))
+    } else {
+        let c = CString::new(b).ok()?;
+        Some(f(c.as_ptr()))
+    }
 }

@@ -1,7 +1,7 @@
 //! Reading and writing `apr_table_t`.
 
 use crate::ffi;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, c_char};
 
 /// A borrowed APR table.
 #[derive(Clone, Copy)]
@@ -18,10 +18,9 @@ impl Table {
     }
 
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        let key = CString::new(key).ok()?;
         // SAFETY: the table is live (constructor contract); the value
         // returned is pool memory that outlives this borrow.
-        unsafe { super::cstr::bytes(ffi::apr_table_get(self.raw, key.as_ptr())) }
+        super::cstr::with_cstr(key, |k| unsafe { super::cstr::bytes(ffi::apr_table_get(self.raw, k)) }).flatten()
     }
 
     /// Sets `key` (replacing earlier values), copying both into the pool.
@@ -49,10 +48,8 @@ impl Table {
     }
 
     pub fn unset(&self, key: &str) {
-        if let Ok(key) = CString::new(key) {
-            // SAFETY: apr_table_unset copies nothing and keeps no pointer.
-            unsafe { ffi::apr_table_unset(self.raw, key.as_ptr()) };
-        }
+        // SAFETY: apr_table_unset copies nothing and keeps no pointer.
+        super::cstr::with_cstr(key, |k| unsafe { ffi::apr_table_unset(self.raw, k) });
     }
 
     /// Every entry, in table order, as raw bytes borrowed from the pool.

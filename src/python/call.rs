@@ -44,7 +44,7 @@ impl WsgiCall {
         let reload = get("mod_wsgi.script_reloading").as_deref() != Some("0");
         let mtime = mtime.unwrap_or_else(|| file_mtime(&script_path));
         Self {
-            module_name: wsgi_core::names::script_module_name(&script_path, case_sensitive),
+            module_name: module_name(&script_path, case_sensitive),
             script_path,
             mtime,
             reload,
@@ -56,6 +56,25 @@ impl WsgiCall {
             flags,
         }
     }
+}
+
+thread_local! {
+    /// The last script this thread named: requests mostly go to the same
+    /// few scripts, and the name is an MD5 of the path.
+    static LAST_NAME: std::cell::RefCell<(String, bool, String)> = const {
+        std::cell::RefCell::new((String::new(), false, String::new()))
+    };
+}
+
+/// `wsgi_core::names::script_module_name`, remembered for the last script.
+fn module_name(path: &str, case_sensitive: bool) -> String {
+    LAST_NAME.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != path || last.1 != case_sensitive || last.2.is_empty() {
+            *last = (path.to_string(), case_sensitive, wsgi_core::names::script_module_name(path, case_sensitive));
+        }
+        last.2.clone()
+    })
 }
 
 /// A file's modification time in microseconds since the epoch (0 if unknown).
