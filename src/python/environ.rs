@@ -1,7 +1,7 @@
 //! The WSGI `environ` dictionary.
 
 use super::interpreter_setup::COMPAT_VERSION;
-use super::strings::{entry, interned};
+use super::strings::{Strings, interned, with_strings};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 use std::cell::Cell;
@@ -82,40 +82,43 @@ pub fn now_micros() -> i64 {
 /// (taken from the template when there is one).
 type Item<'py> = (Bound<'py, PyString>, Option<Bound<'py, PyAny>>);
 
-/// Builds the dictionary: every CGI variable as a latin-1 `str`, then the
-/// `wsgi.*` keys and the per-process `mod_wsgi.*` counters. The stream
-/// objects are added by the caller.
-///
-/// As mod_wsgi does, `PATH` (the server's own search path) is left out,
-/// and `HTTPS` is turned into `wsgi.url_scheme` and left out.
-pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
+/// The environ's entries, in order: the request's variables, then the
+/// `wsgi.*` and `mod_wsgi.*` keys of `build`.
+fn items<'py, 'v>(
+    py: Python<'py>,
+    strings: &mut Strings<'_, 'py>,
+    vars: &'v Vars,
+    flags: &EnvironFlags,
+    apache_version: &mut Option<&'v [u8]>,
+) -> PyResult<Vec<Item<'py>>> {
     let mut items: Vec<Item<'py>> = Vec::with_capacity(vars.len() + EXTRA_KEYS);
-    let mut apache_version = None;
     for (k, v) in vars.iter() {
         match k {
             b"PATH" | b"HTTPS" => {}
             k if k == APACHE_VERSION_KEY.as_bytes() => {
-                items.push((interned(py, k)?, None));
-                apache_version = Some(v);
+                items.push((strings.interned(k)?, None));
+                *apache_version = Some(v);
             }
             _ => {
-                let (k, v) = entry(py, k, v)?;
+                let (k, v) = strings.entry(k, v)?;
                 items.push((k, Some(v.into_any())));
             }
         }
     }
-    let fixed = |name: &[u8]| Ok::<_, PyErr>((interned(py, name)?, None));
-    let value = |name: &[u8], v: Bound<'py, PyAny>| Ok::<_, PyErr>((interned(py, name)?, Some(v)));
+    let scheme = strings.interned(if flags.https { b"https" } else { b"http" })?;
+    let mut value = |name: &[u8], v: Option<Bound<'py, PyAny>>| -> PyResult<()> {
+        items.push((strings.interned(name)?, v));
+        Ok(())
+    };
     // A str, as mod_wsgi has it.
-    items.push(value(b"mod_wsgi.script_start", now_micros().to_string().into_pyobject(py)?.into_any())?);
-    items.push(fixed(b"wsgi.version")?);
-    let scheme = interned(py, if flags.https { b"https" } else { b"http" })?;
-    items.push(value(b"wsgi.url_scheme", scheme.into_any())?);
-    items.push(value(b"wsgi.multithread", PyBool::new(py, flags.multithread).to_owned().into_any())?);
-    items.push(value(b"wsgi.multiprocess", PyBool::new(py, flags.multiprocess).to_owned().into_any())?);
-    items.push(value(b"wsgi.run_once", PyBool::new(py, false).to_owned().into_any())?);
-    items.push(value(b"wsgi.input_terminated", PyBool::new(py, true).to_owned().into_any())?);
-    items.push(fixed(b"mod_wsgi.version")?);
+    value(b"mod_wsgi.script_start", Some(now_micros().to_string().into_pyobject(py)?.into_any()))?;
+    value(b"wsgi.version", None)?;
+    value(b"wsgi.url_scheme", Some(scheme.into_any()))?;
+    value(b"wsgi.multithread", Some(PyBool::new(py, flags.multithread).to_owned().into_any()))?;
+    value(b"wsgi.multiprocess", Some(PyBool::new(py, flags.multiprocess).to_owned().into_any()))?;
+    value(b"wsgi.run_once", Some(PyBool::new(py, false).to_owned().into_any()))?;
+    value(b"wsgi.input_terminated", Some(PyBool::new(py, true).to_owned().into_any()))?;
+    value(b"mod_wsgi.version", None)?;
     // Counted as mod_wsgi counts: the values before this request.
     let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
     let (thread_id, thread_requests) = THREAD.with(|t| {
@@ -126,10 +129,21 @@ pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResul
         t.set((id, count + 1));
         (id, count)
     });
-    items.push(value(b"mod_wsgi.total_requests", total.into_pyobject(py)?.into_any())?);
-    items.push(value(b"mod_wsgi.thread_id", thread_id.into_pyobject(py)?.into_any())?);
-    items.push(value(b"mod_wsgi.thread_requests", thread_requests.into_pyobject(py)?.into_any())?);
+    value(b"mod_wsgi.total_requests", Some(total.into_pyobject(py)?.into_any()))?;
+    value(b"mod_wsgi.thread_id", Some(thread_id.into_pyobject(py)?.into_any()))?;
+    value(b"mod_wsgi.thread_requests", Some(thread_requests.into_pyobject(py)?.into_any()))?;
+    Ok(items)
+}
 
+/// Builds the dictionary: every CGI variable as a latin-1 `str`, then the
+/// `wsgi.*` keys and the per-process `mod_wsgi.*` counters. The stream
+/// objects are added by the caller.
+///
+/// As mod_wsgi does, `PATH` (the server's own search path) is left out,
+/// and `HTTPS` is turned into `wsgi.url_scheme` and left out.
+pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
+    let mut apache_version = None;
+    let items = with_strings(py, |strings| items(py, strings, vars, flags, &mut apache_version))?;
     if let Some(env) = template::copy(py, &items)? {
         return Ok(env);
     }

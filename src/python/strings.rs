@@ -141,18 +141,34 @@ fn key_in<'py>(py: Python<'py>, cache: &mut Cache, name: &[u8]) -> PyResult<(Bou
 
 /// The environ key `name` as a string of the current interpreter.
 pub fn interned<'py>(py: Python<'py>, name: &[u8]) -> PyResult<Bound<'py, PyString>> {
-    with_cache(|cache| key_in(py, cache, name).map(|(key, _)| key))
+    with_strings(py, |s| s.interned(name))
 }
 
-/// The environ entry `name`: `value`, as strings. The value is shared with
-/// the last request of this thread that had the same value for that name,
-/// as most have (the server's names, the host, the script's settings).
-pub fn entry<'py>(
+/// This thread's strings for the current interpreter, for a run of
+/// look-ups (one environ) without finding the cache again for each.
+pub struct Strings<'a, 'py> {
     py: Python<'py>,
-    name: &[u8],
-    value: &[u8],
-) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
-    with_cache(|cache| {
+    cache: &'a mut Cache,
+}
+
+/// Runs `f` with this thread's strings for the current interpreter. `f`
+/// must not call back into this module (the cache is borrowed).
+pub fn with_strings<'py, R>(py: Python<'py>, f: impl FnOnce(&mut Strings<'_, 'py>) -> R) -> R {
+    with_cache(|cache| f(&mut Strings { py, cache }))
+}
+
+impl<'py> Strings<'_, 'py> {
+    /// The key `name`.
+    pub fn interned(&mut self, name: &[u8]) -> PyResult<Bound<'py, PyString>> {
+        key_in(self.py, self.cache, name).map(|(key, _)| key)
+    }
+
+    /// The entry `name`: `value`, as strings. The value is shared with the
+    /// last request of this thread that had the same value for that name,
+    /// as most have (the server's names, the host, the script's settings).
+    pub fn entry(&mut self, name: &[u8], value: &[u8]) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
+        let py = self.py;
+        let cache = &mut *self.cache;
         let (key, at) = key_in(py, cache, name)?;
         let Some(at) = at else { return Ok((key, latin1(py, value)?)) };
         let last = &mut cache.entries[at].value;
@@ -171,5 +187,5 @@ pub fn entry<'py>(
             unsafe { ffi::Py_DECREF(old as *mut ffi::PyObject) };
         }
         Ok((key, v))
-    })
+    }
 }
