@@ -229,27 +229,11 @@ impl Conn {
     /// Whether the next frame is a whole `DataAt`, received and not yet
     /// taken, after reading what has already arrived (without waiting).
     pub fn data_at_ready(&mut self) -> bool {
-        let complete =
-            |b: &[u8]| protocol::is_data_at(b) && matches!(protocol::frame_len(b), Ok(Some(n)) if b.len() >= n);
-        if self.rpos == self.rend {
-            if self.next_len > 0 {
-                return complete(&self.next_head[..self.next_len]);
-            }
-            (self.rpos, self.rend) = (0, 0);
-        }
-        if complete(&self.rbuf[self.rpos..self.rend]) {
-            return true;
-        }
-        if self.rbuf.len() - self.rend < READ_AHEAD {
-            return false;
-        }
-        match self.receive(self.rend, self.rbuf.len(), false, libc::MSG_DONTWAIT) {
-            Ok(n) => {
-                self.rend += n;
-                n > 0 && complete(&self.rbuf[self.rpos..self.rend])
-            }
-            Err(_) => false,
-        }
+        let ready = |c: &Self| {
+            let b = &c.rbuf[c.rpos..c.rend];
+            protocol::is_data_at(b) && matches!(protocol::frame_len(b), Ok(Some(n)) if b.len() >= n)
+        };
+        ready(self) || (self.receive_arrived() && ready(self))
     }
 
     /// Takes the `Release` frames that have already arrived, without
@@ -260,19 +244,27 @@ impl Conn {
             self.restart_if_used();
             if self.take_release() {
                 count += 1;
-                continue;
-            }
-            if self.rend - self.rpos >= HEADER_LEN {
+            } else if self.rend - self.rpos >= HEADER_LEN || !self.receive_arrived() {
                 return count;
             }
-            if self.rpos > 0 {
-                self.rbuf.copy_within(self.rpos..self.rend, 0);
-                (self.rpos, self.rend) = (0, self.rend - self.rpos);
+        }
+    }
+
+    /// Reads what has already arrived after the received bytes, without
+    /// waiting (moving them to the front first when little room is left);
+    /// false when nothing came.
+    fn receive_arrived(&mut self) -> bool {
+        self.restart_if_used();
+        if self.rpos > 0 && self.rbuf.len() - self.rend < READ_AHEAD {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            (self.rpos, self.rend) = (0, self.rend - self.rpos);
+        }
+        match self.receive(self.rend, self.rbuf.len(), false, libc::MSG_DONTWAIT) {
+            Ok(n) if n > 0 => {
+                self.rend += n;
+                true
             }
-            match self.receive(self.rend, self.rbuf.len(), false, libc::MSG_DONTWAIT) {
-                Ok(n) if n > 0 => self.rend += n,
-                _ => return count,
-            }
+            _ => false,
         }
     }
 
