@@ -7,6 +7,8 @@
 //! the application reads, so neither side buffers a whole body and neither
 //! can deadlock on a full socket; it sends `Headers`, `Data`, `Log` frames
 //! as the application produces them, and ends with `End`, `Fail` or `Retry`.
+//! After `End` or `Fail` the connection may carry the child's next request;
+//! a daemon that will not serve it says `Goodbye` first.
 
 use thiserror::Error;
 
@@ -64,6 +66,10 @@ pub enum Frame<'a> {
     /// Child → daemon: the oldest `DataAt` not yet released has been sent
     /// on; the daemon may write over its bytes.
     Release,
+    /// Daemon → child, on a connection kept after `End` or `Fail`: it is
+    /// closing, and will not read a request sent on it; send that request
+    /// again on a new connection.
+    Goodbye,
 }
 
 /// A malformed or unacceptable frame. The receiver closes the connection.
@@ -96,6 +102,7 @@ mod kind {
     pub const WINDOW: u8 = 12;
     pub const DATA_AT: u8 = 13;
     pub const RELEASE: u8 = 14;
+    pub const GOODBYE: u8 = 15;
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -198,6 +205,7 @@ pub fn encode(frame: &Frame<'_>, out: &mut Vec<u8>) {
             kind::DATA_AT
         }
         Frame::Release => kind::RELEASE,
+        Frame::Goodbye => kind::GOODBYE,
     };
     let len = length_field(out.len() - start - HEADER_LEN);
     out[start] = ty;
@@ -336,12 +344,13 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ProtocolError> {
             let message = std::str::from_utf8(c.buf).map_err(|_| ProtocolError::NotText("log"))?;
             Frame::Log { level, message }
         }
-        kind::END | kind::RETRY | kind::RELEASE if !payload.is_empty() => {
+        kind::END | kind::RETRY | kind::RELEASE | kind::GOODBYE if !payload.is_empty() => {
             return Err(ProtocolError::Truncated("empty"));
         }
         kind::END => Frame::End,
         kind::RETRY => Frame::Retry,
         kind::RELEASE => Frame::Release,
+        kind::GOODBYE => Frame::Goodbye,
         kind::WINDOW => {
             let mut c = Cursor { buf: payload, what: "window" };
             let size = c.u32()?;
@@ -433,6 +442,7 @@ mod tests {
         roundtrip(Frame::Window { size: 512 * 1024 });
         roundtrip(Frame::DataAt { offset: 65536, len: 4096 });
         roundtrip(Frame::Release);
+        roundtrip(Frame::Goodbye);
         let mut release = Vec::new();
         encode(&Frame::Release, &mut release);
         assert_eq!(release, RELEASE_FRAME);

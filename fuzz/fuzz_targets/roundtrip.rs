@@ -26,6 +26,7 @@ enum Owned {
     Window { size: u32 },
     DataAt { offset: u32, len: u32 },
     Release,
+    Goodbye,
 }
 
 impl Owned {
@@ -50,6 +51,7 @@ impl Owned {
             Owned::Window { size } => Frame::Window { size: *size },
             Owned::DataAt { offset, len } => Frame::DataAt { offset: *offset, len: *len },
             Owned::Release => Frame::Release,
+            Owned::Goodbye => Frame::Goodbye,
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - `detach.rs`: what every forked process sheds from Apache first.
 //! - `accounts.rs`: the user and group names or `#id`s of the options.
 //! - `monitor.rs`: request timings and the recycling limits.
+//! - `dispatch.rs`: which worker serves what: new connections, and kept
+//!   ones when their next request arrives.
 //! - `worker.rs`: a daemon's side of one request.
 //! - `proxy.rs`: an Apache child's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
@@ -17,6 +19,7 @@
 
 pub mod accounts;
 pub mod detach;
+pub mod dispatch;
 pub mod manager;
 pub mod monitor;
 pub mod process;

@@ -5,13 +5,14 @@
 use super::Group;
 use super::Registry;
 use super::detach;
+use super::dispatch::{Dispatch, Work};
+use super::wire::say_goodbye;
 use super::worker::{self, GroupFacts};
 use crate::apache::log::{self, Level};
 use crate::ffi;
 use crate::python::interpreter_setup::{self, InterpreterSettings};
 use crate::python::runtime::{self, Settings};
-use std::os::fd::{FromRawFd, RawFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -146,16 +147,21 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
     let signals = block_stop_signals();
     super::monitor::init(spec.threads.max(1) as usize);
+    let dispatch = Arc::new(
+        Dispatch::new(group.listener, wake_r, &STOPPING)
+            .map_err(|e| format!("Unable to watch the socket of daemon process '{}' (epoll): {e}.", spec.name))?,
+    );
+    let threads = spec.threads.max(1) as usize;
     let mut workers = Vec::new();
-    for n in 0..spec.threads.max(1) {
+    for n in 0..threads {
         let facts = facts.clone();
-        let listener = group.listener;
+        let dispatch = dispatch.clone();
         let mut builder = std::thread::Builder::new().name(format!("wsgi-{n}"));
         if let Some(size) = spec.stack_size {
             builder = builder.stack_size(size as usize);
         }
         let t = builder
-            .spawn(move || accept_loop(n as usize, listener, wake_r, &facts))
+            .spawn(move || work(n, threads, &dispatch, &facts))
             .map_err(|e| format!("Unable to start worker thread for daemon process '{}': {e}.", spec.name))?;
         workers.push(t);
     }
@@ -324,74 +330,28 @@ fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
     }
 }
 
-/// Waits for a connection or the wake pipe. Each thread has its own epoll
-/// set with the shared listener marked EPOLLEXCLUSIVE, so one connection
-/// wakes one thread, not every thread of every process of the group.
-fn wait_set(listener: RawFd, wake: RawFd) -> Option<RawFd> {
-    // SAFETY: creates an epoll descriptor and registers two descriptors
-    // this process owns; the event records are plain data.
-    unsafe {
-        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-        if ep < 0 {
-            return None;
+/// A worker thread: serves requests until the process stops.
+fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
+    while let Work::Serve(stream) = dispatch.next() {
+        if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {
+            // No idle worker left: requests sent on kept connections would
+            // wait here while another process of the group may be idle.
+            dispatch.release_all();
         }
-        let mut on_listener = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32, u64: 0 };
-        let mut on_wake = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 1 };
-        if libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, listener, &mut on_listener) != 0
-            || libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, wake, &mut on_wake) != 0
-        {
-            libc::close(ep);
-            return None;
-        }
-        Some(ep)
-    }
-}
-
-fn accept_loop(slot: usize, listener: RawFd, wake: RawFd, facts: &GroupFacts) {
-    let Some(ep) = wait_set(listener, wake) else {
-        log::process(
-            crate::python::io::LogLevel::Error,
-            &format!(
-                "mod_wsgi (pid={}): Unable to create an epoll set: {}.",
-                std::process::id(),
-                std::io::Error::last_os_error()
-            ),
-        );
-        return;
-    };
-    let mut event = libc::epoll_event { events: 0, u64: 0 };
-    loop {
-        // SAFETY: waits on this thread's own epoll set for one event.
-        let n = unsafe { libc::epoll_wait(ep, &mut event, 1, -1) };
-        if n <= 0 {
-            continue;
-        }
-        if event.u64 == 1 || STOPPING.load(Ordering::SeqCst) {
-            // SAFETY: closing this thread's epoll descriptor.
-            unsafe { libc::close(ep) };
-            return;
-        }
-        // SAFETY: accepts on the shared non-blocking listener; EAGAIN means
-        // another worker or process took the connection.
-        let conn = unsafe { libc::accept4(listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
-        if conn < 0 {
-            let err = std::io::Error::last_os_error();
-            if !matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EINTR | libc::ECONNABORTED)) {
-                // Out of descriptors or memory: the listener stays readable,
-                // so back off instead of spinning.
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            continue;
-        }
-        ACTIVE.fetch_add(1, Ordering::SeqCst);
         super::monitor::request_started(slot);
-        // SAFETY: `conn` is a new connected socket we now own.
-        let stream = unsafe { UnixStream::from_raw_fd(conn) };
         // A peer that connects and stays silent must not hold a thread.
         let _ = stream.set_read_timeout(Some(facts.socket_timeout));
         let _ = stream.set_write_timeout(Some(facts.socket_timeout));
-        worker::serve(stream, facts);
+        let kept = worker::serve(stream, facts);
         super::monitor::request_finished(slot);
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        if let Some(stream) = kept {
+            if STOPPING.load(Ordering::SeqCst) {
+                say_goodbye(stream);
+            } else {
+                dispatch.keep(stream);
+            }
+        }
     }
+    dispatch.release_all();
 }

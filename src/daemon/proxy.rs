@@ -2,12 +2,13 @@
 //! over its socket and relay what comes back, streaming both ways.
 
 use super::window::View;
-use super::wire::{Conn, WireError, level_from_wire};
+use super::wire::{Conn, WireError, has_spoken, level_from_wire};
 use crate::apache::log::{self, Level};
 use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
 use crate::ffi;
 use crate::python::io::{IoError, RequestIo};
+use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -41,6 +42,30 @@ fn connect(t: &Target<'_>) -> std::io::Result<UnixStream> {
     }
 }
 
+thread_local! {
+    /// This thread's connection kept from its last request to each group's
+    /// socket (the entry stays, empty, while a request uses it).
+    static KEPT: std::cell::RefCell<Vec<(std::path::PathBuf, Option<UnixStream>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The connection kept for `socket`, if its daemon has not closed it or
+/// said `Goodbye` since.
+fn take_kept(socket: &Path) -> Option<UnixStream> {
+    let stream = KEPT.with(|k| k.borrow_mut().iter_mut().find(|(p, _)| p == socket)?.1.take())?;
+    (!has_spoken(&stream)).then_some(stream)
+}
+
+fn keep(socket: &Path, stream: UnixStream) {
+    KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        match k.iter_mut().find(|(p, _)| p == socket) {
+            Some((_, slot)) => *slot = Some(stream),
+            None => k.push((socket.to_path_buf(), Some(stream))),
+        }
+    });
+}
+
 /// Runs the request in the daemon; returns the handler's status.
 pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Vars) -> i32 {
     let pid = std::process::id();
@@ -56,7 +81,9 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
     // its successor takes it from the listen queue.
     let deadline = Instant::now() + target.connect_timeout;
     let mut attempts = 0u32;
+    let mut kept = take_kept(target.socket);
     loop {
+        let reused = kept.is_some();
         attempts += 1;
         // As mod_wsgi reports them: connection attempts, and restarts met.
         let connects = attempts.to_string();
@@ -64,7 +91,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         let mut vars = base.clone();
         vars.push((b"mod_wsgi.daemon_connects", connects.as_bytes()));
         vars.push((b"mod_wsgi.daemon_restarts", restarts.as_bytes()));
-        let stream = match connect(target) {
+        let stream = match kept.take().map_or_else(|| connect(target), Ok) {
             Ok(s) => s,
             Err(e) => {
                 let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
@@ -82,15 +109,34 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
                 );
             }
         };
-        let _ = stream.set_read_timeout(target.socket_timeout);
-        let _ = stream.set_write_timeout(target.socket_timeout);
+        if !reused {
+            let _ = stream.set_read_timeout(target.socket_timeout);
+            let _ = stream.set_write_timeout(target.socket_timeout);
+        }
         let mut conn = Conn::new(stream);
         conn.send(&Frame::Request { secret: *target.secret, vars });
         let mut started = false;
         let mut body = Vec::new();
         let sent_at = Instant::now();
         match relay(&mut conn, &mut io, &mut started, &mut body) {
-            Ok(status) => return status,
+            Ok(status) => {
+                if let Some(stream) = conn.keep() {
+                    keep(target.socket, stream);
+                }
+                return status;
+            }
+            // The daemon closed the kept connection without reading this;
+            // that connection does not count as an attempt.
+            Err(Relay::Goodbye) if reused => {
+                attempts -= 1;
+                continue;
+            }
+            Err(Relay::Goodbye) => {
+                return refuse(
+                    ffi::HTTP_BAD_GATEWAY,
+                    format!("Daemon process '{}' said goodbye to a request on a new connection.", target.group),
+                );
+            }
             Err(Relay::Retry) if Instant::now() < deadline => continue,
             Err(Relay::Retry) => {
                 return refuse(
@@ -159,6 +205,10 @@ enum Relay {
     Io(std::io::Error),
     /// The daemon process is being replaced; ask again.
     Retry,
+    /// The daemon closed a kept connection instead of reading the request:
+    /// it said `Goodbye`, or had closed by the time the request was written
+    /// (so it cannot have run it).
+    Goodbye,
     /// The client went away; nothing more to do.
     Client(IoError),
 }
@@ -231,10 +281,16 @@ fn relay_frames(
     window: &mut Option<View>,
     unreleased: &mut usize,
 ) -> Result<i32, Relay> {
-    conn.flush().map_err(daemon_err)?;
+    conn.flush().map_err(|e| match e {
+        WireError::Io(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => Relay::Goodbye,
+        other => daemon_err(other),
+    })?;
     let mut deferred = None;
+    let mut first = true;
     loop {
-        match conn.recv().map_err(daemon_err)? {
+        let frame = conn.recv().map_err(daemon_err)?;
+        let was_first = std::mem::replace(&mut first, false);
+        match frame {
             Frame::ReadBody(n) => {
                 body.resize((n as usize).clamp(1, MAX_CHUNK), 0);
                 match read_body(io, body, &mut deferred) {
@@ -301,6 +357,7 @@ fn relay_frames(
             Frame::Log { level, message } => io.log(level_from_wire(level), message),
             Frame::End => return Ok(ffi::OK as i32),
             Frame::Retry if !*started => return Err(Relay::Retry),
+            Frame::Goodbye if was_first => return Err(Relay::Goodbye),
             Frame::Retry => return Err(Relay::Daemon(WireError::Unexpected("retry after headers"))),
             Frame::Fail(_) if *started => {
                 io.abort();
@@ -309,6 +366,7 @@ fn relay_frames(
             // Apache already sent its own error page: add nothing.
             Frame::Fail(_) if io.answered() => return Ok(ffi::OK as i32),
             Frame::Fail(code) => return Ok(code as i32),
+            Frame::Goodbye => return Err(Relay::Daemon(WireError::Unexpected("goodbye during a request"))),
             Frame::Request { .. } | Frame::Body(_) | Frame::ReadError(_) | Frame::Release => {
                 return Err(Relay::Daemon(WireError::Unexpected("request-side")));
             }

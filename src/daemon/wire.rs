@@ -23,17 +23,17 @@ pub enum WireError {
 }
 
 pub struct Conn {
-    stream: UnixStream,
-    /// Receive buffer, zeroed once when it grows; bytes `rpos..rend` are
-    /// received and not yet decoded.
-    rbuf: Vec<u8>,
+    /// `None` once handed on by `keep`.
+    stream: Option<UnixStream>,
+    buf: Buffers,
+    /// Bytes `rpos..rend` of the receive buffer are received and not yet
+    /// decoded.
     rpos: usize,
     rend: usize,
     /// The start of the frame after a large one, received with its end
     /// (see `fill`); moved to the front of `rbuf` once that frame is used.
     next_head: [u8; HEADER_LEN],
     next_len: usize,
-    wbuf: Vec<u8>,
     /// Descriptors received with the bytes (SCM_RIGHTS), in order; each
     /// belongs to the next `SendFile` frame.
     fds: std::collections::VecDeque<OwnedFd>,
@@ -66,26 +66,25 @@ impl Conn {
             .with(|s| s.borrow_mut().take())
             .unwrap_or_else(|| (vec![0; 64 * 1024], Vec::with_capacity(16 * 1024)));
         Self {
-            stream,
-            rbuf,
+            stream: Some(stream),
+            buf: Buffers { rbuf, wbuf },
             rpos: 0,
             rend: 0,
             next_head: [0; HEADER_LEN],
             next_len: 0,
-            wbuf,
             fds: std::collections::VecDeque::new(),
         }
     }
 
     /// Queues a frame; it goes out with the next `flush`.
     pub fn send(&mut self, frame: &Frame<'_>) {
-        protocol::encode(frame, &mut self.wbuf);
+        protocol::encode(frame, &mut self.buf.wbuf);
     }
 
     pub fn flush(&mut self) -> Result<(), WireError> {
-        if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf)?;
-            self.wbuf.clear();
+        if !self.buf.wbuf.is_empty() {
+            self.stream()?.write_all(&self.buf.wbuf)?;
+            self.buf.wbuf.clear();
         }
         Ok(())
     }
@@ -94,10 +93,10 @@ impl Conn {
     /// payload goes from the caller's memory with the header, not through
     /// the send buffer.
     pub fn send_now(&mut self, frame: &Frame<'_>) -> Result<(), WireError> {
-        match protocol::encode_head(frame, &mut self.wbuf) {
+        match protocol::encode_head(frame, &mut self.buf.wbuf) {
             Some(payload) if payload.len() >= DIRECT_PAYLOAD => self.flush_with(payload),
             Some(payload) => {
-                self.wbuf.extend_from_slice(payload);
+                self.buf.wbuf.extend_from_slice(payload);
                 self.flush()
             }
             None => self.flush(),
@@ -108,9 +107,9 @@ impl Conn {
     /// socket allows.
     fn flush_with(&mut self, payload: &[u8]) -> Result<(), WireError> {
         let (mut head, mut body) = (0, 0);
-        while head < self.wbuf.len() || body < payload.len() {
+        while head < self.buf.wbuf.len() || body < payload.len() {
             let mut iov = [
-                libc::iovec { iov_base: self.wbuf[head..].as_ptr() as *mut _, iov_len: self.wbuf.len() - head },
+                libc::iovec { iov_base: self.buf.wbuf[head..].as_ptr() as *mut _, iov_len: self.buf.wbuf.len() - head },
                 libc::iovec { iov_base: payload[body..].as_ptr() as *mut _, iov_len: payload.len() - body },
             ];
             // SAFETY: msghdr is plain data pointing at two buffers that
@@ -120,7 +119,7 @@ impl Conn {
                 let mut msg: libc::msghdr = std::mem::zeroed();
                 msg.msg_iov = iov.as_mut_ptr();
                 msg.msg_iovlen = iov.len() as _;
-                libc::sendmsg(self.stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+                libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL)
             };
             if n < 0 {
                 let e = std::io::Error::last_os_error();
@@ -130,11 +129,11 @@ impl Conn {
                 return Err(e.into());
             }
             let n = n as usize;
-            let from_head = n.min(self.wbuf.len() - head);
+            let from_head = n.min(self.buf.wbuf.len() - head);
             head += from_head;
             body += n - from_head;
         }
-        self.wbuf.clear();
+        self.buf.wbuf.clear();
         Ok(())
     }
 
@@ -162,7 +161,7 @@ impl Conn {
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
             (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
-            libc::sendmsg(self.stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+            libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL)
         };
         if sent < 0 {
             return Err(std::io::Error::last_os_error().into());
@@ -170,7 +169,7 @@ impl Conn {
         // The descriptor went with the first byte; the rest is plain data.
         let sent = sent as usize;
         if sent < bytes.len() {
-            self.stream.write_all(&bytes[sent..])?;
+            self.stream()?.write_all(&bytes[sent..])?;
         }
         Ok(())
     }
@@ -178,6 +177,23 @@ impl Conn {
     /// The descriptor that came with the `SendFile` frame just received.
     pub fn take_fd(&mut self) -> Option<OwnedFd> {
         self.fds.pop_front()
+    }
+
+    /// Hands on the socket, to carry another request, if nothing of this
+    /// one is left: no byte received and not decoded, none queued to send,
+    /// no descriptor not taken. The connection is unusable afterwards.
+    pub fn keep(&mut self) -> Option<UnixStream> {
+        let used = self.rpos == self.rend && self.next_len == 0 && self.buf.wbuf.is_empty() && self.fds.is_empty();
+        if used { self.stream.take() } else { None }
+    }
+
+    fn stream(&self) -> Result<&UnixStream, WireError> {
+        self.stream.as_ref().ok_or(WireError::Closed)
+    }
+
+    /// The socket's descriptor; -1 (which every call refuses) once kept.
+    fn fd(&self) -> RawFd {
+        self.stream.as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }
 
     /// Receives the next frame, reading from the socket as needed.
@@ -196,14 +212,14 @@ impl Conn {
                 *count += 1;
                 continue;
             }
-            let avail = &self.rbuf[self.rpos..self.rend];
+            let avail = &self.buf.rbuf[self.rpos..self.rend];
             let need = protocol::frame_len(avail)?;
             if let Some(total) = need
                 && avail.len() >= total
             {
                 let start = self.rpos;
                 self.rpos += total;
-                let (frame, _) = protocol::decode(&self.rbuf[start..start + total])?.ok_or(WireError::Closed)?;
+                let (frame, _) = protocol::decode(&self.buf.rbuf[start..start + total])?.ok_or(WireError::Closed)?;
                 return Ok(frame);
             }
             self.fill(need.unwrap_or(0))?;
@@ -230,7 +246,7 @@ impl Conn {
     /// taken, after reading what has already arrived (without waiting).
     pub fn data_at_ready(&mut self) -> bool {
         let ready = |c: &Self| {
-            let b = &c.rbuf[c.rpos..c.rend];
+            let b = &c.buf.rbuf[c.rpos..c.rend];
             protocol::is_data_at(b) && matches!(protocol::frame_len(b), Ok(Some(n)) if b.len() >= n)
         };
         ready(self) || (self.receive_arrived() && ready(self))
@@ -255,11 +271,11 @@ impl Conn {
     /// false when nothing came.
     fn receive_arrived(&mut self) -> bool {
         self.restart_if_used();
-        if self.rpos > 0 && self.rbuf.len() - self.rend < READ_AHEAD {
-            self.rbuf.copy_within(self.rpos..self.rend, 0);
+        if self.rpos > 0 && self.buf.rbuf.len() - self.rend < READ_AHEAD {
+            self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
             (self.rpos, self.rend) = (0, self.rend - self.rpos);
         }
-        match self.receive(self.rend, self.rbuf.len(), false, libc::MSG_DONTWAIT) {
+        match self.receive(self.rend, self.buf.rbuf.len(), false, libc::MSG_DONTWAIT) {
             Ok(n) if n > 0 => {
                 self.rend += n;
                 true
@@ -270,7 +286,7 @@ impl Conn {
 
     /// Passes over a `Release` frame at the front of what is received.
     fn take_release(&mut self) -> bool {
-        let found = self.rbuf[self.rpos..self.rend].starts_with(&protocol::RELEASE_FRAME);
+        let found = self.buf.rbuf[self.rpos..self.rend].starts_with(&protocol::RELEASE_FRAME);
         if found {
             self.rpos += HEADER_LEN;
         }
@@ -281,7 +297,7 @@ impl Conn {
     /// buffer, with the next header if it came with the last frame.
     fn restart_if_used(&mut self) {
         if self.rpos == self.rend {
-            self.rbuf[..self.next_len].copy_from_slice(&self.next_head[..self.next_len]);
+            self.buf.rbuf[..self.next_len].copy_from_slice(&self.next_head[..self.next_len]);
             (self.rpos, self.rend, self.next_len) = (0, self.next_len, 0);
         }
     }
@@ -293,13 +309,13 @@ impl Conn {
     fn fill(&mut self, frame_len: usize) -> Result<(), WireError> {
         let pending = self.rend - self.rpos;
         let room = frame_len.max(pending + READ_AHEAD);
-        if self.rpos > 0 && self.rpos + room > self.rbuf.len() {
-            self.rbuf.copy_within(self.rpos..self.rend, 0);
+        if self.rpos > 0 && self.rpos + room > self.buf.rbuf.len() {
+            self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
             self.rpos = 0;
             self.rend = pending;
         }
-        if self.rbuf.len() < self.rpos + room {
-            self.rbuf.resize(self.rpos + room, 0);
+        if self.buf.rbuf.len() < self.rpos + room {
+            self.buf.rbuf.resize(self.rpos + room, 0);
         }
         let n = if frame_len >= DIRECT_PAYLOAD {
             let end = self.rpos + frame_len;
@@ -308,7 +324,7 @@ impl Conn {
             self.next_len = n - into_frame;
             into_frame
         } else {
-            self.receive(self.rend, self.rbuf.len(), false, 0)?
+            self.receive(self.rend, self.buf.rbuf.len(), false, 0)?
         };
         if n == 0 {
             return Err(WireError::Closed);
@@ -321,7 +337,7 @@ impl Conn {
     /// frame's header into `next_head`), keeping any descriptors that came.
     fn receive(&mut self, from: usize, to: usize, head: bool, flags: i32) -> Result<usize, WireError> {
         let mut iov = [
-            libc::iovec { iov_base: self.rbuf[from..to].as_mut_ptr().cast(), iov_len: to - from },
+            libc::iovec { iov_base: self.buf.rbuf[from..to].as_mut_ptr().cast(), iov_len: to - from },
             libc::iovec { iov_base: self.next_head.as_mut_ptr().cast(), iov_len: HEADER_LEN },
         ];
         // SAFETY: CMSG_SPACE only computes a size.
@@ -339,7 +355,7 @@ impl Conn {
             msg.msg_control = control.as_mut_ptr().cast();
             msg.msg_controllen = space as _;
             let n = loop {
-                let n = libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | flags);
+                let n = libc::recvmsg(self.fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | flags);
                 if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                     break n;
                 }
@@ -373,6 +389,26 @@ impl Conn {
     }
 }
 
+/// Whether the peer of a kept connection has sent something or closed it:
+/// either way, it will not carry another request.
+pub fn has_spoken(stream: &UnixStream) -> bool {
+    let mut p = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: polls one descriptor we own, without waiting.
+    unsafe { libc::poll(&mut p, 1, 0) != 0 }
+}
+
+/// Tells the Apache child that a kept connection will carry no request,
+/// and closes it.
+pub fn say_goodbye(stream: UnixStream) {
+    let mut frame = Vec::with_capacity(HEADER_LEN);
+    protocol::encode(&Frame::Goodbye, &mut frame);
+    // SAFETY: a non-blocking send of our own bytes on our own socket; a
+    // peer that is gone is no error here.
+    unsafe {
+        libc::send(stream.as_raw_fd(), frame.as_ptr().cast(), frame.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+    };
+}
+
 /// Log levels on the wire are Apache's (syslog) numbers.
 pub fn level_to_wire(l: LogLevel) -> u8 {
     match l {
@@ -392,7 +428,14 @@ pub fn level_from_wire(n: u8) -> LogLevel {
     }
 }
 
-impl Drop for Conn {
+/// A connection's receive (zeroed once when it grows) and send buffers,
+/// handed to the thread's next connection when it ends.
+struct Buffers {
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+}
+
+impl Drop for Buffers {
     fn drop(&mut self) {
         if self.rbuf.len() < KEEP_AT_MOST {
             let mut wbuf = std::mem::take(&mut self.wbuf);

@@ -31,9 +31,14 @@ pub struct GroupFacts {
     pub socket_timeout: std::time::Duration,
 }
 
+/// Where a finished request leaves its connection when the Apache child
+/// may send another request on it.
+type Kept = std::sync::Arc<parking_lot::Mutex<Option<UnixStream>>>;
+
 /// The request's I/O in a daemon process: frames to the Apache child.
 struct SocketIo {
     conn: Conn,
+    kept: Kept,
     /// Body bytes received beyond what the application asked for.
     pending: Vec<u8>,
     pending_pos: usize,
@@ -54,6 +59,7 @@ impl SocketIo {
     fn new(conn: Conn, group: &GroupFacts) -> Self {
         Self {
             conn,
+            kept: Kept::default(),
             pending: Vec::new(),
             pending_pos: 0,
             body_done: false,
@@ -188,13 +194,18 @@ impl RequestIo for SocketIo {
             Outcome::Failed(code) => self.conn.send(&Frame::Fail(code)),
             Outcome::Restart => self.conn.send(&Frame::Retry),
         }
-        let _ = self.conn.flush();
-        self.window.finish(&mut self.conn);
+        let flushed = self.conn.flush().is_ok();
+        let settled = self.window.finish(&mut self.conn);
+        // After Retry the process is going: the connection is not kept.
+        if flushed && settled && outcome != Outcome::Restart {
+            *self.kept.lock() = self.conn.keep();
+        }
     }
 }
 
-/// Serves one connection from an Apache child.
-pub fn serve(stream: UnixStream, group: &GroupFacts) {
+/// Serves one request from an Apache child; gives back the connection if
+/// it may carry the child's next request.
+pub fn serve(stream: UnixStream, group: &GroupFacts) -> Option<UnixStream> {
     let mut conn = Conn::new(stream);
     let mut vars: Vars = match conn.recv() {
         Ok(Frame::Request { secret, vars }) if secret_matches(&secret, &group.secret) => vars.into_iter().collect(),
@@ -207,7 +218,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
                     group.name
                 ),
             );
-            return;
+            return None;
         }
         Ok(_) | Err(WireError::Protocol(_)) => {
             log_process(
@@ -218,9 +229,9 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
                     group.name
                 ),
             );
-            return;
+            return None;
         }
-        Err(_) => return,
+        Err(_) => return None,
     };
     if let Some(waited) = queued_for(&vars)
         && !group.queue_timeout.is_zero()
@@ -237,7 +248,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
             ),
         );
         io.finish(Outcome::Failed(504));
-        return;
+        return io.kept.lock().take();
     }
     let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
@@ -245,6 +256,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
     let mut call = WsgiCall::from_vars(vars, flags, None, group.case_sensitive);
     call.restart_on_change = true;
     let io = SocketIo::new(conn, group);
+    let kept = io.kept.clone();
     match call::run(call, Box::new(io)) {
         Outcome::Restart => super::process::retire("script file changed"),
         outcome => {
@@ -254,6 +266,7 @@ pub fn serve(stream: UnixStream, group: &GroupFacts) {
             super::process::request_done(group.maximum_requests)
         }
     }
+    kept.lock().take()
 }
 
 /// How long the request waited since the Apache child queued it
