@@ -386,12 +386,18 @@ fn one_worker() -> &'static Apache {
 fn environ_values_follow_each_request() {
     let apache = one_worker();
     let long = "x".repeat(300);
+    let mut counted = Vec::new();
     for (query, header) in [("a", "one"), ("b", "two"), ("a", "one"), ("a", long.as_str()), ("c", "one")] {
         let resp = apache.request("GET", &format!("/env?{query}"), &[("X-Probe", header)], b"");
         let env = environ(&resp);
         assert_env(&env, "QUERY_STRING", &py_str(query));
         assert_env(&env, "HTTP_X_PROBE", &py_str(header));
+        counted.push(env.get("mod_wsgi.thread_requests").and_then(|n| n.parse::<u64>().ok()));
     }
+    // The per-request counters too, whatever else stayed the same.
+    let first = counted[0].unwrap_or_else(|| panic!("no mod_wsgi.thread_requests: {counted:?}"));
+    let expected: Vec<_> = (first..first + 5).map(Some).collect();
+    assert_eq!(counted, expected, "one worker thread counts every request");
     // A header that the previous request had and this one has not.
     let env = environ(&apache.get("/env?d"));
     assert!(!env.contains_key("HTTP_X_PROBE"), "{env:#?}");

@@ -4,45 +4,90 @@
 
 /// Names and values, in order. A later entry overrides an earlier one of
 /// the same name, as in the environ built from them.
+///
+/// Names and values are kept apart, so that two requests' names (nearly
+/// always the same, in the same order) compare in one go.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Vars {
-    bytes: Vec<u8>,
-    /// (name start, value start, value end) in `bytes`.
-    spans: Vec<(usize, usize, usize)>,
+    names: Vec<u8>,
+    values: Vec<u8>,
+    /// Where each entry's name ends in `names`.
+    name_ends: Vec<usize>,
+    /// Where each entry's value ends in `values`.
+    value_ends: Vec<usize>,
 }
 
 impl Vars {
     pub fn with_capacity(entries: usize, bytes: usize) -> Self {
-        Self { bytes: Vec::with_capacity(bytes), spans: Vec::with_capacity(entries) }
+        Self {
+            names: Vec::with_capacity(bytes / 4),
+            values: Vec::with_capacity(bytes),
+            name_ends: Vec::with_capacity(entries),
+            value_ends: Vec::with_capacity(entries),
+        }
     }
 
+    #[inline]
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(name);
-        self.bytes.extend_from_slice(value);
-        self.spans.push((start, start + name.len(), self.bytes.len()));
+        self.names.extend_from_slice(name);
+        self.values.extend_from_slice(value);
+        self.name_ends.push(self.names.len());
+        self.value_ends.push(self.values.len());
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.name_ends.len()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.name_ends.is_empty()
     }
 
+    #[inline]
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], &[u8])> + '_ {
-        self.spans.iter().map(|&(n, v, end)| (&self.bytes[n..v], &self.bytes[v..end]))
+        (0..self.len()).map(|i| self.entry(i))
+    }
+
+    /// The name and value of entry `i` (which must exist).
+    #[inline]
+    pub fn entry(&self, i: usize) -> (&[u8], &[u8]) {
+        (self.name(i), self.value(i))
+    }
+
+    #[inline]
+    fn name(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
+        &self.names[start..self.name_ends[i]]
+    }
+
+    #[inline]
+    fn value(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.value_ends[i - 1] };
+        &self.values[start..self.value_ends[i]]
+    }
+
+    /// Whether `other` has the same names in the same order.
+    pub fn same_names(&self, other: &Vars) -> bool {
+        self.name_ends == other.name_ends && self.names == other.names
+    }
+
+    /// The indexes of the entries whose values differ from `other`'s, which
+    /// has the same names (see [`Vars::same_names`]).
+    pub fn changed_from<'a>(&'a self, other: &'a Vars) -> impl Iterator<Item = usize> + 'a {
+        let same = self.value_ends == other.value_ends && self.values == other.values;
+        (0..if same { 0 } else { self.len() }).filter(move |&i| self.value(i) != other.value(i))
     }
 
     /// The value of the last entry called `name`.
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
-        self.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v)
+        (0..self.len()).rev().find(|&i| self.name(i) == name).map(|i| self.value(i))
     }
 
     /// Keeps the entries for which `keep` is true, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &[u8]) -> bool) {
-        let mut kept = Self::with_capacity(self.len(), self.bytes.len());
+        let mut kept = Self::with_capacity(self.len(), self.values.len());
         for (n, v) in self.iter() {
             if keep(n, v) {
                 kept.push(n, v);
@@ -108,6 +153,24 @@ mod tests {
         v.set(b"C", b"c");
         assert_eq!(v.get(b"C"), Some(&b"c"[..]));
         assert_eq!(v.len(), 4);
+    }
+
+    #[test]
+    fn compares_names_and_finds_changed_values() {
+        let v = sample();
+        let mut w = Vars::default();
+        for (n, val) in v.iter() {
+            w.push(n, if n == b"B" { b"other" } else { val });
+        }
+        assert!(v.same_names(&w) && w.same_names(&v));
+        assert_eq!(w.changed_from(&v).collect::<Vec<_>>(), [2]);
+        assert_eq!(v.changed_from(&v.clone()).count(), 0);
+        // The same bytes cut differently are other names.
+        let x: Vars = [(&b"AE"[..], &b"1"[..]), (b"MPTY", b""), (b"B", b""), (b"A", b"3")].into_iter().collect();
+        assert!(!v.same_names(&x));
+        let mut y = v.clone();
+        y.push(b"C", b"");
+        assert!(!v.same_names(&y));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The WSGI `environ` dictionary.
 
 use super::interpreter_setup::COMPAT_VERSION;
-use super::strings::{Strings, interned, with_strings};
+use super::strings::{Strings, interned, latin1, with_strings};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 use std::cell::Cell;
@@ -79,32 +79,20 @@ pub fn now_micros() -> i64 {
 
 /// One environ entry before it is in a dict: its key, and its value, or
 /// `None` for a value that is the same for every request of the process
-/// (taken from the template when there is one).
+/// (made on the slow path only).
 type Item<'py> = (Bound<'py, PyString>, Option<Bound<'py, PyAny>>);
 
-/// The environ's entries, in order: the request's variables, then the
-/// `wsgi.*` and `mod_wsgi.*` keys of `build`.
-fn items<'py, 'v>(
-    py: Python<'py>,
-    strings: &mut Strings<'_, 'py>,
-    vars: &'v Vars,
-    flags: &EnvironFlags,
-    apache_version: &mut Option<&'v [u8]>,
-) -> PyResult<Vec<Item<'py>>> {
-    let mut items: Vec<Item<'py>> = Vec::with_capacity(vars.len() + EXTRA_KEYS);
-    for (k, v) in vars.iter() {
-        match k {
-            b"PATH" | b"HTTPS" => {}
-            k if k == APACHE_VERSION_KEY.as_bytes() => {
-                items.push((strings.interned(k)?, None));
-                *apache_version = Some(v);
-            }
-            _ => {
-                let (k, v) = strings.entry(k, v)?;
-                items.push((k, Some(v.into_any())));
-            }
-        }
-    }
+/// Whether a variable stays out of the environ (as in mod_wsgi: `PATH` is
+/// the server's own search path, `HTTPS` becomes `wsgi.url_scheme`).
+fn left_out(name: &[u8]) -> bool {
+    matches!(name, b"PATH" | b"HTTPS")
+}
+
+/// The `wsgi.*` and `mod_wsgi.*` entries after the request's variables:
+/// those whose value changes from request to request (or with `flags`)
+/// with their value, then the fixed ones with `None`.
+fn extras<'py>(py: Python<'py>, strings: &mut Strings<'_, 'py>, flags: &EnvironFlags) -> PyResult<Vec<Item<'py>>> {
+    let mut items = Vec::with_capacity(EXTRA_KEYS);
     let scheme = strings.interned(if flags.https { b"https" } else { b"http" })?;
     let mut value = |name: &[u8], v: Option<Bound<'py, PyAny>>| -> PyResult<()> {
         items.push((strings.interned(name)?, v));
@@ -112,13 +100,9 @@ fn items<'py, 'v>(
     };
     // A str, as mod_wsgi has it.
     value(b"mod_wsgi.script_start", Some(now_micros().to_string().into_pyobject(py)?.into_any()))?;
-    value(b"wsgi.version", None)?;
     value(b"wsgi.url_scheme", Some(scheme.into_any()))?;
     value(b"wsgi.multithread", Some(PyBool::new(py, flags.multithread).to_owned().into_any()))?;
     value(b"wsgi.multiprocess", Some(PyBool::new(py, flags.multiprocess).to_owned().into_any()))?;
-    value(b"wsgi.run_once", Some(PyBool::new(py, false).to_owned().into_any()))?;
-    value(b"wsgi.input_terminated", Some(PyBool::new(py, true).to_owned().into_any()))?;
-    value(b"mod_wsgi.version", None)?;
     // Counted as mod_wsgi counts: the values before this request.
     let total = TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
     let (thread_id, thread_requests) = THREAD.with(|t| {
@@ -132,44 +116,73 @@ fn items<'py, 'v>(
     value(b"mod_wsgi.total_requests", Some(total.into_pyobject(py)?.into_any()))?;
     value(b"mod_wsgi.thread_id", Some(thread_id.into_pyobject(py)?.into_any()))?;
     value(b"mod_wsgi.thread_requests", Some(thread_requests.into_pyobject(py)?.into_any()))?;
+    value(b"wsgi.version", None)?;
+    value(b"wsgi.run_once", Some(PyBool::new(py, false).to_owned().into_any()))?;
+    value(b"wsgi.input_terminated", Some(PyBool::new(py, true).to_owned().into_any()))?;
+    value(b"mod_wsgi.version", None)?;
     Ok(items)
 }
 
-/// Builds the dictionary: every CGI variable as a latin-1 `str`, then the
-/// `wsgi.*` keys and the per-process `mod_wsgi.*` counters. The stream
-/// objects are added by the caller.
-///
-/// As mod_wsgi does, `PATH` (the server's own search path) is left out,
-/// and `HTTPS` is turned into `wsgi.url_scheme` and left out.
+/// The value of variable `name` in the environ.
+fn var_value<'py>(py: Python<'py>, name: &[u8], value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    if name == APACHE_VERSION_KEY.as_bytes() {
+        Ok(version_tuple(py, value)?.into_any())
+    } else {
+        Ok(latin1(py, value)?.into_any())
+    }
+}
+
+/// Builds the dictionary: every CGI variable as a latin-1 `str` (but see
+/// [`left_out`]), then the `wsgi.*` keys and the per-process `mod_wsgi.*`
+/// counters. The stream objects are added by the caller.
 pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
-    let mut apache_version = None;
-    let items = with_strings(py, |strings| items(py, strings, vars, flags, &mut apache_version))?;
-    if let Some(env) = template::copy(py, &items)? {
+    let template = template::copy(py, vars)?;
+    let extras = with_strings(py, |strings| extras(py, strings, flags))?;
+    if let Some(env) = template {
+        for (k, v) in &extras {
+            if let Some(v) = v {
+                env.set_item(k, v)?;
+            }
+        }
         return Ok(env);
     }
-    let env = presized_dict(py, items.len() + EXTRA_KEYS)?;
-    for (k, v) in &items {
+    let env = presized_dict(py, vars.len() + EXTRA_KEYS)?;
+    let mut keys = Vec::with_capacity(vars.len());
+    for (k, v) in vars.iter() {
+        if left_out(k) {
+            keys.push(None);
+            continue;
+        }
+        let key = interned(py, k)?;
+        env.set_item(&key, var_value(py, k, v)?)?;
+        keys.push(Some(key));
+    }
+    for (k, v) in &extras {
         let v = match (v, k.to_str()?) {
             (Some(v), _) => v.clone(),
-            (None, "apache.version") => version_tuple(py, apache_version.unwrap_or_default())?.into_any(),
             (None, "wsgi.version") => PyTuple::new(py, [1, 0])?.into_any(),
             (None, _) => PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?.into_any(),
         };
         env.set_item(k, v)?;
     }
-    template::keep(&env, &items)?;
+    // A name given twice would make the template's value of it depend on
+    // which entry changed: such requests get none.
+    if env.len() == keys.iter().flatten().count() + extras.len() {
+        template::keep(&env, vars, &keys)?;
+    }
     Ok(env)
 }
 
 /// The last environ built on this thread, per interpreter, as a template:
-/// a request with the same keys in the same order (most are) gets a copy
-/// of it, a copy of a dict costing far less than filling one, with the
-/// values that differ replaced. Only copies reach applications.
+/// a request with the same variable names in the same order (most have)
+/// gets a copy of it, a copy of a dict costing far less than filling one,
+/// with the values that differ from the template's own replaced. Only
+/// copies reach applications.
 mod template {
-    use super::Item;
+    use super::{Vars, var_value};
     use pyo3::ffi;
     use pyo3::prelude::*;
-    use pyo3::types::PyDict;
+    use pyo3::types::{PyDict, PyString};
     use std::cell::RefCell;
 
     struct Template {
@@ -177,8 +190,11 @@ mod template {
         /// Holds a reference, never released (see strings.rs: interpreters
         /// live as long as the process).
         dict: usize,
-        /// The key and value objects of `dict`, in order.
-        entries: Vec<(usize, usize)>,
+        /// The variables `dict` was made from.
+        vars: Vars,
+        /// The key of each variable in `dict` (0: left out). The strings
+        /// are held by the string cache, or by `dict`.
+        keys: Vec<usize>,
     }
 
     thread_local! {
@@ -190,15 +206,13 @@ mod template {
         unsafe { ffi::PyInterpreterState_Get() as usize }
     }
 
-    /// A copy of the template with `items`' values, if it has their keys.
-    pub fn copy<'py>(py: Python<'py>, items: &[Item<'py>]) -> PyResult<Option<Bound<'py, PyDict>>> {
+    /// A copy of the template with `vars`' values, if it has their names.
+    pub fn copy<'py>(py: Python<'py>, vars: &Vars) -> PyResult<Option<Bound<'py, PyDict>>> {
         let interp = interp();
         TEMPLATES.with(|t| {
             let t = t.borrow();
             let Some(tpl) = t.iter().find(|t| t.interp == interp) else { return Ok(None) };
-            if tpl.entries.len() != items.len()
-                || !tpl.entries.iter().zip(items).all(|((k, _), (key, _))| *k == key.as_ptr() as usize)
-            {
+            if !tpl.vars.same_names(vars) {
                 return Ok(None);
             }
             // SAFETY: the template is a dict of this interpreter, alive
@@ -207,37 +221,37 @@ mod template {
             let env = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(tpl.dict as *mut ffi::PyObject))? };
             // SAFETY: PyDict_Copy returns a dict.
             let env: Bound<'py, PyDict> = unsafe { env.cast_into_unchecked() };
-            for ((_, old), (key, value)) in tpl.entries.iter().zip(items) {
-                if let Some(v) = value
-                    && v.as_ptr() as usize != *old
-                {
-                    env.set_item(key, v)?;
+            for i in vars.changed_from(&tpl.vars) {
+                let (key, (name, value)) = (tpl.keys[i], vars.entry(i));
+                if key != 0 {
+                    // SAFETY: a string of this interpreter that the template's
+                    // dict (alive, above) holds as a key.
+                    let key: Bound<'py, PyString> =
+                        unsafe { Bound::from_borrowed_ptr(py, key as *mut ffi::PyObject).cast_into_unchecked() };
+                    env.set_item(key, var_value(py, name, value)?)?;
                 }
             }
             Ok(Some(env))
         })
     }
 
-    /// Makes a copy of `env` (just built from `items`) this thread's template.
-    pub fn keep<'py>(env: &Bound<'py, PyDict>, items: &[Item<'py>]) -> PyResult<()> {
+    /// Makes a copy of `env` (just built from `vars`, whose keys in it are
+    /// `keys`) this thread's template.
+    pub fn keep(env: &Bound<'_, PyDict>, vars: &Vars, keys: &[Option<Bound<'_, PyString>>]) -> PyResult<()> {
         let interp = interp();
-        let dict = env.copy()?;
-        let mut entries = Vec::with_capacity(items.len());
-        for (key, _) in items {
-            let v = dict.get_item(key)?.map_or(0, |v| v.as_ptr() as usize);
-            entries.push((key.as_ptr() as usize, v));
-        }
+        let dict = env.copy()?.into_ptr() as usize;
+        let keys = keys.iter().map(|k| k.as_ref().map_or(0, |k| k.as_ptr() as usize)).collect();
+        let vars = vars.clone();
         TEMPLATES.with(|t| {
             let mut t = t.borrow_mut();
-            let dict = dict.into_ptr() as usize;
             match t.iter_mut().find(|t| t.interp == interp) {
                 Some(tpl) => {
                     // SAFETY: the old template's own reference, to a dict of
                     // this interpreter whose GIL is held.
                     unsafe { ffi::Py_DECREF(tpl.dict as *mut ffi::PyObject) };
-                    (tpl.dict, tpl.entries) = (dict, entries);
+                    (tpl.dict, tpl.vars, tpl.keys) = (dict, vars, keys);
                 }
-                None => t.push(Template { interp, dict, entries }),
+                None => t.push(Template { interp, dict, vars, keys }),
             }
         });
         Ok(())

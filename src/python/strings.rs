@@ -1,7 +1,6 @@
 //! Python strings for the environ: latin-1 decoding without a detour
 //! through Rust strings, and the keys (the same few dozen names on every
-//! request) made once per thread and interpreter, with the value each had
-//! last (most are the same from one request to the next).
+//! request) made once per thread and interpreter.
 //!
 //! A cached key also keeps its hash, so inserting it into the environ does
 //! not hash it again. Strings are immutable, so sharing one between
@@ -17,9 +16,6 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Keys cached per thread and interpreter; names past this many (headers
 /// a client made up) are decoded each time instead.
 const MAX_KEYS: usize = 256;
-
-/// Longer values (cookies, long URLs) are not kept for the next request.
-const MAX_VALUE: usize = 256;
 
 /// FNV-1a: the keys are short and the cache small and bounded, so a
 /// keyed hash (which costs more than the lookup saves) buys nothing.
@@ -40,11 +36,10 @@ impl Hasher for Fnv {
     }
 }
 
-/// A cached name, and the value it had last (see [`entry`]).
+/// A cached name, and its string.
 struct Entry {
     name: Box<[u8]>,
     key: usize,
-    value: Option<(Box<[u8]>, usize)>,
 }
 
 /// The strings of one interpreter, in the order they were first asked
@@ -73,12 +68,11 @@ impl Cache {
         self.entries.len() < MAX_KEYS
     }
 
-    fn add(&mut self, name: &[u8], key: usize) -> usize {
+    fn add(&mut self, name: &[u8], key: usize) {
         let at = self.entries.len();
         self.index.insert(name.into(), at);
-        self.entries.push(Entry { name: name.into(), key, value: None });
+        self.entries.push(Entry { name: name.into(), key });
         self.next = at + 1;
-        at
     }
 }
 
@@ -128,15 +122,17 @@ unsafe fn cached<'py>(py: Python<'py>, p: usize) -> Bound<'py, PyString> {
     unsafe { Bound::from_borrowed_ptr(py, p as *mut ffi::PyObject).cast_into_unchecked() }
 }
 
-/// The string for `name`, and where the cache keeps it (`None` when full).
-fn key_in<'py>(py: Python<'py>, cache: &mut Cache, name: &[u8]) -> PyResult<(Bound<'py, PyString>, Option<usize>)> {
+/// The string for `name`, from the cache (added to it if there is room).
+fn key_in<'py>(py: Python<'py>, cache: &mut Cache, name: &[u8]) -> PyResult<Bound<'py, PyString>> {
     if let Some(at) = cache.find(name) {
         // SAFETY: entries hold strings of this interpreter.
-        return Ok((unsafe { cached(py, cache.entries[at].key) }, Some(at)));
+        return Ok(unsafe { cached(py, cache.entries[at].key) });
     }
     let s = latin1(py, name)?;
-    let at = cache.has_room().then(|| cache.add(name, s.clone().into_ptr() as usize));
-    Ok((s, at))
+    if cache.has_room() {
+        cache.add(name, s.clone().into_ptr() as usize);
+    }
+    Ok(s)
 }
 
 /// The environ key `name` as a string of the current interpreter.
@@ -160,32 +156,6 @@ pub fn with_strings<'py, R>(py: Python<'py>, f: impl FnOnce(&mut Strings<'_, 'py
 impl<'py> Strings<'_, 'py> {
     /// The key `name`.
     pub fn interned(&mut self, name: &[u8]) -> PyResult<Bound<'py, PyString>> {
-        key_in(self.py, self.cache, name).map(|(key, _)| key)
-    }
-
-    /// The entry `name`: `value`, as strings. The value is shared with the
-    /// last request of this thread that had the same value for that name,
-    /// as most have (the server's names, the host, the script's settings).
-    pub fn entry(&mut self, name: &[u8], value: &[u8]) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
-        let py = self.py;
-        let cache = &mut *self.cache;
-        let (key, at) = key_in(py, cache, name)?;
-        let Some(at) = at else { return Ok((key, latin1(py, value)?)) };
-        let last = &mut cache.entries[at].value;
-        if let Some((bytes, p)) = last
-            && **bytes == *value
-        {
-            // SAFETY: entries hold strings of this interpreter.
-            return Ok((key, unsafe { cached(py, *p) }));
-        }
-        let v = latin1(py, value)?;
-        if value.len() <= MAX_VALUE
-            && let Some((_, old)) = last.replace((value.into(), v.clone().into_ptr() as usize))
-        {
-            // SAFETY: the cache's own reference to a string of this
-            // interpreter; releasing a str runs no Python code.
-            unsafe { ffi::Py_DECREF(old as *mut ffi::PyObject) };
-        }
-        Ok((key, v))
+        key_in(self.py, self.cache, name)
     }
 }
