@@ -394,10 +394,10 @@ fn environ_values_follow_each_request() {
         assert_env(&env, "HTTP_X_PROBE", &py_str(header));
         counted.push(env.get("mod_wsgi.thread_requests").and_then(|n| n.parse::<u64>().ok()));
     }
-    // The per-request counters too, whatever else stayed the same.
-    let first = counted[0].unwrap_or_else(|| panic!("no mod_wsgi.thread_requests: {counted:?}"));
-    let expected: Vec<_> = (first..first + 5).map(Some).collect();
-    assert_eq!(counted, expected, "one worker thread counts every request");
+    // The per-request counters too, whatever else stayed the same (other
+    // tests share this worker, so only the order is known).
+    assert!(counted.iter().all(Option::is_some), "no mod_wsgi.thread_requests: {counted:?}");
+    assert!(counted.windows(2).all(|w| w[0] < w[1]), "one worker thread counts every request: {counted:?}");
     // A header that the previous request had and this one has not.
     let env = environ(&apache.get("/env?d"));
     assert!(!env.contains_key("HTTP_X_PROBE"), "{env:#?}");

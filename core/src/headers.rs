@@ -49,9 +49,22 @@ pub fn parse_status(status: &str) -> Result<u16, HeaderError> {
     Ok(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'))
 }
 
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
-}
+/// The bytes of an HTTP token (RFC 9110): letters, digits and
+/// ``!#$%&'*+-.^_`|~``. A table, as every header of every response is checked.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Checks one header from the application: mod_wsgi's checks (the first
 /// offending character of the name decides the message), then the name
@@ -60,18 +73,22 @@ pub fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
     if name.is_empty() {
         return Err(HeaderError::EmptyName);
     }
-    for c in name.chars() {
-        if is_control(c) {
+    let mut token = true;
+    // Bytes, not characters: those of a multi-byte character are 0x80 or
+    // more, neither control nor space (as for a signed `char` in C).
+    for &b in name.as_bytes() {
+        if b < 0x20 || b == 0x7f {
             return Err(HeaderError::ControlInName);
         }
-        if c == ' ' {
+        if b == b' ' {
             return Err(HeaderError::SpaceInName);
         }
+        token &= TOKEN[usize::from(b)];
     }
-    if value.contains(['\r', '\n']) {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
         return Err(HeaderError::NewlineInValue);
     }
-    if !name.chars().all(is_token_char) {
+    if !token {
         return Err(HeaderError::BadName(name.to_string()));
     }
     Ok(())
@@ -111,5 +128,11 @@ mod tests {
         assert_eq!(check_header("X Bad\r\n", "v"), Err(HeaderError::SpaceInName), "the first offending character");
         assert_eq!(check_header("X:Y", "v"), Err(HeaderError::BadName("X:Y".into())));
         assert_eq!(check_header("", "v"), Err(HeaderError::EmptyName));
+        assert_eq!(check_header("X-Caf\u{e9}", "v"), Err(HeaderError::BadName("X-Caf\u{e9}".into())));
+        assert!(check_header("!#$%&'*+-.^_`|~09azAZ", "v").is_ok(), "every token character");
+        for bad in ['(', ')', ',', '/', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}', '"'] {
+            let name = format!("X{bad}");
+            assert_eq!(check_header(&name, "v"), Err(HeaderError::BadName(name.clone())));
+        }
     }
 }

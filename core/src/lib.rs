@@ -7,12 +7,16 @@
 //! - [`headers`]: the status line and header rules applied to responses.
 //! - [`lifecycle`]: when a daemon process must be recycled.
 //! - [`protocol`]: the frames exchanged with daemon processes.
-//! - [`vars`]: a request's CGI-style variables, in one buffer.
+//! - [`vars`]: a request's CGI-style variables, names and values apart.
+//! - [`paths`]: what mod_wsgi does to `SCRIPT_NAME` and `PATH_INFO`.
+//! - [`text`]: bytes from the server as Rust text.
 
 pub mod alias;
 pub mod config;
 pub mod headers;
 pub mod lifecycle;
 pub mod names;
+pub mod paths;
 pub mod protocol;
+pub mod text;
 pub mod vars;

@@ -1,6 +1,7 @@
 //! A request's CGI-style variables: byte-string names and values in the
-//! order the server gave them, kept in one buffer. A request has about
-//! fifty; two allocations instead of a hundred show in the profile.
+//! order the server gave them, the names in one buffer and the values in
+//! another. A request has about fifty; four allocations instead of a
+//! hundred show in the profile.
 
 /// Names and values, in order. A later entry overrides an earlier one of
 /// the same name, as in the environ built from them.
@@ -85,6 +86,25 @@ impl Vars {
         (0..self.len()).rev().find(|&i| self.name(i) == name).map(|i| self.value(i))
     }
 
+    /// The values of the last entries called each of `names`, in one pass.
+    pub fn get_many<const N: usize>(&self, names: [&[u8]; N]) -> [Option<&[u8]>; N] {
+        let mut found = [None; N];
+        let mut left = N;
+        for i in (0..self.len()).rev() {
+            let name = self.name(i);
+            for (want, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && *want == name {
+                    *slot = Some(self.value(i));
+                    left -= 1;
+                }
+            }
+            if left == 0 {
+                break;
+            }
+        }
+        found
+    }
+
     /// Keeps the entries for which `keep` is true, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &[u8]) -> bool) {
         let mut kept = Self::with_capacity(self.len(), self.values.len());
@@ -142,6 +162,16 @@ mod tests {
         assert_eq!(v.get(b"MISSING"), None);
         // A name that is a prefix of another is not confused with it.
         assert_eq!(v.get(b"EMPT"), None);
+    }
+
+    #[test]
+    fn get_many_finds_each_last_entry() {
+        let v = sample();
+        assert_eq!(
+            v.get_many([b"A", b"B", b"MISSING", b"EMPTY"]),
+            [Some(&b"3"[..]), Some(b"\xff\x00two"), None, Some(b"")]
+        );
+        assert_eq!(v.get_many([b"A", b"A"]), [Some(&b"3"[..]), Some(b"3")]);
     }
 
     #[test]

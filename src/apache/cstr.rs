@@ -21,7 +21,7 @@ pub unsafe fn bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// As for [`bytes`].
 pub unsafe fn string(p: *const c_char) -> String {
     // SAFETY: forwarded from the caller.
-    unsafe { bytes(p) }.map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+    unsafe { bytes(p) }.map(wsgi_core::text::lossy).unwrap_or_default()
 }
 
 /// Copies `s` into `pool` as a NUL-terminated string (embedded NULs end it).

@@ -266,6 +266,6 @@ impl Request {
     }
 
     pub fn note(&self, key: &str) -> Option<String> {
-        self.notes().get(key).map(|v| String::from_utf8_lossy(v).into_owned())
+        self.notes().get(key).map(wsgi_core::text::lossy)
     }
 }

@@ -143,7 +143,7 @@ fn check_transfer_encoding(req: Request, dir: &DirConfig) -> Option<i32> {
 /// environment, as `%{ENV:name}` is resolved by mod_wsgi.
 fn env_lookup(req: Request, name: &str) -> Option<String> {
     req.note(name)
-        .or_else(|| req.subprocess_env().get(name).map(|v| String::from_utf8_lossy(v).into_owned()))
+        .or_else(|| req.subprocess_env().get(name).map(wsgi_core::text::lossy))
         .or_else(|| std::env::var(name).ok())
 }
 
@@ -228,7 +228,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     if env.get("SCRIPT_NAME") == Some(b"/") {
         env.set("SCRIPT_NAME", "");
     }
-    let text = |k: &str| env.get(k).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+    let text = |k: &str| env.get(k).map(wsgi_core::text::lossy).unwrap_or_default();
     let script_name = text("SCRIPT_NAME");
     let port = text("SERVER_PORT");
     let https = env.get("HTTPS").is_some_and(crate::python::environ::is_https);
@@ -266,7 +266,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     let threaded = Request::mpm_query(ffi::AP_MPMQ_MAX_THREADS) > 1;
     let forked = Request::mpm_query(ffi::AP_MPMQ_MAX_DAEMONS) > 1;
     let mut vars = env.entries();
-    environ::normalise_script_paths(&mut vars);
+    wsgi_core::paths::normalise(&mut vars);
     // SAFETY: a static string of the shim.
     let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
     vars.push(environ::APACHE_VERSION_KEY.as_bytes(), version.as_bytes());

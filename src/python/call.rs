@@ -36,12 +36,19 @@ impl WsgiCall {
     /// `mtime` is the script's modification time in microseconds, when the
     /// caller already knows it; otherwise the file is asked.
     pub fn from_vars(vars: environ::Vars, flags: EnvironFlags, mtime: Option<i64>, case_sensitive: bool) -> Self {
-        let get = |key: &str| vars.get(key.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned());
-        let script_path = get("SCRIPT_FILENAME").unwrap_or_default();
-        let process_group = get("mod_wsgi.process_group").unwrap_or_default();
-        let application_group = get("mod_wsgi.application_group").unwrap_or_default();
-        let callable = get("mod_wsgi.callable_object").unwrap_or_else(|| "application".into());
-        let reload = get("mod_wsgi.script_reloading").as_deref() != Some("0");
+        let [script_path, process_group, application_group, callable, reload] = vars.get_many([
+            b"SCRIPT_FILENAME",
+            b"mod_wsgi.process_group",
+            b"mod_wsgi.application_group",
+            b"mod_wsgi.callable_object",
+            b"mod_wsgi.script_reloading",
+        ]);
+        let text = |v: Option<&[u8]>| v.map(wsgi_core::text::lossy);
+        let script_path = text(script_path).unwrap_or_default();
+        let process_group = text(process_group).unwrap_or_default();
+        let application_group = text(application_group).unwrap_or_default();
+        let callable = text(callable).unwrap_or_else(|| "application".into());
+        let reload = reload != Some(b"0");
         let mtime = mtime.unwrap_or_else(|| file_mtime(&script_path));
         Self {
             module_name: module_name(&script_path, case_sensitive),

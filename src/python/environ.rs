@@ -40,31 +40,6 @@ thread_local! {
     static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
-/// `path` with every run of slashes made one, as Apache's `ap_no2slash`.
-fn no2slash(path: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(path.len());
-    for &b in path {
-        if !(b == b'/' && out.last() == Some(&b'/')) {
-            out.push(b);
-        }
-    }
-    out
-}
-
-/// What mod_wsgi does to the server's `SCRIPT_NAME` and `PATH_INFO`: both
-/// present (empty when the server gave none), repeated slashes collapsed,
-/// and the results kept as `mod_wsgi.script_name` and `mod_wsgi.path_info`.
-pub fn normalise_script_paths(vars: &mut Vars) {
-    for (key, saved) in [(&b"SCRIPT_NAME"[..], &b"mod_wsgi.script_name"[..]), (b"PATH_INFO", b"mod_wsgi.path_info")] {
-        let given = vars.get(key);
-        let value = given.map(no2slash).unwrap_or_default();
-        if given != Some(value.as_slice()) {
-            vars.set(key, &value);
-        }
-        vars.set(saved, &value);
-    }
-}
-
 /// Whether an `HTTPS` variable's value means the request came over TLS.
 pub fn is_https(value: &[u8]) -> bool {
     matches!(value, b"1" | b"on" | b"On" | b"ON")
