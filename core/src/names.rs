@@ -43,29 +43,35 @@ pub struct RequestNames<'a> {
 }
 
 impl RequestNames<'_> {
-    /// `host`, with `:port` unless the port is 80 or 443, as mod_wsgi does.
-    fn with_port(&self, host: &str) -> String {
-        if self.port.is_empty() || self.port == "80" || self.port == "443" {
-            host.to_string()
-        } else {
-            format!("{host}:{}", self.port)
+    /// `host`, with `:port` unless the port is 80 or 443, as mod_wsgi does;
+    /// room is left for `extra` more bytes.
+    fn with_port(&self, host: &str, extra: usize) -> String {
+        let mut name = String::with_capacity(host.len() + 1 + self.port.len() + extra);
+        name.push_str(host);
+        if !(self.port.is_empty() || self.port == "80" || self.port == "443") {
+            name.push(':');
+            name.push_str(self.port);
         }
+        name
     }
 
     fn server(&self) -> String {
-        self.with_port(self.server_hostname)
+        self.with_port(self.server_hostname, 0)
     }
 
     /// `%{HOST}` falls back to the server name when there is no Host header.
     fn host(&self) -> String {
         match self.request_hostname {
-            Some(h) if !h.is_empty() => self.with_port(h),
+            Some(h) if !h.is_empty() => self.with_port(h, 0),
             _ => self.server(),
         }
     }
 
     fn resource(&self) -> String {
-        format!("{}|{}", self.server(), self.script_name)
+        let mut name = self.with_port(self.server_hostname, 1 + self.script_name.len());
+        name.push('|');
+        name.push_str(self.script_name);
+        name
     }
 }
 

@@ -52,7 +52,7 @@ fn translate(req: Request) -> i32 {
             continue;
         };
         let rest = if at_root { uri.as_str() } else { uri.get(len..).unwrap_or("") };
-        req.set_filename(&format!("{target}{rest}"));
+        req.set_filename(&[target.as_str(), rest].concat());
         req.set_handler(HANDLER);
         let notes = req.notes();
         notes.set(notes::FORCED_TYPE, "wsgi-script");
