@@ -16,10 +16,14 @@ use common::apps;
 use common::daemon::{self, INFO_APP, pid_of, sockets_in, wait_for_daemons};
 use common::*;
 
-/// INFO_APP, and `/slow` answers its pid after 1.5 seconds.
+/// INFO_APP, `/slow` answers its pid after 1.5 seconds, and `/big` 320 KiB
+/// in 64 KiB chunks (most through the shared window).
 const APP: &str = r#"import os, time
 
 def application(environ, start_response):
+    if environ.get('PATH_INFO') == '/big':
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return (bytes([65 + i]) * 65536 for i in range(5))
     if environ.get('PATH_INFO') == '/slow':
         time.sleep(1.5)
         body = b'proc.pid=%d\n' % os.getpid()
@@ -90,6 +94,27 @@ fn one_connection_to_the_daemon_carries_every_request_of_a_client() {
         seen.extend(open);
     }
     assert_eq!(seen.len(), 1, "20 requests of one client used connections {seen:?}\n{}", apache.error_log());
+    assert!(!apache.error_log().contains("[wsgi:error]"), "{}", apache.error_log());
+}
+
+/// Pipelined requests reach the daemon right after the last frame of the
+/// one before, often while it still waits for its window to be released:
+/// those bytes belong to the next request, which must be served, not lost.
+#[test]
+fn a_request_that_arrives_with_the_end_of_the_last_is_served() {
+    let apache = server(1, 4);
+    let expected: Vec<u8> = (0..5u8).flat_map(|i| std::iter::repeat_n(65 + i, 65536)).collect();
+    for round in 0..10 {
+        let mut client = Conn::open(apache.port()).unwrap();
+        for _ in 0..8 {
+            client.send("GET", "/big", &[], b"").unwrap();
+        }
+        for i in 0..8 {
+            let resp = client.read_response(false).unwrap();
+            assert_eq!(resp.status, 200, "round {round}, response {i}\n{}", apache.error_log());
+            assert!(resp.body == expected, "round {round}, response {i}: {} bytes", resp.body.len());
+        }
+    }
     assert!(!apache.error_log().contains("[wsgi:error]"), "{}", apache.error_log());
 }
 

@@ -6,7 +6,7 @@ use super::Group;
 use super::Registry;
 use super::detach;
 use super::dispatch::{Dispatch, Work};
-use super::wire::say_goodbye;
+use super::wire::{Conn, say_goodbye};
 use super::worker::{self, GroupFacts};
 use crate::apache::log::{self, Level};
 use crate::ffi;
@@ -333,23 +333,27 @@ fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
 /// A worker thread: serves requests until the process stops.
 fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
     while let Work::Serve(stream) = dispatch.next() {
-        if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {
-            // No idle worker left: requests sent on kept connections would
-            // wait here while another process of the group may be idle.
-            dispatch.release_all();
-        }
-        super::monitor::request_started(slot);
         // A peer that connects and stays silent must not hold a thread.
         let _ = stream.set_read_timeout(Some(facts.socket_timeout));
         let _ = stream.set_write_timeout(Some(facts.socket_timeout));
-        let kept = worker::serve(stream, facts);
-        super::monitor::request_finished(slot);
-        ACTIVE.fetch_sub(1, Ordering::SeqCst);
-        if let Some(stream) = kept {
-            if STOPPING.load(Ordering::SeqCst) {
-                say_goodbye(stream);
-            } else {
-                dispatch.keep(stream);
+        let mut conn = Some(Conn::new(stream));
+        while let Some(c) = conn.take() {
+            if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {
+                // No idle worker left: requests sent on kept connections
+                // would wait here while another process may be idle.
+                dispatch.release_all();
+            }
+            super::monitor::request_started(slot);
+            let kept = worker::serve(c, facts);
+            super::monitor::request_finished(slot);
+            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            match kept {
+                Some(kept) if STOPPING.load(Ordering::SeqCst) => say_goodbye(kept.stream),
+                // The next request has begun to arrive: no event will
+                // say so, as its bytes are already read.
+                Some(kept) if kept.has_early_bytes() => conn = Some(Conn::resume(kept)),
+                Some(kept) => dispatch.keep(kept.stream),
+                None => {}
             }
         }
     }

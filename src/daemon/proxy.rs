@@ -120,8 +120,11 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         let sent_at = Instant::now();
         match relay(&mut conn, &mut io, &mut started, &mut body) {
             Ok(status) => {
-                if let Some(stream) = conn.keep() {
-                    keep(target.socket, stream);
+                // The daemon sends nothing after the last frame but Goodbye.
+                if let Some(kept) = conn.keep()
+                    && !kept.has_early_bytes()
+                {
+                    keep(target.socket, kept.stream);
                 }
                 return status;
             }

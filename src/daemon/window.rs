@@ -166,9 +166,8 @@ impl Sender {
     }
 
     /// After the request's last frame: waits until the child has sent on
-    /// what is in the window, so the ring may serve the next request. If
-    /// the connection ends first, the ring is dropped instead.
-    /// Waits for the child to release every slot; false if it did not.
+    /// what is in the window, so the ring may serve the next request; false
+    /// if the connection ended first (the ring is then dropped instead).
     pub fn finish(&mut self, conn: &mut Conn) -> bool {
         if self.in_flight > 0 && conn.await_releases(self.in_flight).is_ok() {
             self.in_flight = 0;

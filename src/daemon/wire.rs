@@ -22,6 +22,20 @@ pub enum WireError {
     Window(#[from] super::window::WindowError),
 }
 
+/// A connection kept after its request: the socket, and the bytes of the
+/// next request already received (usually none).
+pub struct Kept {
+    pub stream: UnixStream,
+    early: Vec<u8>,
+}
+
+impl Kept {
+    /// Whether the next request has already begun to arrive.
+    pub fn has_early_bytes(&self) -> bool {
+        !self.early.is_empty()
+    }
+}
+
 pub struct Conn {
     /// `None` once handed on by `keep`.
     stream: Option<UnixStream>,
@@ -179,12 +193,30 @@ impl Conn {
         self.fds.pop_front()
     }
 
-    /// Hands on the socket, to carry another request, if nothing of this
-    /// one is left: no byte received and not decoded, none queued to send,
-    /// no descriptor not taken. The connection is unusable afterwards.
-    pub fn keep(&mut self) -> Option<UnixStream> {
-        let used = self.rpos == self.rend && self.next_len == 0 && self.buf.wbuf.is_empty() && self.fds.is_empty();
-        if used { self.stream.take() } else { None }
+    /// Hands on the socket, to carry another request, with the bytes
+    /// already received past this one's frames (the Apache child may send
+    /// its next request as soon as it has the last frame), if nothing else
+    /// is left: none queued to send, no descriptor not taken. The
+    /// connection is unusable afterwards.
+    pub fn keep(&mut self) -> Option<Kept> {
+        if !self.buf.wbuf.is_empty() || !self.fds.is_empty() {
+            return None;
+        }
+        let mut early = self.buf.rbuf[self.rpos..self.rend].to_vec();
+        early.extend_from_slice(&self.next_head[..self.next_len]);
+        Some(Kept { stream: self.stream.take()?, early })
+    }
+
+    /// A kept connection, its early bytes received first.
+    pub fn resume(kept: Kept) -> Self {
+        let mut conn = Self::new(kept.stream);
+        let n = kept.early.len();
+        if conn.buf.rbuf.len() < n {
+            conn.buf.rbuf.resize(n, 0);
+        }
+        conn.buf.rbuf[..n].copy_from_slice(&kept.early);
+        conn.rend = n;
+        conn
     }
 
     fn stream(&self) -> Result<&UnixStream, WireError> {

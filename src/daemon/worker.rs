@@ -2,11 +2,10 @@
 //! application, and talk back to the Apache child through [`SocketIo`].
 
 use super::window;
-use super::wire::{Conn, WireError, level_to_wire};
+use super::wire::{Conn, Kept, WireError, level_to_wire, say_goodbye};
 use crate::python::call::{self, Outcome, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
 use crate::python::io::{IoError, LogLevel, QUEUE_LIMIT, RequestIo, log_process};
-use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
 
 /// The size of the `Data` frames large writes are cut into, and the most a
@@ -33,12 +32,12 @@ pub struct GroupFacts {
 
 /// Where a finished request leaves its connection when the Apache child
 /// may send another request on it.
-type Kept = std::sync::Arc<parking_lot::Mutex<Option<UnixStream>>>;
+type KeptSlot = std::sync::Arc<parking_lot::Mutex<Option<Kept>>>;
 
 /// The request's I/O in a daemon process: frames to the Apache child.
 struct SocketIo {
     conn: Conn,
-    kept: Kept,
+    kept: KeptSlot,
     /// Body bytes received beyond what the application asked for.
     pending: Vec<u8>,
     pending_pos: usize,
@@ -59,7 +58,7 @@ impl SocketIo {
     fn new(conn: Conn, group: &GroupFacts) -> Self {
         Self {
             conn,
-            kept: Kept::default(),
+            kept: KeptSlot::default(),
             pending: Vec::new(),
             pending_pos: 0,
             body_done: false,
@@ -197,16 +196,22 @@ impl RequestIo for SocketIo {
         let flushed = self.conn.flush().is_ok();
         let settled = self.window.finish(&mut self.conn);
         // After Retry the process is going: the connection is not kept.
-        if flushed && settled && outcome != Outcome::Restart {
-            *self.kept.lock() = self.conn.keep();
+        if outcome == Outcome::Restart || !flushed {
+            return;
+        }
+        match self.conn.keep() {
+            Some(kept) if settled => *self.kept.lock() = Some(kept),
+            // The child may have kept it after End or Fail: it must not
+            // send its next request into a silent close.
+            Some(kept) => say_goodbye(kept.stream),
+            None => {}
         }
     }
 }
 
 /// Serves one request from an Apache child; gives back the connection if
 /// it may carry the child's next request.
-pub fn serve(stream: UnixStream, group: &GroupFacts) -> Option<UnixStream> {
-    let mut conn = Conn::new(stream);
+pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
     let mut vars: Vars = match conn.recv() {
         Ok(Frame::Request { secret, vars }) if secret_matches(&secret, &group.secret) => vars.into_iter().collect(),
         Ok(Frame::Request { .. }) => {
