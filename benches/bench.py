@@ -296,7 +296,8 @@ def run(args, only, lua):
                 "failures": fails, "failures_mod_wsgi": fails_mw,
             }
             table.append(row)
-            f = lambda v, fmt: (fmt % v) if v is not None else "-"
+            # A missing figure keeps its column's width.
+            f = lambda v, fmt: (fmt % v) if v is not None else "-".rjust(int(fmt[1:].split(".")[0]))
             print(f"{name:14}{mode:10}{f(o, '%10.0f')}{f(m, '%10.0f')}{f(s, '%10.0f')}{f(row['ours_vs_mod_wsgi'], '%9.2f')}{f(row['ours_vs_static'], '%9.2f')}{f(row['mod_wsgi_vs_static'], '%8.2f')}{f(row['p50_ms'], '%8.2f')}{f(row['p99_ms'], '%8.2f')}{fails:6d}{fails_mw:8d}")
     peak = {k: (max(v) if v else None) for k, v in rss.items()}
     hello_peak = {k: (max(v) if v else None) for k, v in hello_rss.items()}

@@ -45,6 +45,9 @@ pub struct Dispatch {
     wake: RawFd,
     /// Set when the process stops taking requests.
     stopping: &'static AtomicBool,
+    /// `socket-timeout`, for every accepted connection: a peer that
+    /// connects and stays silent must not hold a thread.
+    timeout: std::time::Duration,
     kept: parking_lot::Mutex<Kept>,
 }
 
@@ -58,7 +61,12 @@ fn ctl(ep: RawFd, op: i32, fd: RawFd, events: i32, key: u64) -> std::io::Result<
 impl Dispatch {
     /// Watches the shared non-blocking `listener` (one connection wakes one
     /// process of the group: EPOLLEXCLUSIVE) and the `wake` pipe.
-    pub fn new(listener: RawFd, wake: RawFd, stopping: &'static AtomicBool) -> std::io::Result<Self> {
+    pub fn new(
+        listener: RawFd,
+        wake: RawFd,
+        stopping: &'static AtomicBool,
+        timeout: std::time::Duration,
+    ) -> std::io::Result<Self> {
         // SAFETY: epoll_create1 returns a new descriptor or -1.
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if ep < 0 {
@@ -68,7 +76,7 @@ impl Dispatch {
         let ep = unsafe { OwnedFd::from_raw_fd(ep) };
         ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, listener, libc::EPOLLIN | libc::EPOLLEXCLUSIVE, LISTENER)?;
         ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, wake, libc::EPOLLIN | libc::EPOLLONESHOT, WAKE)?;
-        Ok(Self { ep, listener, wake, stopping, kept: parking_lot::Mutex::default() })
+        Ok(Self { ep, listener, wake, stopping, timeout, kept: parking_lot::Mutex::default() })
     }
 
     /// Waits for the next request, or the order to stop. A stopping
@@ -121,7 +129,10 @@ impl Dispatch {
             return None;
         }
         // SAFETY: `fd` is a new connected socket we now own.
-        Some(unsafe { UnixStream::from_raw_fd(fd) })
+        let stream = unsafe { UnixStream::from_raw_fd(fd) };
+        let _ = stream.set_read_timeout(Some(self.timeout));
+        let _ = stream.set_write_timeout(Some(self.timeout));
+        Some(stream)
     }
 
     fn take(&self, key: u64) -> Option<UnixStream> {

@@ -141,14 +141,13 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         queue_timeout: spec.queue_timeout,
         header_buffer_size: spec.header_buffer_size as usize,
         case_sensitive: registry.case_sensitive,
-        socket_timeout: group.spec.socket_timeout,
     });
     let (wake_r, wake_w) = pipe()?;
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
     let signals = block_stop_signals();
     super::monitor::init(spec.threads.max(1) as usize);
     let dispatch = Arc::new(
-        Dispatch::new(group.listener, wake_r, &STOPPING)
+        Dispatch::new(group.listener, wake_r, &STOPPING, group.spec.socket_timeout)
             .map_err(|e| format!("Unable to watch the socket of daemon process '{}' (epoll): {e}.", spec.name))?,
     );
     let threads = spec.threads.max(1) as usize;
@@ -333,9 +332,6 @@ fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
 /// A worker thread: serves requests until the process stops.
 fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
     while let Work::Serve(stream) = dispatch.next() {
-        // A peer that connects and stays silent must not hold a thread.
-        let _ = stream.set_read_timeout(Some(facts.socket_timeout));
-        let _ = stream.set_write_timeout(Some(facts.socket_timeout));
         let mut conn = Some(Conn::new(stream));
         while let Some(c) = conn.take() {
             if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {

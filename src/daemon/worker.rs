@@ -26,8 +26,6 @@ pub struct GroupFacts {
     pub header_buffer_size: usize,
     /// `WSGICaseSensitivity`, which names script modules.
     pub case_sensitive: bool,
-    /// `socket-timeout`: the longest wait for the Apache child.
-    pub socket_timeout: std::time::Duration,
 }
 
 /// Where a finished request leaves its connection when the Apache child
