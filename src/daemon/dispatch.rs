@@ -24,8 +24,9 @@ const WAKE: u64 = u64::MAX - 1;
 
 /// What a worker does next.
 pub enum Work {
-    /// Serve the request that arrives on this connection.
-    Serve(UnixStream),
+    /// Serve the request that arrives on this connection; `watched` when
+    /// it is in the epoll set already (a kept one), not newly accepted.
+    Serve { stream: UnixStream, watched: bool },
     /// The process is stopping.
     Stop,
 }
@@ -102,12 +103,12 @@ impl Dispatch {
             match event.u64 {
                 LISTENER => {
                     if let Some(stream) = self.accept() {
-                        return Work::Serve(stream);
+                        return Work::Serve { stream, watched: false };
                     }
                 }
                 key => {
                     if let Some(stream) = self.take(key) {
-                        return Work::Serve(stream);
+                        return Work::Serve { stream, watched: true };
                     }
                 }
             }
@@ -144,8 +145,9 @@ impl Dispatch {
         }
     }
 
-    /// Keeps `stream` for the Apache child's next request on it.
-    pub fn keep(&self, stream: UnixStream) {
+    /// Keeps `stream` for the Apache child's next request on it; `watched`
+    /// as given by [`Dispatch::next`] (armed again, or added).
+    pub fn keep(&self, stream: UnixStream, watched: bool) {
         let fd = stream.as_raw_fd();
         let tag = {
             let mut kept = self.kept.lock();
@@ -158,9 +160,8 @@ impl Dispatch {
         let key = (u64::from(tag) << 32) | u64::from(fd as u32);
         let events = libc::EPOLLIN | libc::EPOLLONESHOT;
         let ep = self.ep.as_raw_fd();
-        let watched =
-            ctl(ep, libc::EPOLL_CTL_MOD, fd, events, key).or_else(|_| ctl(ep, libc::EPOLL_CTL_ADD, fd, events, key));
-        if watched.is_err()
+        let op = if watched { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        if ctl(ep, op, fd, events, key).is_err()
             && let Some(stream) = self.take(key)
         {
             say_goodbye(stream);

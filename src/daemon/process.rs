@@ -331,7 +331,7 @@ fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
 
 /// A worker thread: serves requests until the process stops.
 fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
-    while let Work::Serve(stream) = dispatch.next() {
+    while let Work::Serve { stream, watched } = dispatch.next() {
         let mut conn = Some(Conn::new(stream));
         while let Some(c) = conn.take() {
             if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {
@@ -348,7 +348,7 @@ fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
                 // The next request has begun to arrive: no event will
                 // say so, as its bytes are already read.
                 Some(kept) if kept.has_early_bytes() => conn = Some(Conn::resume(kept)),
-                Some(kept) => dispatch.keep(kept.stream),
+                Some(kept) => dispatch.keep(kept.stream, watched),
                 None => {}
             }
         }

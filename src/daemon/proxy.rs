@@ -137,7 +137,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
             Err(Relay::Goodbye) => {
                 return refuse(
                     ffi::HTTP_BAD_GATEWAY,
-                    format!("Daemon process '{}' said goodbye to a request on a new connection.", target.group),
+                    format!("Daemon process '{}' closed a new connection before taking the request.", target.group),
                 );
             }
             Err(Relay::Retry) if Instant::now() < deadline => continue,
