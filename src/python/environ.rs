@@ -53,8 +53,7 @@ pub fn now_micros() -> i64 {
 }
 
 /// One environ entry before it is in a dict: its key, and its value, or
-/// `None` for a value that is the same for every request of the process
-/// (made on the slow path only).
+/// `None` for a value that is the same for every request (see [`FIXED`]).
 type Item<'py> = (Bound<'py, PyString>, Option<Bound<'py, PyAny>>);
 
 /// Whether a variable stays out of the environ (as in mod_wsgi: `PATH` is
@@ -91,11 +90,24 @@ fn extras<'py>(py: Python<'py>, strings: &mut Strings<'_, 'py>, flags: &EnvironF
     value(b"mod_wsgi.total_requests", Some(total.into_pyobject(py)?.into_any()))?;
     value(b"mod_wsgi.thread_id", Some(thread_id.into_pyobject(py)?.into_any()))?;
     value(b"mod_wsgi.thread_requests", Some(thread_requests.into_pyobject(py)?.into_any()))?;
-    value(b"wsgi.version", None)?;
-    value(b"wsgi.run_once", Some(PyBool::new(py, false).to_owned().into_any()))?;
-    value(b"wsgi.input_terminated", Some(PyBool::new(py, true).to_owned().into_any()))?;
-    value(b"mod_wsgi.version", None)?;
+    for name in FIXED {
+        value(name, None)?;
+    }
     Ok(items)
+}
+
+/// The extras whose value is the same for every request: set when a dict
+/// is filled, and already in the template's copies.
+const FIXED: [&[u8]; 4] = [b"wsgi.version", b"wsgi.run_once", b"wsgi.input_terminated", b"mod_wsgi.version"];
+
+/// The value of the fixed extra `name` (one of [`FIXED`]).
+fn fixed_value<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match name {
+        "wsgi.version" => PyTuple::new(py, [1, 0])?.into_any(),
+        "wsgi.run_once" => PyBool::new(py, false).to_owned().into_any(),
+        "wsgi.input_terminated" => PyBool::new(py, true).to_owned().into_any(),
+        _ => PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?.into_any(),
+    })
 }
 
 /// The value of variable `name` in the environ.
@@ -122,21 +134,23 @@ pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResul
         return Ok(env);
     }
     let env = presized_dict(py, vars.len() + EXTRA_KEYS)?;
-    let mut keys = Vec::with_capacity(vars.len());
-    for (k, v) in vars.iter() {
-        if left_out(k) {
-            keys.push(None);
-            continue;
+    let keys = with_strings(py, |strings| {
+        let mut keys = Vec::with_capacity(vars.len());
+        for (k, v) in vars.iter() {
+            if left_out(k) {
+                keys.push(None);
+                continue;
+            }
+            let key = strings.interned(k)?;
+            env.set_item(&key, var_value(py, k, v)?)?;
+            keys.push(Some(key));
         }
-        let key = interned(py, k)?;
-        env.set_item(&key, var_value(py, k, v)?)?;
-        keys.push(Some(key));
-    }
+        Ok::<_, PyErr>(keys)
+    })?;
     for (k, v) in &extras {
-        let v = match (v, k.to_str()?) {
-            (Some(v), _) => v.clone(),
-            (None, "wsgi.version") => PyTuple::new(py, [1, 0])?.into_any(),
-            (None, _) => PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?.into_any(),
+        let v = match v {
+            Some(v) => v.clone(),
+            None => fixed_value(py, k.to_str()?)?,
         };
         env.set_item(k, v)?;
     }
