@@ -6,6 +6,7 @@
 //! - [`alias`]: `WSGIScriptAlias` URL prefix matching.
 //! - [`headers`]: the status line and header rules applied to responses.
 //! - [`lifecycle`]: when a daemon process must be recycled.
+//! - [`supervision`]: a daemon group's manager: control messages, start-up backoff.
 //! - [`protocol`]: the frames exchanged with daemon processes.
 //! - [`vars`]: a request's CGI-style variables, names and values apart.
 //! - [`paths`]: what mod_wsgi does to `SCRIPT_NAME` and `PATH_INFO`.
@@ -18,5 +19,6 @@ pub mod lifecycle;
 pub mod names;
 pub mod paths;
 pub mod protocol;
+pub mod supervision;
 pub mod text;
 pub mod vars;

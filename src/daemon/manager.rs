@@ -3,7 +3,12 @@
 //! processes and keeps their number right.
 //!
 //! - A worker that dies is replaced at once (the Apache parent would only
-//!   notice within its one-second maintenance cycle).
+//!   notice within its one-second maintenance cycle), and the death is
+//!   logged with its signal or exit code.
+//! - A worker that dies before it is ready (a bad python-home, an import
+//!   script that exits) is started again after a growing delay, and the
+//!   group's status page tells Apache children so, so requests get a 503
+//!   naming the cause instead of waiting on a process that cannot start.
 //! - A worker that retires (touched script, maximum-requests, a limit)
 //!   writes its pid to the control pipe; the manager starts its
 //!   replacement immediately, while the old one drains its requests. New
@@ -16,10 +21,13 @@ use crate::apache::log::{self, Level};
 use crate::ffi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wsgi_core::supervision::{Control, StartBackoff};
 
 struct Worker {
     pid: libc::pid_t,
     retiring: bool,
+    /// It said it takes requests.
+    ready: bool,
 }
 
 struct Manager {
@@ -29,6 +37,9 @@ struct Manager {
     control: (i32, i32),
     signals: i32,
     workers: Vec<Worker>,
+    backoff: StartBackoff,
+    /// When each process waiting out a start-up failure is started again.
+    pending: Vec<Instant>,
 }
 
 /// Never returns: the process ends with `_exit`.
@@ -61,7 +72,16 @@ impl Manager {
             return Err(os_err("Unable to create the daemon control pipe"));
         }
         let signals = signal_fd()?;
-        Ok(Self { registry, index, server, control: (fds[0], fds[1]), signals, workers: Vec::new() })
+        Ok(Self {
+            registry,
+            index,
+            server,
+            control: (fds[0], fds[1]),
+            signals,
+            workers: Vec::new(),
+            backoff: StartBackoff::default(),
+            pending: Vec::new(),
+        })
     }
 
     fn name(&self) -> &str {
@@ -72,12 +92,27 @@ impl Manager {
         log::server(level, self.server, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
     }
 
-    fn spawn(&mut self) {
+    fn status(&self) -> &super::status::Status {
+        &self.registry.groups[self.index].status
+    }
+
+    /// Tells Apache children how many processes take requests.
+    fn publish_ready(&self) {
+        let n = self.workers.iter().filter(|w| w.ready && !w.retiring).count();
+        self.status().set_ready(n as u32);
+    }
+
+    /// Starts a process; its pid, or 0 when the fork failed.
+    fn spawn(&mut self) -> libc::pid_t {
         // SAFETY: this process is single-threaded, so the child may run
         // Rust code after fork; process::run never returns.
         match unsafe { libc::fork() } {
             -1 => {
-                self.log(Level::Error, &os_err(&format!("Unable to fork a process for daemon group '{}'", self.name())))
+                self.log(
+                    Level::Error,
+                    &os_err(&format!("Unable to fork a process for daemon group '{}'", self.name())),
+                );
+                0
             }
             0 => {
                 // SAFETY: the child's copies of descriptors only the manager uses.
@@ -89,9 +124,22 @@ impl Manager {
             }
             pid => {
                 self.log(Level::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
-                self.workers.push(Worker { pid, retiring: false });
+                self.workers.push(Worker { pid, retiring: false, ready: false });
+                pid
             }
         }
+    }
+
+    /// Starts the processes whose delay after a start-up failure is over;
+    /// returns how long until the next one is due.
+    fn spawn_due(&mut self) -> Option<Duration> {
+        let now = Instant::now();
+        let due = self.pending.iter().filter(|&&t| t <= now).count();
+        self.pending.retain(|&t| t > now);
+        for _ in 0..due {
+            self.spawn();
+        }
+        self.pending.iter().min().map(|&t| t.saturating_duration_since(now))
     }
 
     fn serve(mut self) -> Result<(), String> {
@@ -101,16 +149,17 @@ impl Manager {
             self.spawn();
         }
         loop {
+            let timeout = self.spawn_due().map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32 + 1);
             let mut fds = [
                 libc::pollfd { fd: signals, events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: self.control.0, events: libc::POLLIN, revents: 0 },
             ];
             // SAFETY: polls two descriptors this process owns.
-            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) } < 0 {
                 continue;
             }
             if fds[1].revents & libc::POLLIN != 0 {
-                self.read_retirements();
+                self.read_control();
             }
             if fds[0].revents & libc::POLLIN != 0 {
                 for sig in read_signals(signals) {
@@ -125,18 +174,34 @@ impl Manager {
         }
     }
 
-    /// Each retiring worker wrote its pid; start its replacement now.
-    fn read_retirements(&mut self) {
-        let mut buf = [0u8; 4 * 64];
-        // SAFETY: reads into a local buffer; pid writes are 4 bytes, atomic.
+    /// Workers say when they are ready, and when they retire (their
+    /// replacement starts now).
+    fn read_control(&mut self) {
+        let mut buf = [0u8; Control::LEN * 64];
+        // SAFETY: reads into a local buffer; messages are written whole
+        // (Control::LEN bytes, atomic on a pipe).
         let n = unsafe { libc::read(self.control.0, buf.as_mut_ptr().cast(), buf.len()) };
-        for chunk in buf[..n.max(0) as usize].chunks_exact(4) {
-            let pid = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid && !w.retiring) {
-                w.retiring = true;
-                self.spawn();
+        for message in Control::decode_all(&buf[..n.max(0) as usize]) {
+            match message {
+                Control::Ready(pid) => {
+                    if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) {
+                        w.ready = true;
+                    }
+                    if self.backoff.failures() > 0 {
+                        self.log(Level::Warning, &format!("Process '{}' (pid {pid}) started.", self.name()));
+                    }
+                    self.backoff.started();
+                    self.status().set_failing(0, Duration::ZERO);
+                }
+                Control::Retiring(pid) => {
+                    if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid && !w.retiring) {
+                        w.retiring = true;
+                        self.spawn();
+                    }
+                }
             }
         }
+        self.publish_ready();
     }
 
     /// Collects exited workers; unexpected deaths are replaced if `respawn`.
@@ -150,12 +215,33 @@ impl Manager {
             }
             let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
             let worker = self.workers.remove(i);
-            if !worker.retiring && respawn {
+            self.publish_ready();
+            if worker.retiring || !respawn {
+                continue;
+            }
+            let how = describe(status);
+            if worker.ready {
+                let new = self.spawn();
                 self.log(
-                    Level::Info,
-                    &format!("Process '{}' (pid {pid}) has died{}, restarting it.", self.name(), describe(status)),
+                    Level::Error,
+                    &format!(
+                        "Process '{}' (pid {pid}) has died ({how}); started pid {new} to replace it.",
+                        self.name()
+                    ),
                 );
-                self.spawn();
+            } else {
+                let delay = self.backoff.failed();
+                self.status().set_failing(self.backoff.failures(), delay);
+                self.pending.push(Instant::now() + delay);
+                self.log(
+                    Level::Error,
+                    &format!(
+                        "Process '{}' (pid {pid}) exited during start-up ({how}; failure {} in a row, see the lines above for why); next attempt in {}s.",
+                        self.name(),
+                        self.backoff.failures(),
+                        delay.as_secs()
+                    ),
+                );
             }
         }
     }
@@ -186,13 +272,18 @@ impl Manager {
     }
 }
 
+/// "signal 9 (SIGKILL)" or "exit code 1", from a wait status.
 fn describe(status: i32) -> String {
     if libc::WIFSIGNALED(status) {
-        format!(" (signal {})", libc::WTERMSIG(status))
+        let sig = libc::WTERMSIG(status);
+        match nix::sys::signal::Signal::try_from(sig) {
+            Ok(name) => format!("killed by signal {sig} ({name})"),
+            Err(_) => format!("killed by signal {sig}"),
+        }
     } else if libc::WIFEXITED(status) {
-        format!(" (exit code {})", libc::WEXITSTATUS(status))
+        format!("exit code {}", libc::WEXITSTATUS(status))
     } else {
-        String::new()
+        format!("wait status {status}")
     }
 }
 

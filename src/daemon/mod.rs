@@ -10,6 +10,8 @@
 //! - `detach.rs`: what every forked process sheds from Apache first.
 //! - `accounts.rs`: the user and group names or `#id`s of the options.
 //! - `monitor.rs`: request timings and the recycling limits.
+//! - `status.rs`: what Apache children know of a group's processes
+//!   (shared memory: how many are ready, why start-up fails).
 //! - `dispatch.rs`: which worker serves what: new connections, and kept
 //!   ones when their next request arrives.
 //! - `worker.rs`: a daemon's side of one request.
@@ -25,6 +27,7 @@ pub mod monitor;
 pub mod process;
 pub mod proxy;
 pub mod spec;
+pub mod status;
 pub mod supervisor;
 pub mod window;
 pub mod wire;
@@ -45,6 +48,7 @@ pub struct Group {
     /// The listening socket: open in the parent and the group's daemons,
     /// closed in Apache children (they connect by path).
     pub listener: RawFd,
+    pub status: status::Status,
 }
 
 /// Every group of this configuration generation, and the secret that

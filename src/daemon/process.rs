@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wsgi_core::config::Account;
+use wsgi_core::supervision::Control;
 
 /// Requests being served right now, for a graceful stop.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -24,6 +25,8 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static SERVED: AtomicU64 = AtomicU64::new(0);
 /// Set once the process stops taking new requests.
 static STOPPING: AtomicBool = AtomicBool::new(false);
+/// Set once the process takes requests (start-up succeeded).
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// How a worker tells its manager and its own threads that it retires.
 struct Retirement {
@@ -54,11 +57,25 @@ pub fn retire(reason: &str) {
         r.server,
         &format!("mod_wsgi (pid={pid}): Process '{}' retiring ({reason}); a replacement is starting.", r.group),
     );
-    let bytes = (pid as i32).to_le_bytes();
-    // SAFETY: 4-byte writes to pipes are atomic; both are our descriptors.
-    unsafe {
-        libc::write(r.control, bytes.as_ptr().cast(), 4);
-        libc::write(r.wake, b"x".as_ptr().cast(), 1);
+    tell_manager(r.control, Control::Retiring(pid as i32));
+    // SAFETY: one byte to our own pipe wakes every worker.
+    unsafe { libc::write(r.wake, b"x".as_ptr().cast(), 1) };
+}
+
+fn tell_manager(control: RawFd, message: Control) {
+    let bytes = message.encode();
+    // SAFETY: writes of Control::LEN bytes to a pipe are atomic; `control`
+    // is this process's end of its manager's control pipe.
+    let n = unsafe { libc::write(control, bytes.as_ptr().cast(), bytes.len()) };
+    if n != bytes.len() as isize {
+        log::process(
+            crate::python::io::LogLevel::Warning,
+            &format!(
+                "mod_wsgi (pid={}): cannot tell the daemon manager {message:?}: {}.",
+                std::process::id(),
+                std::io::Error::last_os_error()
+            ),
+        );
     }
 }
 
@@ -75,6 +92,10 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, contr
     let code = match serve(&registry, index, s, control) {
         Ok(()) => 0,
         Err(msg) => {
+            if !STARTED.load(Ordering::SeqCst) {
+                // Apache children tell clients why the group cannot serve.
+                registry.groups[index].status.set_reason(&msg);
+            }
             log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
             1
         }
@@ -166,6 +187,8 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     }
     let probe = super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
         .map_err(|e| format!("Unable to start the monitor thread of daemon process '{}': {e}.", spec.name))?;
+    STARTED.store(true, Ordering::SeqCst);
+    tell_manager(control, Control::Ready(std::process::id() as i32));
 
     // How long running requests may take before shutdown-timeout starts.
     let drain = match wait_for_stop(&signals) {
@@ -206,7 +229,8 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     }
     // No thread may take the GIL once finalisation starts.
     probe.stop();
-    runtime::finalize();
+    // shutdown-timeout bounds exit functions too, as in mod_wsgi.
+    runtime::finalize(deadline.saturating_duration_since(Instant::now()));
     Ok(())
 }
 

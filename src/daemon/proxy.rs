@@ -1,6 +1,7 @@
 //! Apache-child side of daemon mode: hand the request to a daemon process
 //! over its socket and relay what comes back, streaming both ways.
 
+use super::status::{Status, Unavailable};
 use super::window::View;
 use super::wire::{Conn, WireError, has_spoken, level_from_wire};
 use crate::apache::log::{self, Level};
@@ -24,6 +25,21 @@ pub struct Target<'a> {
     pub socket_timeout: Option<Duration>,
     /// The group's `request-timeout` (zero: none), to explain a cut-off request.
     pub request_timeout: Duration,
+    pub status: &'a Status,
+}
+
+/// While the group's processes keep failing to start, waits for one to be
+/// ready, unless the next attempt comes after connect-timeout.
+fn wait_for_start(t: &Target<'_>) -> Result<(), Unavailable> {
+    let deadline = Instant::now() + t.connect_timeout;
+    loop {
+        let Some(u) = t.status.unavailable() else { return Ok(()) };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || u.retry_in >= left {
+            return Err(u);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Connects, retrying while the daemon's backlog is full or it restarts.
@@ -76,6 +92,18 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
     let queued = crate::python::environ::now_micros().to_string();
     let base: Vec<(&[u8], &[u8])> =
         vars.iter().chain([(b"mod_wsgi.queue_start".as_slice(), queued.as_bytes())]).collect();
+    if let Err(u) = wait_for_start(target) {
+        let reason = if u.reason.is_empty() { "see the daemon's earlier log lines".to_string() } else { u.reason };
+        return refuse(
+            ffi::HTTP_SERVICE_UNAVAILABLE,
+            format!(
+                "Daemon process group '{}' has no process to take the request: its processes exit during start-up ({} failures in a row; next attempt in {}s). Last failure: {reason}",
+                target.group,
+                u.failures,
+                u.retry_in.as_secs()
+            ),
+        );
+    }
     let mut io = ApacheIo::new(req);
     // A process being replaced answers Retry without running the request;
     // its successor takes it from the listen queue.

@@ -144,7 +144,9 @@ pub fn start(
             ));
         }
         let listener = listen(&socket, &spec.config)?;
-        groups.push(Group { spec, socket, listener });
+        let status = super::status::Status::new()
+            .map_err(|e| format!("WSGIDaemonProcess {}: cannot map its status page: {e}", spec.name()))?;
+        groups.push(Group { spec, socket, listener, status });
     }
     let registry = Arc::new(Registry { secret, groups, case_sensitive });
     set_registry(Some(registry.clone()));

@@ -61,9 +61,14 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
     })
 }
 
+/// How long Python may take to shut down in an Apache child (non-daemon
+/// threads, exit functions) before the child exits without it: Apache
+/// waits for its children on stop and graceful restart.
+const EXIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 extern "C" fn finalize(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
     super::guard("child exit", 0, || {
-        runtime::finalize();
+        runtime::finalize(EXIT_LIMIT);
         0
     })
 }

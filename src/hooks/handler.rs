@@ -110,6 +110,7 @@ fn handle(req: Request) -> i32 {
                 connect_timeout: g.spec.config.connect_timeout,
                 socket_timeout: Some(g.spec.socket_timeout),
                 request_timeout: g.spec.config.request_timeout,
+                status: &g.status,
             };
             proxy::run(req, &target, &vars)
         }

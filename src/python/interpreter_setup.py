@@ -1,6 +1,7 @@
 # Run once in every new interpreter, before any WSGI script. The names
 # _log_stream, _settings, _warn and _group are provided by the caller.
 import sys
+import threading  # on the thread that creates the interpreter, so a request thread is never taken for its main thread
 import types
 
 if _settings["restrict_stdin"]:

@@ -26,6 +26,12 @@ static GROUPS: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
 /// Serialises interpreter creation; always taken before the GIL.
 static CREATING: Mutex<()> = Mutex::new(());
 
+/// Every main-interpreter thread state made for a request thread (by
+/// address), so teardown can delete them: a thread that imported
+/// `threading` first is its main thread until its state is deleted, and
+/// `threading._shutdown` waits for that.
+static REQUEST_STATES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
 /// A callback run in each new interpreter before it is used (sys.path, ...).
 pub type Setup = fn(group: &str);
 
@@ -62,10 +68,14 @@ fn thread_state(interp: *mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState
             // first one created on a thread becomes PyGILState's.
             let t = unsafe { ffi::PyThreadState_New(main) };
             m.insert(main as usize, t as usize);
+            REQUEST_STATES.lock().push(t as usize);
         }
         // SAFETY: as above; `interp` is a live interpreter of this process.
         let t = unsafe { ffi::PyThreadState_New(interp) };
         m.insert(interp as usize, t as usize);
+        if Some(interp) == main_interpreter() {
+            REQUEST_STATES.lock().push(t as usize);
+        }
         t
     })
 }
@@ -165,6 +175,12 @@ pub fn take_all_groups() -> Vec<(String, *mut ffi::PyInterpreterState)> {
 /// This thread's thread state for a sub-interpreter being torn down.
 pub fn thread_state_for_teardown(interp: *mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState {
     thread_state(interp)
+}
+
+/// The main-interpreter thread states of request threads, for teardown
+/// once those threads have stopped.
+pub fn take_request_states() -> Vec<*mut ffi::PyThreadState> {
+    std::mem::take(&mut *REQUEST_STATES.lock()).into_iter().map(|t| t as *mut ffi::PyThreadState).collect()
 }
 
 /// This thread's main-interpreter thread state.

@@ -107,24 +107,39 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Ends every sub-interpreter, then Python itself (atexit handlers run).
-/// Called from the process's exit path, once no request is running.
-pub fn finalize() {
+/// Ends every sub-interpreter, then Python itself (non-daemon threads are
+/// joined and atexit handlers run, as at the end of a Python program).
+/// Called from the process's exit path, once no request is running. When
+/// that takes longer than `limit` (a thread that never ends, an exit
+/// function that hangs), the process exits without waiting further.
+pub fn finalize(limit: std::time::Duration) {
     if !STARTED.load(Ordering::SeqCst) {
         return;
     }
     let Some(main_t) = interpreters::main_thread_state() else {
         return;
     };
-    // SAFETY: this thread's main thread state takes the GIL. Each
+    exit_after(limit);
+    // SAFETY: this thread's main thread state takes the GIL. The request
+    // threads have stopped, so their thread states are deleted first: that
+    // releases the lock `threading` keeps for a thread it took for its main
+    // thread (the thread that first imported it), which
+    // `threading._shutdown` would otherwise wait for forever. Each
     // sub-interpreter is entered by swapping in this thread's state for it
     // (the GIL is shared in 3.11); Py_EndInterpreter needs that state to be
-    // the interpreter's only one, so the states of worker threads (which
-    // have stopped) are cleared and deleted first. It returns with the GIL
-    // still held and no state current, so the main state is swapped back.
-    // Py_FinalizeEx then runs the main interpreter's atexit handlers.
+    // the interpreter's only one, so the states of other threads are
+    // cleared and deleted first. It returns with the GIL still held and no
+    // state current, so the main state is swapped back. Py_FinalizeEx then
+    // joins non-daemon threads and runs the main interpreter's atexit
+    // handlers.
     unsafe {
         ffi::PyEval_RestoreThread(main_t);
+        for t in interpreters::take_request_states() {
+            if t != main_t {
+                ffi::PyThreadState_Clear(t);
+                ffi::PyThreadState_Delete(t);
+            }
+        }
         for (_, interp) in interpreters::take_all_groups() {
             let t = interpreters::thread_state_for_teardown(interp);
             ffi::PyThreadState_Swap(t);
@@ -141,5 +156,29 @@ pub fn finalize() {
             ffi::PyThreadState_Swap(main_t);
         }
         ffi::Py_FinalizeEx();
+    }
+}
+
+/// Ends the process `limit` from now unless it has exited by then.
+fn exit_after(limit: std::time::Duration) {
+    let pid = std::process::id();
+    let spawned = std::thread::Builder::new().name("wsgi-exit-limit".into()).spawn(move || {
+        std::thread::sleep(limit);
+        super::io::log_process(
+            super::io::LogLevel::Error,
+            &format!(
+                "mod_wsgi (pid={pid}): Python did not finish shutting down within {:.1}s (a non-daemon thread still running, or an exit function that does not return); exiting without waiting for it.",
+                limit.as_secs_f64()
+            ),
+        );
+        // SAFETY: ends the process at once; nothing else may run after the
+        // limit, and Apache's own exit handlers belong to its parent.
+        unsafe { libc::_exit(1) }
+    });
+    if let Err(e) = spawned {
+        super::io::log_process(
+            super::io::LogLevel::Warning,
+            &format!("mod_wsgi (pid={pid}): cannot bound the time Python takes to shut down: {e}."),
+        );
     }
 }

@@ -44,6 +44,9 @@ enum Cached<'py> {
     Current(Bound<'py, PyModule>),
     /// Loaded from an older version of the file.
     Stale,
+    /// In `sys.modules` but not yet recorded as loaded: another thread is
+    /// executing it (its imports release the GIL) or its load failed.
+    Loading,
     Absent,
 }
 
@@ -73,13 +76,13 @@ fn cached<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Cached<'py>> {
     let name = super::strings::interned(py, s.module_name.as_bytes())?;
     let Some(m) = modules.get_item(name)? else { return Ok(Cached::Absent) };
     let Ok(m) = m.cast_into::<PyModule>() else { return Ok(Cached::Absent) };
-    if s.reload {
-        let recorded: Option<i64> = m.getattr(intern!(py, MTIME_ATTR)).ok().and_then(|v| v.extract().ok());
-        if recorded != Some(s.mtime) {
-            return Ok(Cached::Stale);
-        }
+    // Set only once the module has run to the end.
+    let recorded: Option<i64> = m.getattr(intern!(py, MTIME_ATTR)).ok().and_then(|v| v.extract().ok());
+    match recorded {
+        None => Ok(Cached::Loading),
+        Some(t) if s.reload && t != s.mtime => Ok(Cached::Stale),
+        Some(_) => Ok(Cached::Current(m)),
     }
-    Ok(Cached::Current(m))
 }
 
 fn exec<'py>(py: Python<'py>, s: &Script<'_>) -> PyResult<Bound<'py, PyModule>> {
@@ -117,6 +120,8 @@ pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModu
     match cached(py, s).map_err(load_err)? {
         Cached::Current(m) => return Ok((m, Obtained::Cached)),
         Cached::Stale if s.restart_on_change => return Err(changed()),
+        // A module another thread is still loading is waited for below,
+        // never taken for a changed file nor used half-run.
         _ => {}
     }
     let _loading = py.detach(|| LOADING.lock());
@@ -124,7 +129,8 @@ pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModu
         Cached::Current(m) => return Ok((m, Obtained::Cached)),
         Cached::Stale if s.restart_on_change => return Err(changed()),
         Cached::Stale => Obtained::Reloaded,
-        Cached::Absent => Obtained::Loaded,
+        // Under the lock nobody is loading it: put there by other code.
+        Cached::Loading | Cached::Absent => Obtained::Loaded,
     };
     let modules = py.import("sys").and_then(|sys| sys.getattr("modules")).map_err(load_err)?;
     if modules.contains(s.module_name).unwrap_or(false) {

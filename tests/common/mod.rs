@@ -68,6 +68,7 @@
 //! - `apps`: WSGI applications used as fixtures (`HELLO_WORLD`, `ENVIRON`
 //!   and its parser `environ`) and `simple_app` for one-line variations.
 //! - `process`: /proc inspection and signals by pid.
+//! - `load`: bounded keep-alive clients in the background, for fault tests.
 
 #![allow(dead_code)]
 
@@ -75,6 +76,7 @@ pub mod apache;
 pub mod apps;
 pub mod daemon;
 pub mod http;
+pub mod load;
 pub mod process;
 pub mod venv;
 
