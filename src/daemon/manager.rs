@@ -104,6 +104,8 @@ impl Manager {
 
     /// Starts a process; its pid, or 0 when the fork failed.
     fn spawn(&mut self) -> libc::pid_t {
+        // A process that cannot start writes why; see `reap` for the others.
+        self.status().set_reason("");
         // SAFETY: this process is single-threaded, so the child may run
         // Rust code after fork; process::run never returns.
         match unsafe { libc::fork() } {
@@ -231,6 +233,9 @@ impl Manager {
                 );
             } else {
                 let delay = self.backoff.failed();
+                if self.status().reason().is_empty() {
+                    self.status().set_reason(&format!("process {pid} {how} before it was ready."));
+                }
                 self.status().set_failing(self.backoff.failures(), delay);
                 self.pending.push(Instant::now() + delay);
                 self.log(

@@ -85,6 +85,14 @@ impl Status {
         p.reason_len.store(bytes.len() as u32, Ordering::Release);
     }
 
+    /// Why the last process could not start, as written by `set_reason`.
+    pub fn reason(&self) -> String {
+        let p = self.page();
+        let len = (p.reason_len.load(Ordering::Acquire) as usize).min(REASON_MAX);
+        let bytes: Vec<u8> = p.reason[..len].iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// Some, while no process is ready because start-up keeps failing.
     pub fn unavailable(&self) -> Option<Unavailable> {
         let p = self.page();
@@ -93,9 +101,7 @@ impl Status {
             return None;
         }
         let retry_in = Duration::from_millis(p.retry_at_ms.load(Ordering::Relaxed).saturating_sub(now_ms()));
-        let len = (p.reason_len.load(Ordering::Acquire) as usize).min(REASON_MAX);
-        let bytes: Vec<u8> = p.reason[..len].iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        Some(Unavailable { failures, retry_in, reason: String::from_utf8_lossy(&bytes).into_owned() })
+        Some(Unavailable { failures, retry_in, reason: self.reason() })
     }
 }
 
