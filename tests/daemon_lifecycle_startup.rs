@@ -1,7 +1,8 @@
 //! Daemon recycling that is not about requests: `startup-timeout` (a
 //! process whose application never loads is replaced) and
-//! `eviction-timeout` (SIGUSR2 retires a process, which gets its own time
-//! to finish its requests while its replacement starts).
+//! `eviction-timeout` (SIGUSR1, mod_wsgi's graceful restart signal, and
+//! SIGUSR2 retire a process, which gets its own time to finish its requests
+//! while its replacement starts), and `graceful-timeout`'s default.
 
 mod common;
 
@@ -60,8 +61,7 @@ WSGIScriptAlias /pid {root}/scripts/pid.wsgi process-group=loaded",
     assert!(!apache.error_log().contains("startup-timeout expired"), "{}", apache.error_log());
 }
 
-#[test]
-fn sigusr2_evicts_a_process_after_its_running_request() {
+fn signal_evicts_a_process_after_its_running_request(sig: i32, name: &str) {
     let apache = ApacheBuilder::new()
         .file("scripts/pid.wsgi", PID_APP)
         .conf(
@@ -78,15 +78,49 @@ WSGIScriptAlias /pid {root}/scripts/pid.wsgi process-group=evict",
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    common::process::kill(old, libc::SIGUSR2);
+    common::process::kill(old, sig);
     // The running request finishes in the old process, within eviction-timeout.
     let resp = slow.join().expect("slow request");
     assert_eq!((resp.status, resp.text()), (200, old.to_string()));
     let new: i32 = apache.get("/pid").text().parse().expect("pid");
-    assert_ne!(new, old, "SIGUSR2 did not replace the process");
-    assert!(
-        apache.wait_for_log("retiring (eviction requested (SIGUSR2))", Duration::from_secs(5)),
-        "{}",
-        apache.error_log()
-    );
+    assert_ne!(new, old, "{name} did not replace the process");
+    if apache.module() == Module::Ours {
+        let line = format!("retiring (graceful restart requested ({name}))");
+        assert!(apache.wait_for_log(&line, Duration::from_secs(5)), "{}", apache.error_log());
+    }
+}
+
+#[test]
+fn sigusr1_evicts_a_process_after_its_running_request() {
+    signal_evicts_a_process_after_its_running_request(libc::SIGUSR1, "SIGUSR1");
+}
+
+#[test]
+fn sigusr2_evicts_a_process_after_its_running_request() {
+    signal_evicts_a_process_after_its_running_request(libc::SIGUSR2, "SIGUSR2");
+}
+
+/// maximum-requests retires the process while a request runs longer than
+/// shutdown-timeout: graceful-timeout's default (15 s) lets it finish.
+#[test]
+fn graceful_timeout_lets_running_requests_finish_by_default() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/pid.wsgi", PID_APP)
+        .conf(
+            "WSGIDaemonProcess graceful processes=1 threads=2 maximum-requests=2 shutdown-timeout=1 display-name=%{GROUP}
+WSGIScriptAlias /pid {root}/scripts/pid.wsgi process-group=graceful",
+        )
+        .start();
+    let old: i32 = apache.get("/pid").text().parse().expect("pid");
+    let slow = {
+        let port = apache.port();
+        std::thread::spawn(move || Conn::open(port).expect("connect").get("/pid?3"))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // The second request reaches maximum-requests: the process retires.
+    let mark = apache.log_mark();
+    let second = apache.get("/pid");
+    apache.assert_status(&second, 200, mark);
+    let resp = slow.join().expect("slow request");
+    assert_eq!((resp.status, resp.text()), (200, old.to_string()), "{}", apache.error_log());
 }

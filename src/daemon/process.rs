@@ -192,8 +192,9 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
 
     // How long running requests may take before shutdown-timeout starts.
     let drain = match wait_for_stop(&signals) {
-        Some(libc::SIGUSR2) => {
-            retire("eviction requested (SIGUSR2)");
+        Some(sig @ (libc::SIGUSR1 | libc::SIGUSR2)) => {
+            let name = if sig == libc::SIGUSR1 { "SIGUSR1" } else { "SIGUSR2" };
+            retire(&format!("graceful restart requested ({name})"));
             if spec.eviction_timeout.is_zero() { spec.graceful_timeout } else { spec.eviction_timeout }
         }
         Some(sig) => {
@@ -213,11 +214,11 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         }
         None => spec.graceful_timeout,
     };
-    let deadline = Instant::now() + drain + spec.shutdown_timeout;
-    while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    if ACTIVE.load(Ordering::SeqCst) > 0 {
+    wait_for_requests(Instant::now() + drain);
+    // Shutdown is under way: shutdown-timeout bounds what is left, the
+    // running requests and then Python's exit (as in mod_wsgi).
+    let deadline = Instant::now() + spec.shutdown_timeout;
+    if !wait_for_requests(deadline) {
         return Err(format!(
             "Daemon process '{}' still had requests running after shutdown-timeout ({}s); exiting without running exit functions.",
             spec.name,
@@ -229,9 +230,16 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     }
     // No thread may take the GIL once finalisation starts.
     probe.stop();
-    // shutdown-timeout bounds exit functions too, as in mod_wsgi.
     runtime::finalize(deadline.saturating_duration_since(Instant::now()));
     Ok(())
+}
+
+/// Waits until no request runs, or `deadline`; whether none runs.
+fn wait_for_requests(deadline: Instant) -> bool {
+    while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    ACTIVE.load(Ordering::SeqCst) == 0
 }
 
 fn unblock_all_signals() {

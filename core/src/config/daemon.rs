@@ -80,7 +80,8 @@ pub struct DaemonProcess {
     pub inactivity_timeout: Duration,
     /// `request-timeout=`: 0 (default) means none.
     pub request_timeout: Duration,
-    /// `graceful-timeout=`: 0 (default) means restart at once.
+    /// `graceful-timeout=` (default 15 s, as mod_wsgi 4.9): how long a
+    /// retiring process lets running requests finish; 0 means not at all.
     pub graceful_timeout: Duration,
     /// `eviction-timeout=`: 0 (default) means use `graceful_timeout`.
     pub eviction_timeout: Duration,
@@ -164,7 +165,7 @@ impl DaemonProcess {
             deadlock_timeout: Duration::from_secs(300),
             inactivity_timeout: Duration::ZERO,
             request_timeout: Duration::ZERO,
-            graceful_timeout: Duration::ZERO,
+            graceful_timeout: Duration::from_secs(15),
             eviction_timeout: Duration::ZERO,
             restart_interval: Duration::ZERO,
             connect_timeout: Duration::from_secs(15),
