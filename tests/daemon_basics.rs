@@ -201,11 +201,15 @@ WSGIDaemonProcess flags-default display-name=%{GROUP}
 WSGIDaemonProcess flags-one-process processes=1 display-name=%{GROUP}
 WSGIDaemonProcess flags-one-thread threads=1 display-name=%{GROUP}
 WSGIDaemonProcess flags-both processes=3 threads=2 display-name=%{GROUP}
+WSGIDaemonProcess flags-run-once threads=1 maximum-requests=1 display-name=%{GROUP}
+WSGIDaemonProcess flags-run-twice threads=1 maximum-requests=2 display-name=%{GROUP}
 WSGIDaemonProcess dies processes=1 threads=2 display-name=%{GROUP}
 WSGIScriptAlias /flags/default {root}/scripts/info.wsgi process-group=flags-default
 WSGIScriptAlias /flags/one-process {root}/scripts/info.wsgi process-group=flags-one-process
 WSGIScriptAlias /flags/one-thread {root}/scripts/info.wsgi process-group=flags-one-thread
 WSGIScriptAlias /flags/both {root}/scripts/info.wsgi process-group=flags-both
+WSGIScriptAlias /flags/run-once {root}/scripts/info.wsgi process-group=flags-run-once
+WSGIScriptAlias /flags/run-twice {root}/scripts/info.wsgi process-group=flags-run-twice
 WSGIScriptAlias /embedded {root}/scripts/info.wsgi
 WSGIScriptAlias /dies {root}/scripts/info.wsgi process-group=dies
 WSGIScriptAlias /info {root}/scripts/info.wsgi process-group=requests
@@ -234,13 +238,16 @@ WSGIScriptAlias /limited {root}/scripts/limited.wsgi process-group=requests
 #[test]
 fn environ_flags_follow_the_group_options() {
     let s = server();
-    // (path, group, multiprocess, multithread): wsgi.multiprocess is True
-    // only when processes= is given (even processes=1), as in mod_wsgi.
-    for (path, group, multiprocess, multithread) in [
-        ("/flags/default", "flags-default", "False", "True"),
-        ("/flags/one-process", "flags-one-process", "True", "True"),
-        ("/flags/one-thread", "flags-one-thread", "False", "False"),
-        ("/flags/both", "flags-both", "True", "True"),
+    // (path, group, multiprocess, multithread, run_once): wsgi.multiprocess
+    // is True only when processes= is given (even processes=1), and
+    // wsgi.run_once only for one thread serving one request, as in mod_wsgi.
+    for (path, group, multiprocess, multithread, run_once) in [
+        ("/flags/default", "flags-default", "False", "True", "False"),
+        ("/flags/one-process", "flags-one-process", "True", "True", "False"),
+        ("/flags/one-thread", "flags-one-thread", "False", "False", "False"),
+        ("/flags/both", "flags-both", "True", "True", "False"),
+        ("/flags/run-once", "flags-run-once", "False", "False", "True"),
+        ("/flags/run-twice", "flags-run-twice", "False", "False", "False"),
     ] {
         let mark = s.log_mark();
         let resp = s.get(path);
@@ -249,6 +256,7 @@ fn environ_flags_follow_the_group_options() {
         assert_eq!(env["mod_wsgi.process_group"], py_str(group), "{path}");
         assert_eq!(env["wsgi.multiprocess"], multiprocess, "{path}: wsgi.multiprocess");
         assert_eq!(env["wsgi.multithread"], multithread, "{path}: wsgi.multithread");
+        assert_eq!(env["wsgi.run_once"], run_once, "{path}: wsgi.run_once");
         let title = format!("(wsgi:{group})");
         let daemons = daemon_pids(s, &title);
         assert!(daemons.contains(&pid_of(&env)), "{path}: pid {} not in {title} {daemons:?}", pid_of(&env));

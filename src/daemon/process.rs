@@ -153,6 +153,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         super::monitor::application_loaded();
     }
 
+    crate::python::environ::set_run_once(spec.threads == 1 && spec.maximum_requests == 1);
     let facts = Arc::new(GroupFacts {
         name: spec.name.clone(),
         secret: registry.secret,

@@ -96,6 +96,15 @@ fn extras<'py>(py: Python<'py>, strings: &mut Strings<'_, 'py>, flags: &EnvironF
     Ok(items)
 }
 
+/// `wsgi.run_once` for this process: a daemon with one thread that serves
+/// one request (threads=1 maximum-requests=1), as mod_wsgi sets it.
+static RUN_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets `wsgi.run_once`; called before any request.
+pub fn set_run_once(once: bool) {
+    RUN_ONCE.store(once, Ordering::Relaxed);
+}
+
 /// The extras whose value is the same for every request: set when a dict
 /// is filled, and already in the template's copies.
 const FIXED: [&[u8]; 4] = [b"wsgi.version", b"wsgi.run_once", b"wsgi.input_terminated", b"mod_wsgi.version"];
@@ -104,7 +113,7 @@ const FIXED: [&[u8]; 4] = [b"wsgi.version", b"wsgi.run_once", b"wsgi.input_termi
 fn fixed_value<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     Ok(match name {
         "wsgi.version" => PyTuple::new(py, [1, 0])?.into_any(),
-        "wsgi.run_once" => PyBool::new(py, false).to_owned().into_any(),
+        "wsgi.run_once" => PyBool::new(py, RUN_ONCE.load(Ordering::Relaxed)).to_owned().into_any(),
         "wsgi.input_terminated" => PyBool::new(py, true).to_owned().into_any(),
         _ => PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?.into_any(),
     })
