@@ -172,3 +172,22 @@ fn header_name_with_a_colon_is_refused_by_start_response() {
         apache.log_since(mark)
     );
 }
+
+/// Under `ServerTokens Full` the `Server` header names the module and the
+/// Python version after Apache's own, as mod_wsgi's does; under the
+/// default `Prod`-like tokens neither shows.
+#[test]
+fn server_header_names_mod_wsgi_and_python_under_server_tokens_full() {
+    for (tokens, shown) in [("Full", true), ("Prod", false)] {
+        let apache = ApacheBuilder::new()
+            .file("scripts/hello.wsgi", apps::HELLO_WORLD)
+            .conf(&format!("ServerTokens {tokens}\nWSGIScriptAlias /hello {{root}}/scripts/hello.wsgi"))
+            .start();
+        let mark = apache.log_mark();
+        let resp = apache.get("/hello");
+        apache.assert_status(&resp, 200, mark);
+        let server = resp.header("Server").unwrap_or_default().to_string();
+        let named = server.contains("mod_wsgi/4.9.4") && server.contains("Python/3.11");
+        assert_eq!(named, shown, "ServerTokens {tokens}: Server: {server}");
+    }
+}

@@ -19,6 +19,7 @@ pub extern "C" fn post_config(
         if state == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as i32 {
             return ffi::OK as i32;
         }
+        add_version_components(pconf);
         let main = Server(s);
         // SAFETY: records made by create/merge_server_config.
         let main_cfg = unsafe { &(*main.config::<ServerRecord>()).cfg };
@@ -55,4 +56,21 @@ pub extern "C" fn post_config(
             }
         }
     })
+}
+
+/// `mod_wsgi/4.9.4 Python/3.11` in the `Server` header under
+/// `ServerTokens Full`, as mod_wsgi adds them.
+fn add_version_components(pconf: *mut ffi::apr_pool_t) {
+    use crate::python::interpreter_setup::COMPAT_VERSION;
+    let (major, minor, patch) = COMPAT_VERSION;
+    // SAFETY: Py_GetVersion returns a static string and needs no
+    // initialised interpreter (this is the parent, which has none).
+    let python = unsafe { std::ffi::CStr::from_ptr(pyo3::ffi::Py_GetVersion()) }.to_string_lossy();
+    let python: String = python.split(['.', ' ']).take(2).collect::<Vec<_>>().join(".");
+    for component in [format!("mod_wsgi/{major}.{minor}.{patch}"), format!("Python/{python}")] {
+        let Ok(c) = std::ffi::CString::new(component) else { continue };
+        // SAFETY: called from post_config, as Apache requires; the string
+        // is copied into pconf.
+        unsafe { ffi::ap_add_version_component(pconf, c.as_ptr()) };
+    }
 }
