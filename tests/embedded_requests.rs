@@ -321,7 +321,7 @@ fn wsgi_errors_write_goes_to_error_log() {
     let log = apache.log_since(mark);
     let line = log.lines().find(|l| l.contains(&marker)).unwrap();
     // Written for a request: logged with the client address, like mod_wsgi.
-    assert!(line.contains("[client 127.0.0.1:"), "{line}");
+    assert!(line.contains(Mode::for_tests().client_tag()), "{line}");
     assert!(line.ends_with(&marker), "{line}");
 }
 
@@ -430,7 +430,7 @@ fn wsgi_errors_is_fresh_for_every_request() {
     let log = apache.error_log();
     let written: Vec<_> = log.lines().filter(|l| l.contains("errors-state written")).collect();
     assert_eq!(written.len(), 1, "{log}");
-    assert!(written[0].contains("[client 127.0.0.1:"), "{}", written[0]);
+    assert!(written[0].contains(Mode::for_tests().client_tag()), "{}", written[0]);
     apache.assert_no_crash();
 }
 
@@ -484,4 +484,36 @@ fn head_request_has_headers_but_no_body() {
     assert_eq!(resp.status, 200, "{resp:?}");
     assert!(resp.body.is_empty());
     assert!(resp.header("Content-Length").is_some(), "{resp:?}");
+}
+
+/// What an application writes to `wsgi.errors`, `sys.stderr` or with
+/// `print()` during a request is logged with the client's address, as
+/// mod_wsgi logs it: `[client ip:port]` in an Apache child, `[remote
+/// ip:port]` from a daemon process.
+#[test]
+fn lines_written_during_a_request_carry_the_client_address() {
+    const APP: &str = r#"import sys
+def application(environ, start_response):
+    token = environ['QUERY_STRING']
+    environ['wsgi.errors'].write('errors %s\n' % token)
+    sys.stderr.write('stderr %s\n' % token)
+    sys.stderr.flush()
+    print('print %s' % token)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'ok']
+"#;
+    let apache =
+        ApacheBuilder::new().file("scripts/log.wsgi", APP).conf("WSGIScriptAlias /log {root}/scripts/log.wsgi").start();
+    let token = unique_token("tagged");
+    let mark = apache.log_mark();
+    let resp = apache.get(&format!("/log?{token}"));
+    apache.assert_status(&resp, 200, mark);
+    let tag = Mode::for_tests().client_tag();
+    for stream in ["errors", "stderr", "print"] {
+        let needle = format!("{stream} {token}");
+        assert!(apache.wait_for_log_since(mark, &needle, Duration::from_secs(5)), "{}", apache.log_since(mark));
+        let log = apache.log_since(mark);
+        let line = log.lines().find(|l| l.ends_with(&needle)).unwrap_or_default();
+        assert!(line.contains(tag), "{stream}: no {tag}...] in {line:?}");
+    }
 }

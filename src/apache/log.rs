@@ -94,3 +94,11 @@ pub fn request(level: Level, r: *const ffi::request_rec, msg: &str) {
         );
     }
 }
+
+/// Logs a line a daemon process wrote during a request, against the
+/// request's server, tagged `[remote ip:port]` as mod_wsgi's daemons tag
+/// them (Apache tags lines of its own requests `[client ip:port]`).
+pub fn remote(level: Level, r: crate::apache::request::Request, msg: &str) {
+    let (ip, port) = r.client();
+    server(level, r.server().0, &format!("[remote {ip}:{port}] {msg}"));
+}

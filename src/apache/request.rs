@@ -223,6 +223,19 @@ impl Request {
         (!id.is_null()).then(|| self.text(id))
     }
 
+    /// The client's address and port as Apache logs them (`%a`): the
+    /// user agent's, which mod_remoteip may have set from a proxy header.
+    pub fn client(&self) -> (String, u16) {
+        let r = self.rec();
+        let port = if r.useragent_addr.is_null() {
+            0
+        } else {
+            // SAFETY: the address lives in the request's or connection's pool.
+            unsafe { (*r.useragent_addr).port }
+        };
+        (self.text(r.useragent_ip), port)
+    }
+
     /// The address the connection was accepted on: host as configured by
     /// `Listen` (empty for a wildcard), and port.
     pub fn listener(&self) -> (String, u16) {

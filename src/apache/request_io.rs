@@ -86,6 +86,11 @@ impl ApacheIo {
 }
 
 impl ApacheIo {
+    /// The request this I/O belongs to.
+    pub fn request(&self) -> Request {
+        self.req
+    }
+
     /// Adds `len` bytes at `data` to the response without reading them
     /// here: they may be memory another process writes to (a daemon's
     /// window), which only the server's output touches. They go out with

@@ -385,7 +385,7 @@ fn relay_frames(
                     return Err(Relay::Daemon(WireError::Unexpected("send-file the server cannot send")));
                 }
             }
-            Frame::Log { level, message } => io.log(level_from_wire(level), message),
+            Frame::Log { level, message } => log::remote(level_from_wire(level).into(), io.request(), message),
             Frame::End => return Ok(ffi::OK as i32),
             Frame::Retry if !*started => return Err(Relay::Retry),
             Frame::Goodbye if was_first => return Err(Relay::Goodbye),

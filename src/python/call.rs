@@ -108,6 +108,7 @@ pub enum Outcome {
 /// Runs `call`, talking to the request through `io`.
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    let _attributed = super::errors::attribute_to(&io);
     let outcome = match interpreters::enter(&call.application_group, super::interpreter_setup::setup) {
         Ok(_entered) => super::attached::run(|py| in_interpreter(py, &call, &io)).unwrap_or(Outcome::Failed(500)),
         Err(e) => {

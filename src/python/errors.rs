@@ -19,13 +19,35 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::cell::RefCell;
 
-/// Sends `lines` to the request's log, or to the server's log when there
-/// is no request or it is over.
+thread_local! {
+    /// The request this thread is running, if any: what `sys.stderr` and
+    /// `print()` write during it is logged as the request's, as mod_wsgi
+    /// does (the line carries the client's address).
+    static CURRENT: RefCell<Option<SharedIo>> = const { RefCell::new(None) };
+}
+
+/// While the guard lives, process-wide streams written on this thread
+/// are attributed to `io`'s request.
+pub fn attribute_to(io: &SharedIo) -> impl Drop {
+    CURRENT.with(|c| *c.borrow_mut() = Some(io.clone()));
+    struct Attributed;
+    impl Drop for Attributed {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.borrow_mut().take());
+        }
+    }
+    Attributed
+}
+
+/// Sends `lines` to the request's log (a process-wide stream's: the
+/// request this thread runs), or to the server's log when there is no
+/// request or it is over.
 fn emit(py: Python<'_>, io: Option<&SharedIo>, lines: Vec<String>) {
     if lines.is_empty() {
         return;
     }
-    let logged = io.is_some_and(|io| {
+    let current = if io.is_none() { CURRENT.with(|c| c.borrow().clone()) } else { None };
+    let logged = io.or(current.as_ref()).is_some_and(|io| {
         with_io(py, io, |io| {
             for line in &lines {
                 io.log(LogLevel::Error, line);

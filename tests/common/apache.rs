@@ -115,6 +115,18 @@ impl Mode {
     }
 }
 
+impl Mode {
+    /// How the error log tags a line an application wrote during a request
+    /// from 127.0.0.1, as mod_wsgi tags it: Apache's own `[client ...]` in
+    /// an Apache child, `[remote ...]` from a daemon process.
+    pub fn client_tag(self) -> &'static str {
+        match self {
+            Mode::Embedded => "[client 127.0.0.1:",
+            Mode::Daemon => "[remote 127.0.0.1:",
+        }
+    }
+}
+
 /// The daemon group that `Mode::Daemon` delegates every application to.
 pub const MODE_DAEMON_GROUP: &str = "test-mode-daemon";
 
