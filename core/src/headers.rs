@@ -94,6 +94,36 @@ pub fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
     Ok(())
 }
 
+/// What the Apache child does instead of sending a daemon's response,
+/// as mod_wsgi (like mod_cgi) does in daemon mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diversion<'a> {
+    /// Status 200 with a `Location` naming a local URL (starting with
+    /// `/`): Apache serves that URL itself by an internal redirect.
+    InternalRedirect(&'a str),
+    /// `WSGIErrorOverride On` and an error status (400 and up): the body is
+    /// dropped and Apache answers with its own error document.
+    ErrorDocument(u16),
+}
+
+/// The diversion for a daemon response with `status` and `headers`, if any.
+pub fn diversion<'a>(status: u16, headers: &[(&'a str, &'a str)], error_override: bool) -> Option<Diversion<'a>> {
+    if status == 200 {
+        let location = headers.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| *v);
+        return location.filter(|l| l.starts_with('/')).map(Diversion::InternalRedirect);
+    }
+    (error_override && (400..600).contains(&status)).then_some(Diversion::ErrorDocument(status))
+}
+
+/// Whether a header of a diverted response still goes to the client with
+/// the redirected answer: not those that describe the dropped body or
+/// name the redirect itself.
+pub fn kept_on_redirect(name: &str) -> bool {
+    !["location", "content-type", "content-length", "content-encoding", "transfer-encoding", "status"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +163,36 @@ mod tests {
         for bad in ['(', ')', ',', '/', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}', '"'] {
             let name = format!("X{bad}");
             assert_eq!(check_header(&name, "v"), Err(HeaderError::BadName(name.clone())));
+        }
+    }
+
+    #[test]
+    fn a_local_location_with_200_is_an_internal_redirect() {
+        let h = [("Content-Type", "text/plain"), ("Location", "/files/report.pdf")];
+        assert_eq!(diversion(200, &h, false), Some(Diversion::InternalRedirect("/files/report.pdf")));
+        assert_eq!(diversion(200, &[("location", "/x")], true), Some(Diversion::InternalRedirect("/x")));
+        // A full URL, another status, or no Location: sent as it is.
+        assert_eq!(diversion(200, &[("Location", "http://example.com/x")], false), None);
+        assert_eq!(diversion(302, &[("Location", "/x")], false), None);
+        assert_eq!(diversion(200, &[("Content-Type", "text/plain")], false), None);
+    }
+
+    #[test]
+    fn error_override_diverts_error_statuses_only() {
+        assert_eq!(diversion(404, &[], true), Some(Diversion::ErrorDocument(404)));
+        assert_eq!(diversion(500, &[("Location", "/x")], true), Some(Diversion::ErrorDocument(500)));
+        assert_eq!(diversion(404, &[], false), None);
+        assert_eq!(diversion(302, &[], true), None);
+        assert_eq!(diversion(399, &[], true), None);
+    }
+
+    #[test]
+    fn headers_kept_on_redirect() {
+        assert!(kept_on_redirect("Cache-Control"));
+        assert!(kept_on_redirect("Set-Cookie"));
+        assert!(kept_on_redirect("Content-Disposition"));
+        for dropped in ["Location", "content-type", "Content-Length", "Content-Encoding", "Transfer-Encoding"] {
+            assert!(!kept_on_redirect(dropped), "{dropped}");
         }
     }
 }

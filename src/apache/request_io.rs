@@ -91,6 +91,12 @@ impl ApacheIo {
         self.req
     }
 
+    /// The response will be something else (an internal redirect, an
+    /// error document): what the application sends is dropped.
+    pub fn drop_response(&mut self) {
+        self.answered = true;
+    }
+
     /// Adds `len` bytes at `data` to the response without reading them
     /// here: they may be memory another process writes to (a daemon's
     /// window), which only the server's output touches. They go out with

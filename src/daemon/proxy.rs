@@ -14,6 +14,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use wsgi_core::headers::Diversion;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN};
 
 /// Where a group's daemons listen, and how long to keep trying.
@@ -26,6 +27,8 @@ pub struct Target<'a> {
     /// The group's `request-timeout` (zero: none), to explain a cut-off request.
     pub request_timeout: Duration,
     pub status: &'a Status,
+    /// `WSGIErrorOverride On` for this request.
+    pub error_override: bool,
 }
 
 /// While the group's processes keep failing to start, waits for one to be
@@ -146,7 +149,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         let mut started = false;
         let mut body = Vec::new();
         let sent_at = Instant::now();
-        match relay(&mut conn, &mut io, &mut started, &mut body) {
+        match relay(&mut conn, &mut io, &mut started, &mut body, target.error_override) {
             Ok(status) => {
                 // The daemon sends nothing after the last frame but Goodbye.
                 if let Some(kept) = conn.keep()
@@ -291,19 +294,58 @@ fn release(conn: &mut Conn, io: &mut ApacheIo, unreleased: &mut usize) -> Result
     conn.flush().map_err(daemon_err)
 }
 
-fn relay(conn: &mut Conn, io: &mut ApacheIo, started: &mut bool, body: &mut Vec<u8>) -> Result<i32, Relay> {
+fn relay(
+    conn: &mut Conn,
+    io: &mut ApacheIo,
+    started: &mut bool,
+    body: &mut Vec<u8>,
+    error_override: bool,
+) -> Result<i32, Relay> {
     // The daemon's shared memory for large bodies, once it sends it, and
     // how many of its slots are added to the response but not released.
     let mut window: Option<View> = None;
     let mut unreleased = 0usize;
-    let result = relay_frames(conn, io, started, body, &mut window, &mut unreleased);
+    let mut diverted = None;
+    let result = relay_frames(conn, io, started, body, &mut window, &mut unreleased, error_override, &mut diverted);
     if unreleased > 0 {
         // Nothing may point into the window once it is unmapped.
         io.discard_added();
     }
-    result
+    match (result, diverted) {
+        (Ok(_), Some(Diverted::Redirect(location))) => {
+            io.request().internal_redirect(&location);
+            Ok(ffi::OK as i32)
+        }
+        (Ok(_), Some(Diverted::ErrorDocument(code))) => Ok(i32::from(code)),
+        (result, _) => result,
+    }
 }
 
+/// A daemon response Apache replaces (see `wsgi_core::headers::diversion`).
+enum Diverted {
+    Redirect(String),
+    ErrorDocument(u16),
+}
+
+/// Whether the daemon's response is replaced; if so the application's
+/// body is dropped as it comes, and a redirect keeps its other headers.
+fn divert(io: &mut ApacheIo, status: &str, headers: &[(&str, &str)], error_override: bool) -> Option<Diverted> {
+    let code = wsgi_core::headers::parse_status(status).ok()?;
+    let diverted = match wsgi_core::headers::diversion(code, headers, error_override)? {
+        Diversion::InternalRedirect(location) => {
+            let req = io.request();
+            for (k, v) in headers.iter().filter(|(k, _)| wsgi_core::headers::kept_on_redirect(k)) {
+                req.add_response_header(k, v, true);
+            }
+            Diverted::Redirect(location.to_string())
+        }
+        Diversion::ErrorDocument(code) => Diverted::ErrorDocument(code),
+    };
+    io.drop_response();
+    Some(diverted)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn relay_frames(
     conn: &mut Conn,
     io: &mut ApacheIo,
@@ -311,6 +353,8 @@ fn relay_frames(
     body: &mut Vec<u8>,
     window: &mut Option<View>,
     unreleased: &mut usize,
+    error_override: bool,
+    diverted: &mut Option<Diverted>,
 ) -> Result<i32, Relay> {
     conn.flush().map_err(|e| match e {
         WireError::Io(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => Relay::Goodbye,
@@ -340,6 +384,10 @@ fn relay_frames(
                     && headers.iter().all(|(k, v)| wsgi_core::headers::check_header(k, v).is_ok());
                 if !valid {
                     return Err(Relay::Daemon(WireError::Unexpected("invalid status line or header")));
+                }
+                *diverted = divert(io, status, &headers, error_override);
+                if diverted.is_some() {
+                    continue;
                 }
                 let headers: Vec<(String, String)> =
                     headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -387,6 +435,8 @@ fn relay_frames(
             }
             Frame::Log { level, message } => log::remote(level_from_wire(level).into(), io.request(), message),
             Frame::End => return Ok(ffi::OK as i32),
+            // The application failed after the headers of a diverted response.
+            Frame::Fail(code) if diverted.take().is_some() => return Ok(code as i32),
             Frame::Retry if !*started => return Err(Relay::Retry),
             Frame::Goodbye if was_first => return Err(Relay::Goodbye),
             Frame::Retry => return Err(Relay::Daemon(WireError::Unexpected("retry after headers"))),

@@ -111,6 +111,7 @@ fn handle(req: Request) -> i32 {
                 socket_timeout: Some(g.spec.socket_timeout),
                 request_timeout: g.spec.config.request_timeout,
                 status: &g.status,
+                error_override: dir.error_override.unwrap_or(false),
             };
             proxy::run(req, &target, &vars)
         }
