@@ -97,3 +97,74 @@ fn socket_user_decides_who_may_connect() {
         apache.log_since(mark)
     );
 }
+
+/// The nice value (field 19 of /proc/PID/stat) of the process answering.
+const NICE_APP: &str = r#"import os
+def application(environ, start_response):
+    with open('/proc/self/stat') as f:
+        stat = f.read()
+    nice = stat[stat.rindex(')') + 2:].split()[16]
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [nice.encode()]
+"#;
+
+#[test]
+fn cpu_priority_sets_the_daemon_processes_nice_value() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/nice.wsgi", NICE_APP)
+        .conf(
+            "WSGIDaemonProcess lower cpu-priority=7\n\
+             WSGIDaemonProcess higher cpu-priority=-5\n\
+             WSGIScriptAlias /lower {root}/scripts/nice.wsgi process-group=lower\n\
+             WSGIScriptAlias /higher {root}/scripts/nice.wsgi process-group=higher\n\
+             WSGIScriptAlias /embedded {root}/scripts/nice.wsgi",
+        )
+        .start();
+    for (path, nice) in [("/lower", "7"), ("/higher", "-5"), ("/embedded", "0")] {
+        let mark = apache.log_mark();
+        let resp = apache.get(path);
+        apache.assert_status(&resp, 200, mark);
+        assert_eq!(resp.text(), nice, "{path}");
+    }
+}
+
+/// `script-user=`/`script-group=`: a script with another owner is refused
+/// with a 403 (and a log line saying why), as in mod_wsgi.
+#[test]
+fn script_user_and_script_group_refuse_scripts_owned_by_others() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/facts.wsgi", FACTS_APP)
+        .conf(
+            "WSGIDaemonProcess by-root script-user=root\n\
+             WSGIDaemonProcess by-nobody script-user=nobody\n\
+             WSGIDaemonProcess by-root-group script-group=#0\n\
+             WSGIDaemonProcess by-staff script-group=staff\n\
+             WSGIScriptAlias /root {root}/scripts/facts.wsgi process-group=by-root\n\
+             WSGIScriptAlias /nobody {root}/scripts/facts.wsgi process-group=by-nobody\n\
+             WSGIScriptAlias /root-group {root}/scripts/facts.wsgi process-group=by-root-group\n\
+             WSGIScriptAlias /staff {root}/scripts/facts.wsgi process-group=by-staff",
+        )
+        .start();
+    // The test writes the fixtures as root.
+    assert!(process::is_root(), "this test writes its fixtures as root");
+    for (path, status) in [("/root", 200), ("/nobody", 403), ("/root-group", 200), ("/staff", 403)] {
+        let mark = apache.log_mark();
+        let resp = apache.get(path);
+        apache.assert_status(&resp, status, mark);
+        if status == 403 && apache.module() == Module::Ours {
+            let log = apache.log_since(mark);
+            assert!(log.contains("may not run there"), "{path}: {log}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_script_user_is_a_configuration_error() {
+    let builder = ApacheBuilder::new().conf("WSGIDaemonProcess ghost script-user=no-such-user-here");
+    let (ok, out) = builder.configtest();
+    // mod_wsgi refuses it too, with Apache's "bad user name".
+    assert!(!ok, "{out}");
+    if Module::default_for_tests() == Module::Ours {
+        assert!(out.contains("script-user 'no-such-user-here'"), "{out}");
+    }
+}

@@ -73,6 +73,11 @@ impl Request {
         }
     }
 
+    /// The mapped file's owner and group.
+    pub fn file_owner(&self) -> (u32, u32) {
+        (self.rec().finfo.user, self.rec().finfo.group)
+    }
+
     /// The mapped file's modification time, in APR microseconds.
     pub fn file_mtime(&self) -> i64 {
         self.rec().finfo.mtime

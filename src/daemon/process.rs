@@ -115,6 +115,18 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     if let Some(title) = &spec.display_name {
         detach::set_title(s, title);
     }
+    if spec.cpu_priority != 0 {
+        // Before the switch of user: only root may raise a priority.
+        // SAFETY: setpriority on this process; the value is in -20..=20.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, spec.cpu_priority) } != 0 {
+            return Err(format!(
+                "Unable to set cpu-priority={} for daemon process '{}': {}.",
+                spec.cpu_priority,
+                spec.name,
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
     become_user(group)?;
     // After the switch of user, which clears the setting.
     detach::die_with_parent(libc::SIGTERM);

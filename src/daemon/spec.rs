@@ -14,12 +14,46 @@ pub struct GroupSpec {
     pub socket_timeout: Duration,
     /// Scripts loaded when each process starts.
     pub preload: Vec<Preload>,
+    /// `script-user=` / `script-group=`, resolved: who must own a script.
+    pub script_owner: Option<ScriptOwner>,
+}
+
+/// The owner every script delegated to a group must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptOwner {
+    User { uid: u32, name: String },
+    Group { gid: u32, name: String },
+}
+
+impl ScriptOwner {
+    fn of(config: &DaemonProcess) -> Option<Self> {
+        if let Some(a) = &config.script_user {
+            let uid = super::accounts::uid(a)?.as_raw();
+            return Some(ScriptOwner::User { uid, name: a.to_string() });
+        }
+        let a = config.script_group.as_ref()?;
+        Some(ScriptOwner::Group { gid: super::accounts::gid(a)?.as_raw(), name: a.to_string() })
+    }
+
+    /// Why a file owned by `uid`:`gid` may not run, if it may not.
+    pub fn refuses(&self, uid: u32, gid: u32) -> Option<String> {
+        match self {
+            ScriptOwner::User { uid: want, name } if *want != uid => {
+                Some(format!("is owned by uid {uid}, not by script-user '{name}'"))
+            }
+            ScriptOwner::Group { gid: want, name } if *want != gid => {
+                Some(format!("has gid {gid}, not script-group '{name}'"))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl GroupSpec {
     pub fn new(config: &DaemonProcess, server_name: Option<String>, apache_timeout: Duration) -> Self {
         let socket_timeout = if config.socket_timeout.is_zero() { apache_timeout } else { config.socket_timeout };
-        Self { config: config.clone(), server_name, socket_timeout, preload: Vec::new() }
+        let script_owner = ScriptOwner::of(config);
+        Self { config: config.clone(), server_name, socket_timeout, preload: Vec::new(), script_owner }
     }
 
     pub fn name(&self) -> &str {

@@ -84,7 +84,8 @@ fn check_across_servers(cmd: &ffi::cmd_parms, name: &str, cfg: &ServerConfig) ->
     }
 }
 
-/// `user=` and `group=` must name existing accounts, and never root.
+/// `user=`, `group=`, `script-user=` and `script-group=` must name existing
+/// accounts, and `user=` never root.
 fn check_accounts(d: &config::DaemonProcess) -> Result<(), config::ConfigError> {
     use crate::daemon::accounts;
     let err = |msg: String| Err(config::ConfigError::new("WSGIDaemonProcess", msg));
@@ -101,6 +102,16 @@ fn check_accounts(d: &config::DaemonProcess) -> Result<(), config::ConfigError> 
         && accounts::gid(group).is_none()
     {
         return err(format!("group '{name}' of daemon process group '{}' does not exist", d.name));
+    }
+    if let Some(user @ config::Account::Name(name)) = &d.script_user
+        && accounts::uid(user).is_none()
+    {
+        return err(format!("script-user '{name}' of daemon process group '{}' does not exist", d.name));
+    }
+    if let Some(group @ config::Account::Name(name)) = &d.script_group
+        && accounts::gid(group).is_none()
+    {
+        return err(format!("script-group '{name}' of daemon process group '{}' does not exist", d.name));
     }
     Ok(())
 }

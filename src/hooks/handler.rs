@@ -209,6 +209,16 @@ fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<De
         }
         return Err(unknown());
     };
+    if let Some(owner) = &reg.groups[index].spec.script_owner {
+        let (uid, gid) = req.file_owner();
+        if let Some(why) = owner.refuses(uid, gid) {
+            return Err(refuse(
+                req,
+                ffi::HTTP_FORBIDDEN,
+                &format!("WSGI script '{filename}' {why} of daemon process group '{name}'; it may not run there."),
+            ));
+        }
+    }
     Ok(Some((reg, index)))
 }
 
