@@ -36,6 +36,8 @@ const DIRECTIVES: &[(&str, Scope)] = &[
     ("WSGICaseSensitivity", Scope::MainServer),
     ("WSGILazyInitialization", Scope::MainServer),
     ("WSGIServerMetrics", Scope::MainServer),
+    ("WSGINewRelicConfigFile", Scope::MainServer),
+    ("WSGINewRelicEnvironment", Scope::MainServer),
     ("WSGIRestrictProcess", Scope::ServerOrSection),
     ("WSGIProcessGroup", Scope::ServerOrSection),
     ("WSGIApplicationGroup", Scope::ServerOrSection),
@@ -129,6 +131,8 @@ pub fn apply(
         "WSGIRestrictSignal" => server.restrict_signal = Some(flag()?),
         "WSGICaseSensitivity" => server.case_sensitivity = Some(flag()?),
         "WSGILazyInitialization" => server.lazy_initialization = Some(flag()?),
+        "WSGINewRelicConfigFile" => server.newrelic_config_file = Some(one()?.to_string()),
+        "WSGINewRelicEnvironment" => server.newrelic_environment = Some(one()?.to_string()),
         "WSGIServerMetrics" => server.server_metrics = Some(flag()?),
         "WSGIRestrictProcess" => dir.restrict_process = Some(restrict_process(f, &args)?),
         "WSGIProcessGroup" => {

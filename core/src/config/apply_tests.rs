@@ -51,6 +51,8 @@ fn sample(name: &str) -> &'static str {
         "WSGIMapHEADToGET" => "Auto",
         "WSGITrustedProxyHeaders" => "X-Forwarded-For",
         "WSGITrustedProxies" => "10.0.0.1",
+        "WSGINewRelicConfigFile" => "/etc/newrelic.ini",
+        "WSGINewRelicEnvironment" => "production",
         _ => "On",
     }
 }
@@ -60,7 +62,7 @@ fn every_listed_directive_parses_a_sample() {
     for name in directive_names() {
         ok(name, sample(name));
     }
-    assert_eq!(directive_names().count(), 44);
+    assert_eq!(directive_names().count(), 46);
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod context;
 mod daemon;
 mod error;
 mod groups;
+mod notices;
 mod proxies;
 mod registry;
 mod scripts;
@@ -24,6 +25,7 @@ pub use daemon::{
 };
 pub use error::ConfigError;
 pub use groups::{AppGroup, CallableObject, ProcessGroup};
+pub use notices::{Notice, startup_notices};
 pub use proxies::{TrustedProxy, header_env_name};
 pub use registry::{DaemonRegistry, ServerIdentity, check_unique_daemon_names};
 pub use scripts::{HandlerScript, ScriptFile};
@@ -116,6 +118,10 @@ pub struct ServerConfig {
     pub destroy_interpreter: Option<bool>,
     pub verbose_debugging: Option<bool>,
     pub server_metrics: Option<bool>,
+    /// `WSGINewRelicConfigFile` / `WSGINewRelicEnvironment` (mod_wsgi 4.x
+    /// and 5.0): accepted so those configurations load; see `notices`.
+    pub newrelic_config_file: Option<String>,
+    pub newrelic_environment: Option<String>,
 }
 
 /// Per-directory settings: `<Directory>`, `<Location>`, `<Files>`,
@@ -179,6 +185,8 @@ impl ServerConfig {
             destroy_interpreter: add.destroy_interpreter.or(base.destroy_interpreter),
             verbose_debugging: add.verbose_debugging.or(base.verbose_debugging),
             server_metrics: add.server_metrics.or(base.server_metrics),
+            newrelic_config_file: add.newrelic_config_file.clone().or_else(|| base.newrelic_config_file.clone()),
+            newrelic_environment: add.newrelic_environment.clone().or_else(|| base.newrelic_environment.clone()),
         }
     }
 }

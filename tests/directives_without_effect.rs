@@ -1,0 +1,38 @@
+//! Directives accepted whose purpose does not exist here: the server
+//! starts and serves as before, and says once at start-up, naming each,
+//! why it has no effect (never silently).
+
+mod common;
+
+use common::*;
+
+#[test]
+fn moot_directives_load_and_are_named_at_start_up() {
+    let apache = ApacheBuilder::new()
+        .file("scripts/hello.wsgi", apps::HELLO_WORLD)
+        .conf(
+            "WSGIAcceptMutex flock\n\
+             WSGIVerboseDebugging On\n\
+             WSGILazyInitialization Off\n\
+             WSGINewRelicConfigFile /etc/newrelic.ini\n\
+             WSGINewRelicEnvironment production\n\
+             WSGIDaemonProcess agent newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging\n\
+             WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent",
+        )
+        .start();
+    let mark = apache.log_mark();
+    let resp = apache.get("/hello");
+    apache.assert_status(&resp, 200, mark);
+    let log = apache.error_log();
+    for (level, name) in [
+        ("wsgi:info", "WSGIAcceptMutex has no effect"),
+        ("wsgi:info", "WSGIVerboseDebugging has no effect"),
+        ("wsgi:warn", "WSGILazyInitialization Off has no effect"),
+        ("wsgi:warn", "WSGINewRelicConfigFile and WSGINewRelicEnvironment have no effect"),
+        ("wsgi:warn", "newrelic-config-file= and newrelic-environment= of WSGIDaemonProcess agent have no effect"),
+    ] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(name)).collect();
+        assert_eq!(lines.len(), 1, "{name}: once at start-up:\n{log}");
+        assert!(lines[0].contains(level), "{name} at {level}: {}", lines[0]);
+    }
+}
