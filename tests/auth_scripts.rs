@@ -61,6 +61,8 @@ fn server() -> &'static Apache {
         let mut b = ApacheBuilder::new()
             .embedded_only()
             .file("app/app.wsgi", APP)
+            // Its own file, so its log lines can be told from the others'.
+            .file("app/any.wsgi", APP)
             .file("auth/auth.wsgi", AUTH_SCRIPT)
             .file("auth/empty.wsgi", "# defines no function\n")
             .file("auth/syntax.wsgi", "def check_password(environ, user, password)\n")
@@ -81,7 +83,6 @@ fn server() -> &'static Apache {
             "/access",
             "/access-denied",
             "/access-auth",
-            "/access-any",
             "/alias-provider",
             "/bad-user-nofile",
             "/bad-user-syntax",
@@ -93,6 +94,7 @@ fn server() -> &'static Apache {
         ] {
             b = b.conf(&format!("WSGIScriptAlias {path} {{root}}/app/app.wsgi"));
         }
+        b = b.conf("WSGIScriptAlias /access-any {root}/app/any.wsgi");
         for path in ["/daemon", "/daemon-digest"] {
             b = b.conf(&format!("WSGIScriptAlias {path} {{root}}/app/app.wsgi process-group={DAEMON}"));
         }
@@ -505,7 +507,9 @@ fn access_script_under_satisfy_any() {
     let mark = s.log_mark();
     let resp = access(s, "/access-any", "deny");
     s.assert_status(&resp, 401, mark);
-    assert!(!s.log_since(mark).contains("Client denied by server configuration"), "{}", s.log_since(mark));
+    // Not an error yet: the user may still log in.
+    let denied = format!("Client denied by server configuration: '{}/app/any.wsgi'", s.root().display());
+    assert!(!s.log_since(mark).contains(&denied), "{}", s.log_since(mark));
     let auth = format!("Basic {}", base64(b"spy:secret"));
     let resp = s.request("GET", "/access-any", &[("X-Access", "deny"), ("Authorization", &auth)], &[]);
     assert_eq!(resp.status, 200);
@@ -608,4 +612,40 @@ fn script_is_loaded_again_when_it_changes() {
         assert_eq!(basic_get(&s, "/reload", "u", "one").status, 401);
     }
     s.assert_no_crash();
+}
+
+/// Slow to load: requests arriving meanwhile must wait for it, not find a
+/// module without its functions (WSGI scripts share the loading code).
+const SLOW_SCRIPT: &str =
+    "import time\ntime.sleep(1)\n\ndef check_password(environ, user, password):\n    return password == 'secret'\n";
+
+#[test]
+fn requests_wait_for_a_script_another_thread_is_loading() {
+    for reloading in ["On", "Off"] {
+        let s = ApacheBuilder::new()
+            .embedded_only()
+            .file("app/app.wsgi", APP)
+            .file("auth/slow.wsgi", SLOW_SCRIPT)
+            .file("app/slow.wsgi", format!("import time\ntime.sleep(1)\n{}", apps::HELLO_WORLD))
+            // One child, so that the requests meet in one interpreter.
+            .conf("ServerLimit 1\nStartServers 1\nThreadsPerChild 16\nMaxRequestWorkers 16")
+            .conf(&format!("WSGIScriptReloading {reloading}"))
+            .conf("WSGIScriptAlias /slow {root}/app/app.wsgi")
+            .conf("WSGIScriptAlias /slowapp {root}/app/slow.wsgi")
+            .conf(&basic("/slow", "{root}/auth/slow.wsgi", "    Require valid-user"))
+            .start();
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let auth = (0..4).map(|_| scope.spawn(|| basic_get(&s, "/slow", "u", "secret").status));
+            let app = (0..4).map(|_| scope.spawn(|| s.get("/slowapp").status));
+            let handles: Vec<_> = auth.chain(app).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let (auth, app) = statuses.split_at(4);
+        assert_eq!(app, [200; 4], "WSGIScriptReloading {reloading}:\n{}", s.error_log());
+        // Debian's mod_wsgi lets the others find the half-loaded auth
+        // script when reloading is off (500s): see docs/differences.md.
+        if s.module() == Module::Ours || reloading == "On" {
+            assert_eq!(auth, [200; 4], "WSGIScriptReloading {reloading}:\n{}", s.error_log());
+        }
+    }
 }
