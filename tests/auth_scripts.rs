@@ -349,7 +349,8 @@ fn application_group_option_names_the_interpreter() {
 #[test]
 fn remote_user_and_auth_type_reach_the_application_in_both_modes() {
     let s = server();
-    for (path, auth_type) in [("/basic", "Basic"), ("/daemon", "Basic"), ("/digest", "Digest"), ("/daemon-digest", "Digest")]
+    for (path, auth_type) in
+        [("/basic", "Basic"), ("/daemon", "Basic"), ("/digest", "Digest"), ("/daemon-digest", "Digest")]
     {
         let resp = if auth_type == "Basic" {
             basic_get(s, path, "agent", "secret")
@@ -580,7 +581,11 @@ fn bad_scripts_are_500_with_one_line_naming_script_and_function() {
     let mark = s.log_mark();
     let resp = basic_get(s, "/bad-group-noscript", "spy", "secret");
     assert_eq!(resp.status, ours_or_debian(s, 500, 401), "{resp:?}");
-    assert!(s.wait_for_log_since(mark, "Location of WSGI group authorization script not provided.", Duration::from_secs(5)));
+    assert!(s.wait_for_log_since(
+        mark,
+        "Location of WSGI group authorization script not provided.",
+        Duration::from_secs(5)
+    ));
 }
 
 // ---------------------------------------------------------------------------

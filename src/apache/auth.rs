@@ -19,7 +19,11 @@ fn c_name(bytes: &'static [u8]) -> &'static CStr {
 
 /// Registers `provider` as the authentication provider `name`
 /// (`AuthBasicProvider name`, `AuthDigestProvider name`).
-pub fn register_authn_provider(pool: *mut ffi::apr_pool_t, name: &'static CStr, provider: &'static ffi::authn_provider) {
+pub fn register_authn_provider(
+    pool: *mut ffi::apr_pool_t,
+    name: &'static CStr,
+    provider: &'static ffi::authn_provider,
+) {
     // SAFETY: group, name and version are 'static strings and the provider
     // a 'static record, as Apache keeps the pointers (in `pool`'s hash).
     unsafe {
@@ -35,7 +39,11 @@ pub fn register_authn_provider(pool: *mut ffi::apr_pool_t, name: &'static CStr, 
 }
 
 /// Registers `provider` as the authorization provider `name` (`Require name ...`).
-pub fn register_authz_provider(pool: *mut ffi::apr_pool_t, name: &'static CStr, provider: &'static ffi::authz_provider) {
+pub fn register_authz_provider(
+    pool: *mut ffi::apr_pool_t,
+    name: &'static CStr,
+    provider: &'static ffi::authz_provider,
+) {
     // SAFETY: as in `register_authn_provider`.
     unsafe {
         ffi::ap_register_auth_provider(

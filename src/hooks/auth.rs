@@ -16,7 +16,7 @@ use crate::apache::auth::{LogOnlyIo, pool_string, register_authn_provider, regis
 use crate::apache::log::{self, Level};
 use crate::apache::request::Request;
 use crate::ffi;
-use crate::python::auth::{self as script, Answer, Check, Password, ScriptCall};
+use crate::python::auth::{self as script, Answer, Password, Question, ScriptCall};
 use std::ffi::{c_char, c_void};
 use wsgi_core::auth::{GroupVerdict, group_verdict};
 use wsgi_core::config::{DirConfig, ScriptFile};
@@ -61,7 +61,7 @@ fn dir_config<'a>(req: Request) -> &'a DirConfig {
 }
 
 /// The call of `check` in `file`, for this request.
-fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, check: Check) -> ScriptCall {
+fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> ScriptCall {
     let (server, hostname, port) = req.server_names();
     let port = port.to_string();
     let request_names =
@@ -78,13 +78,13 @@ fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, check: Check) -
         application_group: names::expand_script_group(file.application_group.as_ref(), &request_names),
         reload: dir.script_reloading.unwrap_or(true),
         vars,
-        check,
+        question,
     }
 }
 
 /// Runs `check` in `file`; `None` when the script gave no answer (logged).
-fn run(req: Request, dir: &DirConfig, file: &ScriptFile, check: Check) -> Option<Answer> {
-    let call = script_call(req, dir, file, check);
+fn run(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
+    let call = script_call(req, dir, file, question);
     script::call(&call, Box::new(LogOnlyIo::new(req))).ok()
 }
 
@@ -103,7 +103,7 @@ extern "C" fn access_checker(r: *mut ffi::request_rec) -> i32 {
         let req = unsafe { Request::new(r) };
         let dir = dir_config(req);
         let Some(file) = &dir.access_script else { return ffi::DECLINED };
-        match run(req, dir, file, Check::AllowAccess { host: req.client_host() }) {
+        match run(req, dir, file, Question::AllowAccess { host: req.client_host() }) {
             Some(Answer::Access(None)) => ffi::DECLINED,
             Some(Answer::Access(Some(true))) => ffi::OK as i32,
             Some(Answer::Access(Some(false))) => {
@@ -140,8 +140,8 @@ unsafe extern "C" fn check_password(
         // SAFETY: Apache passes the live request and two strings of it.
         let (req, user, password) = unsafe { (Request::new(r), arg(user), arg(password)) };
         let Some((dir, file)) = user_script(req) else { return ffi::authn_status_AUTH_GENERAL_ERROR };
-        let check = Check::CheckPassword { user: user.to_vec(), password: password.to_vec() };
-        match run(req, dir, file, check) {
+        let question = Question::CheckPassword { user: user.to_vec(), password: password.to_vec() };
+        match run(req, dir, file, question) {
             Some(Answer::Password(Password::Granted)) => ffi::authn_status_AUTH_GRANTED,
             Some(Answer::Password(Password::GrantedAs(name))) => {
                 req.set_user(&name);
@@ -164,8 +164,8 @@ unsafe extern "C" fn get_realm_hash(
         // SAFETY: Apache passes the live request and two strings of it.
         let (req, user, realm) = unsafe { (Request::new(r), arg(user), arg(realm)) };
         let Some((dir, file)) = user_script(req) else { return ffi::authn_status_AUTH_GENERAL_ERROR };
-        let check = Check::GetRealmHash { user: user.to_vec(), realm: realm.to_vec() };
-        match run(req, dir, file, check) {
+        let question = Question::GetRealmHash { user: user.to_vec(), realm: realm.to_vec() };
+        match run(req, dir, file, question) {
             Some(Answer::RealmHash(Some(hash))) if !rethash.is_null() => {
                 // SAFETY: mod_auth_digest passes where the hash goes; the
                 // string is in the request pool, as it expects.
@@ -194,7 +194,7 @@ unsafe extern "C" fn check_authorization(
             error(req, "Location of WSGI group authorization script not provided.");
             return ffi::authz_status_AUTHZ_GENERAL_ERROR;
         };
-        let groups = match run(req, dir, file, Check::GroupsForUser { user: user.clone() }) {
+        let groups = match run(req, dir, file, Question::GroupsForUser { user: user.clone() }) {
             Some(Answer::Groups(g)) => g,
             Some(_) | None => return ffi::authz_status_AUTHZ_GENERAL_ERROR,
         };

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 /// Which function to call, with its arguments (as Apache has them).
 #[derive(Debug, Clone)]
-pub enum Check {
+pub enum Question {
     /// `allow_access(environ, host)`.
     AllowAccess { host: Option<Vec<u8>> },
     /// `check_password(environ, user, password)` (Basic).
@@ -35,42 +35,42 @@ pub enum Check {
     GroupsForUser { user: Vec<u8> },
 }
 
-impl Check {
+impl Question {
     pub fn function(&self) -> &'static str {
         match self {
-            Check::AllowAccess { .. } => "allow_access",
-            Check::CheckPassword { .. } => "check_password",
-            Check::GetRealmHash { .. } => "get_realm_hash",
-            Check::GroupsForUser { .. } => "groups_for_user",
+            Question::AllowAccess { .. } => "allow_access",
+            Question::CheckPassword { .. } => "check_password",
+            Question::GetRealmHash { .. } => "get_realm_hash",
+            Question::GroupsForUser { .. } => "groups_for_user",
         }
     }
 
     /// mod_wsgi's name for the script, in its messages.
     fn role(&self) -> &'static str {
         match self {
-            Check::AllowAccess { .. } => "host access",
-            Check::CheckPassword { .. } | Check::GetRealmHash { .. } => "user authentication",
-            Check::GroupsForUser { .. } => "group authentication",
+            Question::AllowAccess { .. } => "host access",
+            Question::CheckPassword { .. } | Question::GetRealmHash { .. } => "user authentication",
+            Question::GroupsForUser { .. } => "group authentication",
         }
     }
 
     /// mod_wsgi's name for what the function provides.
     fn provides(&self) -> &'static str {
         match self {
-            Check::AllowAccess { .. } => "host validator",
-            Check::CheckPassword { .. } => "'Basic' auth provider",
-            Check::GetRealmHash { .. } => "'Digest' auth provider",
-            Check::GroupsForUser { .. } => "group provider",
+            Question::AllowAccess { .. } => "host validator",
+            Question::CheckPassword { .. } => "'Basic' auth provider",
+            Question::GetRealmHash { .. } => "'Digest' auth provider",
+            Question::GroupsForUser { .. } => "group provider",
         }
     }
 
     /// What the function may return, for the error about anything else.
     fn expected(&self) -> &'static str {
         match self {
-            Check::AllowAccess { .. } => "True, False or None",
-            Check::CheckPassword { .. } => "True, False, None or the user name as a non-empty str",
-            Check::GetRealmHash { .. } => "None or the MD5 hex digest of 'user:realm:password' as str or bytes",
-            Check::GroupsForUser { .. } => "an iterable of group names, each a str or bytes",
+            Question::AllowAccess { .. } => "True, False or None",
+            Question::CheckPassword { .. } => "True, False, None or the user name as a non-empty str",
+            Question::GetRealmHash { .. } => "None or the MD5 hex digest of 'user:realm:password' as str or bytes",
+            Question::GroupsForUser { .. } => "an iterable of group names, each a str or bytes",
         }
     }
 }
@@ -84,7 +84,7 @@ pub struct ScriptCall {
     pub reload: bool,
     /// The environ's CGI-style variables.
     pub vars: Vars,
-    pub check: Check,
+    pub question: Question,
 }
 
 /// What `check_password` said.
@@ -135,7 +135,7 @@ pub enum AuthError {
 /// `wsgi.errors` too) what went wrong, if anything.
 pub fn call(c: &ScriptCall, io: Box<dyn RequestIo>) -> Result<Answer, AuthError> {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
-    let function = c.check.function();
+    let function = c.question.function();
     let result = match interpreters::enter(&c.application_group, super::interpreter_setup::setup) {
         Ok(_entered) => super::attached::run(|py| in_interpreter(py, c, &io))
             .unwrap_or_else(|| Err(AuthError::Internal { script: c.script.clone(), function })),
@@ -172,7 +172,7 @@ fn fail(py: Python<'_>, io: &SharedIo, e: AuthError, err: Option<&PyErr>) -> Aut
 
 fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answer, AuthError> {
     let pid = std::process::id();
-    let function = c.check.function();
+    let function = c.question.function();
     let script = Script {
         path: &c.script,
         module_name: &c.module_name,
@@ -197,7 +197,7 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
             module
         }
         Err(ScriptError::Load { err, .. }) => {
-            let e = AuthError::Load { role: c.check.role(), script: c.script.clone(), function };
+            let e = AuthError::Load { role: c.question.role(), script: c.script.clone(), function };
             return Err(fail(py, io, e, Some(&err)));
         }
         // Not asked for (restart_on_change is off); no answer either way.
@@ -207,8 +207,8 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
     };
     let Ok(func) = module.getattr(function) else {
         let e = AuthError::NoFunction {
-            role: c.check.role(),
-            provides: c.check.provides(),
+            role: c.question.role(),
+            provides: c.question.provides(),
             script: c.script.clone(),
             function,
         };
@@ -221,11 +221,11 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
     errors::finish(py, errors);
     let raised = |err: PyErr| fail(py, io, AuthError::Raised { script: c.script.clone(), function }, Some(&err));
     let result = outcome.map_err(raised)?;
-    match answer(&c.check, &result) {
+    match answer(&c.question, &result) {
         Ok(a) => Ok(a),
         Err(Bad::Raised(err)) => Err(raised(err)),
         Err(Bad::Type(found)) => {
-            let e = AuthError::WrongType { script: c.script.clone(), function, found, expected: c.check.expected() };
+            let e = AuthError::WrongType { script: c.script.clone(), function, found, expected: c.question.expected() };
             Err(fail(py, io, e, None))
         }
     }
@@ -247,17 +247,17 @@ fn invoke<'py>(
     env.set_item("mod_wsgi.application_group", &c.application_group)?;
     env.set_item("mod_wsgi.script_reloading", i32::from(c.reload))?;
     env.set_item("wsgi.errors", errors)?;
-    match &c.check {
-        Check::AllowAccess { host } => {
+    match &c.question {
+        Question::AllowAccess { host } => {
             let host = match host {
                 Some(h) => latin1(py, h)?.into_any(),
                 None => py.None().into_bound(py),
             };
             func.call1((env, host))
         }
-        Check::CheckPassword { user, password } => func.call1((env, latin1(py, user)?, latin1(py, password)?)),
-        Check::GetRealmHash { user, realm } => func.call1((env, latin1(py, user)?, latin1(py, realm)?)),
-        Check::GroupsForUser { user } => func.call1((env, latin1(py, user)?)),
+        Question::CheckPassword { user, password } => func.call1((env, latin1(py, user)?, latin1(py, password)?)),
+        Question::GetRealmHash { user, realm } => func.call1((env, latin1(py, user)?, latin1(py, realm)?)),
+        Question::GroupsForUser { user } => func.call1((env, latin1(py, user)?)),
     }
 }
 
@@ -283,16 +283,16 @@ fn latin1_bytes(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Reads a function's result as the answer it must be.
-fn answer(check: &Check, result: &Bound<'_, PyAny>) -> Result<Answer, Bad> {
+fn answer(question: &Question, result: &Bound<'_, PyAny>) -> Result<Answer, Bad> {
     let as_bool = || result.cast::<PyBool>().ok().map(|b| b.is_true());
-    match check {
-        Check::AllowAccess { .. } => {
+    match question {
+        Question::AllowAccess { .. } => {
             if result.is_none() {
                 return Ok(Answer::Access(None));
             }
             as_bool().map(|b| Answer::Access(Some(b))).ok_or_else(|| Bad::Type(a_value_of_type(result)))
         }
-        Check::CheckPassword { .. } => {
+        Question::CheckPassword { .. } => {
             if result.is_none() {
                 return Ok(Answer::Password(Password::NoSuchUser));
             }
@@ -307,7 +307,7 @@ fn answer(check: &Check, result: &Bound<'_, PyAny>) -> Result<Answer, Bad> {
             }
             Ok(Answer::Password(Password::GrantedAs(name.as_bytes().to_vec())))
         }
-        Check::GetRealmHash { .. } => {
+        Question::GetRealmHash { .. } => {
             if result.is_none() {
                 return Ok(Answer::RealmHash(None));
             }
@@ -320,7 +320,7 @@ fn answer(check: &Check, result: &Bound<'_, PyAny>) -> Result<Answer, Bad> {
                 .map(|b| Answer::RealmHash(Some(b)))
                 .ok_or_else(|| Bad::Type("a str with characters beyond latin-1".into()))
         }
-        Check::GroupsForUser { .. } => {
+        Question::GroupsForUser { .. } => {
             // A str is iterable too, one group per character: surely a mistake.
             if result.is_instance_of::<PyString>() || result.is_instance_of::<PyBytes>() {
                 return Err(Bad::Type(format!("a single {}", type_name(result))));
