@@ -399,7 +399,7 @@ fn environ_is_mod_wsgis_cut_down_one() {
         "mod_wsgi.version",
         "wsgi.errors",
     ];
-    // mod_wsgi's SSL helpers: see docs/differences.md.
+    // mod_wsgi's SSL helpers, not provided by mod_wsgi-rs yet.
     if s.module() == Module::Debian {
         expected.extend(["mod_ssl.is_https", "mod_ssl.var_lookup"]);
     }

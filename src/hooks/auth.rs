@@ -60,7 +60,7 @@ fn dir_config<'a>(req: Request) -> &'a DirConfig {
     unsafe { &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config) }
 }
 
-/// The call of `check` in `file`, for this request.
+/// The call asking `question` of `file`, for this request.
 fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> ScriptCall {
     let (server, hostname, port) = req.server_names();
     let port = port.to_string();
@@ -82,7 +82,7 @@ fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, question: Quest
     }
 }
 
-/// Runs `check` in `file`; `None` when the script gave no answer (logged).
+/// Asks `question` of `file`; `None` when the script gave no answer (logged).
 fn run(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
     let call = script_call(req, dir, file, question);
     script::call(&call, Box::new(LogOnlyIo::new(req))).ok()
@@ -120,7 +120,7 @@ extern "C" fn access_checker(r: *mut ffi::request_rec) -> i32 {
 
 /// The user script of this request, or `None` (logged: `AuthBasicProvider
 /// wsgi` without `WSGIAuthUserScript` is a configuration error).
-fn user_script(req: Request) -> Option<(&'static DirConfig, &'static ScriptFile)> {
+fn user_script<'a>(req: Request) -> Option<(&'a DirConfig, &'a ScriptFile)> {
     let dir = dir_config(req);
     match &dir.auth_user_script {
         Some(file) => Some((dir, file)),
