@@ -654,3 +654,121 @@ fn requests_wait_for_a_script_another_thread_is_loading() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Django's users and groups (django.contrib.auth.handlers.modwsgi).
+
+/// Users and groups made with `manage.py`: `spy` in `secret-agents`,
+/// `clerk` in no group, `gone` inactive.
+const DJANGO_USERS: &str = "
+from django.contrib.auth.models import Group, User
+agents = Group.objects.create(name='secret-agents')
+User.objects.create_user('spy', password='spy-pass').groups.add(agents)
+User.objects.create_user('clerk', password='clerk-pass')
+User.objects.create_user('gone', password='gone-pass', is_active=False)
+";
+
+/// The auth script mod_wsgi's guide suggests for Django.
+fn django_auth_script(project: &std::path::Path) -> String {
+    format!(
+        "import os, sys\n\
+         sys.path.insert(0, '{}')\n\
+         os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n\
+         import django\n\
+         django.setup()\n\
+         from django.contrib.auth.handlers.modwsgi import check_password, groups_for_user\n",
+        project.display()
+    )
+}
+
+/// A Django project with its users, under `root`; readable by Apache, its
+/// database writable.
+fn make_django_project(root: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let venv = common::venv::get();
+    let project = root.join("django");
+    let data = root.join("django-data");
+    fs::create_dir_all(&project).unwrap();
+    fs::create_dir_all(&data).unwrap();
+    venv.run(&project, "django-admin", &["startproject", "mysite", "."]);
+    let settings = project.join("mysite/settings.py");
+    let mut text = fs::read_to_string(&settings).unwrap();
+    text.push_str(&format!(
+        "\n# Added by tests/auth_scripts.rs\n\
+         ALLOWED_HOSTS = ['127.0.0.1', 'localhost']\n\
+         DATABASES['default']['NAME'] = '{}/db.sqlite3'\n\
+         # Each request checks a password: a fast hasher keeps the test quick.\n\
+         PASSWORD_HASHERS = ['django.contrib.auth.hashers.MD5PasswordHasher']\n",
+        data.display()
+    ));
+    fs::write(&settings, text).unwrap();
+    venv.run(&project, "python", &["manage.py", "migrate", "--noinput"]);
+    venv.run(&project, "python", &["manage.py", "shell", "-c", DJANGO_USERS]);
+    fs::write(project.join("auth.wsgi"), django_auth_script(&project)).unwrap();
+    let out = std::process::Command::new("chmod").arg("-R").arg("a+rX").arg(root).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(data.join("db.sqlite3"), fs::Permissions::from_mode(0o666)).unwrap();
+}
+
+#[test]
+fn django_users_and_groups_protect_a_static_directory() {
+    let venv = common::venv::get();
+    let b =
+        ApacheBuilder::new().embedded_only().file("files/report.txt", "for secret agents\n").file("app/app.wsgi", APP);
+    make_django_project(b.root());
+    let s = b
+        .conf(&format!(
+            r#"
+# The auth scripts run in the Apache children: their Python is the venv's.
+WSGIPythonHome {venv}
+WSGIDaemonProcess django python-home={venv} python-path={{root}}/django threads=4
+WSGIScriptAlias /app {{root}}/django/mysite/wsgi.py process-group=django application-group=%{{GLOBAL}}
+WSGIScriptAlias /whoami {{root}}/app/app.wsgi process-group=django
+Alias /files/ {{root}}/files/
+<Location /files/>
+    AuthType Basic
+    AuthName "Django"
+    AuthBasicProvider wsgi
+    WSGIAuthUserScript {{root}}/django/auth.wsgi application-group=django-auth
+    WSGIAuthGroupScript {{root}}/django/auth.wsgi application-group=django-auth
+    Require wsgi-group secret-agents
+</Location>
+<LocationMatch ^/(app|whoami)>
+    AuthType Basic
+    AuthName "Django"
+    AuthBasicProvider wsgi
+    WSGIAuthUserScript {{root}}/django/auth.wsgi application-group=django-auth
+    Require valid-user
+</LocationMatch>
+"#,
+            venv = venv.path.display()
+        ))
+        .start();
+    let file = "/files/report.txt";
+    assert_eq!(s.get(file).status, 401);
+    let mark = s.log_mark();
+    let resp = basic_get(&s, file, "spy", "spy-pass");
+    s.assert_status(&resp, 200, mark);
+    assert_eq!(resp.text(), "for secret agents\n");
+    assert_eq!(basic_get(&s, file, "spy", "wrong").status, 401);
+    let mark = s.log_mark();
+    assert_eq!(basic_get(&s, file, "clerk", "clerk-pass").status, 401);
+    let why = "Authorization of user 'clerk' to access '/files/report.txt' failed. User is not a member of any groups.";
+    assert!(s.wait_for_log_since(mark, why, Duration::from_secs(5)), "{}", s.log_since(mark));
+    let mark = s.log_mark();
+    assert_eq!(basic_get(&s, file, "gone", "gone-pass").status, 401);
+    assert!(s.wait_for_log_since(mark, "user gone not found", Duration::from_secs(5)), "{}", s.log_since(mark));
+    assert_eq!(basic_get(&s, file, "nobody", "x").status, 401);
+
+    // The Django application itself, in its daemon group, behind the same users.
+    assert_eq!(s.get("/app/admin/login/").status, 401);
+    let mark = s.log_mark();
+    let resp = basic_get(&s, "/app/admin/login/", "clerk", "clerk-pass");
+    s.assert_status(&resp, 200, mark);
+    assert!(resp.text().contains("Django"), "{resp:?}");
+    let app = seen(&basic_get(&s, "/whoami", "clerk", "clerk-pass"));
+    assert_eq!((app["REMOTE_USER"].as_str(), app["AUTH_TYPE"].as_str()), ("clerk", "Basic"));
+    assert_eq!(app["mod_wsgi.process_group"], "django");
+    s.assert_no_crash();
+}
