@@ -72,7 +72,16 @@ fn server() -> &'static Apache {
             .conf("LoadModule auth_digest_module /usr/lib/apache2/modules/mod_auth_digest.so")
             .conf(&format!("WSGIDaemonProcess {DAEMON} threads=4"))
             // Never part of the scripts' environ (a .htaccess could set it).
-            .conf("SetEnv SECRET_SETTING from-setenv");
+            .conf("SetEnv SECRET_SETTING from-setenv")
+            .file("htdocs/ht/page.txt", "from .htaccess\n")
+            .conf("<Directory {root}/htdocs/ht>\n    AllowOverride AuthConfig\n</Directory>");
+        let htaccess = format!(
+            "AuthType Basic\nAuthName \"Top Secret\"\nAuthBasicProvider wsgi\n\
+             WSGIAuthUserScript {root}/auth/auth.wsgi\nWSGIAuthGroupScript {root}/auth/auth.wsgi\n\
+             Require wsgi-group secret-agents\n",
+            root = b.root().display()
+        );
+        b = b.file("htdocs/ht/.htaccess", htaccess);
         for path in [
             "/basic",
             "/named",
@@ -273,6 +282,15 @@ fn basic_auth_protects_static_files() {
 }
 
 #[test]
+fn scripts_may_be_set_in_htaccess_files() {
+    let s = server();
+    assert_eq!(s.get("/ht/page.txt").status, 401);
+    let resp = basic_get(s, "/ht/page.txt", "spy", "secret");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "from .htaccess\n"), "{resp:?}");
+    assert_eq!(basic_get(s, "/ht/page.txt", "agent", "secret").status, 401, "not in the group");
+}
+
+#[test]
 fn check_password_may_rename_the_user() {
     let s = server();
     let app = seen(&basic_get(s, "/basic", "rename", "anything"));
@@ -399,12 +417,24 @@ fn environ_is_mod_wsgis_cut_down_one() {
         "mod_wsgi.version",
         "wsgi.errors",
     ];
-    // mod_wsgi's SSL helpers, not provided by mod_wsgi-rs yet.
-    if s.module() == Module::Debian {
-        expected.extend(["mod_ssl.is_https", "mod_ssl.var_lookup"]);
-    }
+    expected.extend(["mod_ssl.is_https", "mod_ssl.var_lookup"]);
     expected.sort();
     assert_eq!(keys, expected, "no Authorization, no SetEnv, no header with '_'");
+}
+
+#[test]
+fn ssl_helpers_ask_mod_ssl_during_the_call_only() {
+    let s = server();
+    // One connection, so one process: the second call finds what the first kept.
+    let mut conn = s.connect();
+    let mut get_as = |user: &str| {
+        let auth = format!("Basic {}", base64(format!("{user}:x").as_bytes()));
+        seen(&conn.request("GET", "/basic", &[("Authorization", &auth)], &[]))["REMOTE_USER"].clone()
+    };
+    // No mod_ssl here: not https, no variables.
+    assert_eq!(get_as("ssl"), "ssl|0|None");
+    // A helper kept past its call raises, as mod_wsgi's does.
+    assert_eq!(get_as("expired"), "expired|request object has expired");
 }
 
 // ---------------------------------------------------------------------------

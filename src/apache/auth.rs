@@ -130,6 +130,43 @@ impl Request {
         (server, hostname, port)
     }
 
+    /// mod_ssl's `ssl_is_https` for this connection; false without mod_ssl.
+    pub fn ssl_is_https(&self) -> bool {
+        type IsHttps = unsafe extern "C" fn(*mut ffi::conn_rec) -> i32;
+        // SAFETY: mod_ssl registers "ssl_is_https" with exactly this
+        // signature (APR_DECLARE_OPTIONAL_FN in mod_ssl.h); the connection
+        // is live.
+        unsafe {
+            match ffi::apr_dynamic_fn_retrieve(c"ssl_is_https".as_ptr()) {
+                Some(f) => std::mem::transmute::<unsafe extern "C" fn(), IsHttps>(f)(self.connection()) != 0,
+                None => false,
+            }
+        }
+    }
+
+    /// mod_ssl's `ssl_var_lookup` for this request; `None` without mod_ssl
+    /// or when the variable is unset.
+    pub fn ssl_var(&self, name: &[u8]) -> Option<Vec<u8>> {
+        type VarLookup = unsafe extern "C" fn(
+            *mut ffi::apr_pool_t,
+            *mut ffi::server_rec,
+            *mut ffi::conn_rec,
+            *mut ffi::request_rec,
+            *mut c_char,
+        ) -> *mut c_char;
+        let name = pool_string(*self, name);
+        // SAFETY: mod_ssl registers "ssl_var_lookup" with exactly this
+        // signature; every argument is the live request's (the name a pool
+        // copy it may not keep beyond the pool); the result is a pool string
+        // or null.
+        unsafe {
+            let f = ffi::apr_dynamic_fn_retrieve(c"ssl_var_lookup".as_ptr())?;
+            let f = std::mem::transmute::<unsafe extern "C" fn(), VarLookup>(f);
+            let r = self.rec();
+            cstr::bytes(f(r.pool, r.server, r.connection, self.raw(), name)).map(<[u8]>::to_vec)
+        }
+    }
+
     /// The CGI-style variables of the access and auth scripts' environ.
     pub fn script_environ(&self) -> Vars {
         let r = self.rec();
@@ -203,6 +240,14 @@ impl RequestIo for LogOnlyIo {
 
     fn write(&mut self, _data: &[u8]) -> Result<(), IoError> {
         Err(IoError::Finished)
+    }
+
+    fn ssl_is_https(&mut self) -> bool {
+        self.req.ssl_is_https()
+    }
+
+    fn ssl_var_lookup(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        self.req.ssl_var(name)
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {

@@ -216,7 +216,7 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
     };
     let errors = errors::request_stream(py, io.clone())
         .map_err(|err| fail(py, io, AuthError::Raised { script: c.script.clone(), function }, Some(&err)))?;
-    let outcome = invoke(py, c, &func, &errors.wrapper);
+    let outcome = invoke(py, c, io, &func, &errors.wrapper);
     // What the script wrote without a newline is logged now.
     errors::finish(py, errors);
     let raised = |err: PyErr| fail(py, io, AuthError::Raised { script: c.script.clone(), function }, Some(&err));
@@ -235,6 +235,7 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
 fn invoke<'py>(
     py: Python<'py>,
     c: &ScriptCall,
+    io: &SharedIo,
     func: &Bound<'py, PyAny>,
     errors: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -247,6 +248,8 @@ fn invoke<'py>(
     env.set_item("mod_wsgi.application_group", &c.application_group)?;
     env.set_item("mod_wsgi.script_reloading", i32::from(c.reload))?;
     env.set_item("wsgi.errors", errors)?;
+    env.set_item("mod_ssl.is_https", Bound::new(py, SslHelper { io: io.clone(), lookup: false })?)?;
+    env.set_item("mod_ssl.var_lookup", Bound::new(py, SslHelper { io: io.clone(), lookup: true })?)?;
     match &c.question {
         Question::AllowAccess { host } => {
             let host = match host {
@@ -341,6 +344,53 @@ fn answer(question: &Question, result: &Bound<'_, PyAny>) -> Result<Answer, Bad>
                 }
             }
             Ok(Answer::Groups(groups))
+        }
+    }
+}
+
+/// `environ['mod_ssl.is_https']()` and `environ['mod_ssl.var_lookup'](name)`,
+/// as mod_wsgi gives these scripts: they ask mod_ssl about the request
+/// while the script runs, and raise once it has returned.
+#[pyclass(module = "mod_wsgi")]
+struct SslHelper {
+    io: SharedIo,
+    /// `var_lookup` (else `is_https`).
+    lookup: bool,
+}
+
+fn expired(_: super::io::IoError) -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("request object has expired")
+}
+
+#[pymethods]
+impl SslHelper {
+    #[pyo3(signature = (*args))]
+    fn __call__<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        use pyo3::exceptions::PyTypeError;
+        if !self.lookup {
+            if !args.is_empty() {
+                return Err(PyTypeError::new_err("ssl_is_https() takes no arguments"));
+            }
+            let on = with_io(py, &self.io, |io| Ok(io.ssl_is_https())).map_err(expired)?;
+            return Ok(i32::from(on).into_pyobject(py)?.into_any());
+        }
+        if args.len() != 1 {
+            return Err(PyTypeError::new_err("ssl_var_lookup() takes exactly one argument"));
+        }
+        let item = args.get_item(0)?;
+        let name = if let Ok(b) = item.cast::<PyBytes>() {
+            b.as_bytes().to_vec()
+        } else if let Ok(s) = item.cast::<PyString>() {
+            latin1_bytes(s.to_str()?).ok_or_else(|| {
+                PyTypeError::new_err("byte string value expected, value containing non 'latin-1' characters found")
+            })?
+        } else {
+            let found = type_name(&item);
+            return Err(PyTypeError::new_err(format!("byte string value expected, value of type {found} found")));
+        };
+        match with_io(py, &self.io, move |io| Ok(io.ssl_var_lookup(&name))).map_err(expired)? {
+            Some(v) => Ok(latin1(py, &v)?.into_any()),
+            None => Ok(py.None().into_bound(py)),
         }
     }
 }

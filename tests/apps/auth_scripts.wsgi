@@ -28,6 +28,10 @@ GROUPS = {
 }
 
 
+# A helper kept from one call to the next.
+KEPT = []
+
+
 def log(environ, text):
     environ['wsgi.errors'].write(text + '\n')
 
@@ -44,6 +48,15 @@ def special(environ, user):
         return 'where|%s|%s|%d' % (environ['mod_wsgi.application_group'], mod_wsgi.process_group, os.getpid())
     if user == 'environ':
         return ','.join(sorted(environ))
+    if user == 'ssl':
+        KEPT[:] = [environ['mod_ssl.is_https']]
+        return 'ssl|%r|%r' % (environ['mod_ssl.is_https'](), environ['mod_ssl.var_lookup']('SSL_PROTOCOL'))
+    if user == 'expired':
+        try:
+            KEPT[0]()
+        except RuntimeError as e:
+            return 'expired|%s' % e
+        return 'expired|no error'
     return None
 
 
