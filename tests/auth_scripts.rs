@@ -544,6 +544,8 @@ fn access_script_under_satisfy_any() {
     let auth = format!("Basic {}", base64(b"spy:secret"));
     let resp = s.request("GET", "/access-any", &[("X-Access", "deny"), ("Authorization", &auth)], &[]);
     assert_eq!(resp.status, 200);
+    // A failing script counts as a host not allowed here: log in.
+    assert_eq!(access(s, "/access-any", "raise").status, 401);
 }
 
 // ---------------------------------------------------------------------------
