@@ -1,6 +1,7 @@
 //! The pure logic of mod_wsgi-rs: everything that can be decided without
 //! Apache or Python, so it can be unit-tested and fuzzed on its own.
 //!
+//! - [`auth`]: the environ of access and auth scripts, `Require wsgi-group`.
 //! - [`config`]: every `WSGI*` directive parsed, validated and merged.
 //! - [`names`]: application/process group expansion and script module names.
 //! - [`alias`]: `WSGIScriptAlias` URL prefix matching.
@@ -13,6 +14,7 @@
 //! - [`text`]: bytes from the server as Rust text.
 
 pub mod alias;
+pub mod auth;
 pub mod config;
 pub mod headers;
 pub mod lifecycle;

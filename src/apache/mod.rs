@@ -2,6 +2,7 @@
 //! `hooks/` touches raw httpd types; `unsafe` lives here, each block with
 //! the reason it holds.
 
+pub mod auth;
 pub mod cstr;
 pub mod log;
 pub mod pool;

@@ -29,7 +29,7 @@ impl Request {
         self.0
     }
 
-    fn rec(&self) -> &ffi::request_rec {
+    pub(super) fn rec(&self) -> &ffi::request_rec {
         // SAFETY: constructor contract: the request outlives this wrapper.
         unsafe { &*self.0 }
     }

@@ -53,7 +53,7 @@ impl Table {
     }
 
     /// Every entry, in table order, as raw bytes borrowed from the pool.
-    fn raw_entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    pub(super) fn raw_entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         // SAFETY: an apr_table_t begins with its apr_array_header_t (the
         // `apr_table_elts` macro is this cast); entries are `nelts`
         // apr_table_entry_t records whose keys and values are NUL-terminated

@@ -123,7 +123,9 @@ fn context_of(cmd: &ffi::cmd_parms) -> Context {
     if cmd.override_ & (ffi::ACCESS_CONF | ffi::RSRC_CONF) as i32 == 0 {
         return Context::HtAccess;
     }
-    if !cmd.path.is_null() {
+    // <AuthnProviderAlias> has no path, and only ACCESS_CONF: a section
+    // whose settings reach the provider it names.
+    if !cmd.path.is_null() || cmd.override_ & ffi::RSRC_CONF as i32 == 0 {
         return Context::Directory;
     }
     if Server(cmd.server).is_virtual() { Context::VirtualHost } else { Context::MainServer }

@@ -2,6 +2,7 @@
 //! [`guard`], so a Rust panic becomes an error result, never an unwind
 //! across the C boundary.
 
+pub mod auth;
 pub mod child;
 pub mod config;
 pub mod handler;
@@ -42,7 +43,7 @@ unsafe impl Sync for HookOrder {}
 static ORDER: HookOrder = HookOrder(P_ALIAS, N_USERDIR);
 
 /// `register_hooks`: called once per configuration pass.
-pub extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
+pub extern "C" fn register(pool: *mut ffi::apr_pool_t) {
     guard("register_hooks", (), || {
         // SAFETY: registering hooks with 'static function pointers and
         // 'static, NULL-terminated predecessor/successor lists.
@@ -72,5 +73,6 @@ pub extern "C" fn register(_pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_MIDDLE as i32,
             );
         }
+        auth::register(pool);
     })
 }

@@ -120,7 +120,7 @@ fn fixed_value<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
 }
 
 /// The value of variable `name` in the environ.
-fn var_value<'py>(py: Python<'py>, name: &[u8], value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+pub(super) fn var_value<'py>(py: Python<'py>, name: &[u8], value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     if name == APACHE_VERSION_KEY.as_bytes() {
         Ok(version_tuple(py, value)?.into_any())
     } else {

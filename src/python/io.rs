@@ -69,6 +69,16 @@ pub trait RequestIo: Send {
     fn answered(&self) -> bool {
         false
     }
+    /// mod_ssl's `ssl_is_https` for the request's connection (false where
+    /// there is no mod_ssl to ask).
+    fn ssl_is_https(&mut self) -> bool {
+        false
+    }
+    /// mod_ssl's `ssl_var_lookup`: a variable of the request's TLS
+    /// connection (`SSL_PROTOCOL`, ...), `None` when unset or unknown.
+    fn ssl_var_lookup(&mut self, _name: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
     /// Writes a line to the error log, attributed to this request.
     fn log(&mut self, level: LogLevel, message: &str);
     /// Called once when the application is done, with how it ended.

@@ -4,6 +4,7 @@
 //! [`io::RequestIo`], which embedded mode and daemon mode each implement.
 
 pub mod attached;
+pub mod auth;
 pub mod call;
 pub mod environ;
 pub mod errors;

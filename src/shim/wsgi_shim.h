@@ -16,6 +16,7 @@
 #include "util_script.h"
 #include "unixd.h"
 #include "mpm_common.h"
+#include "mod_auth.h"
 #include "apr_buckets.h"
 #include "apr_strings.h"
 #include "apr_tables.h"
