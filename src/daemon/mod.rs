@@ -7,6 +7,8 @@
 //!   group, re-fork, stop.
 //! - `manager.rs`: a group's manager: forks and replaces its processes.
 //! - `process.rs`: a daemon process from fork to exit, and retiring.
+//! - `service.rs`: `threads=0`, a process that runs its import scripts
+//!   and serves no requests.
 //! - `detach.rs`: what every forked process sheds from Apache first.
 //! - `accounts.rs`: the user and group names or `#id`s of the options.
 //! - `monitor.rs`: request timings and the recycling limits.
@@ -26,6 +28,7 @@ pub mod manager;
 pub mod monitor;
 pub mod process;
 pub mod proxy;
+pub mod service;
 pub mod spec;
 pub mod status;
 pub mod supervisor;

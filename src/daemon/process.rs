@@ -79,6 +79,14 @@ fn tell_manager(control: RawFd, message: Control) {
     }
 }
 
+/// Start-up is over: the manager is told the process takes requests.
+pub(super) fn ready() {
+    STARTED.store(true, Ordering::SeqCst);
+    if let Some(r) = RETIREMENT.get() {
+        tell_manager(r.control, Control::Ready(std::process::id() as i32));
+    }
+}
+
 /// Counts a finished request; retires at `maximum-requests`.
 pub fn request_done(maximum: u32) {
     let n = SERVED.fetch_add(1, Ordering::SeqCst) + 1;
@@ -159,6 +167,11 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         .collect();
     runtime::initialize(Settings { env, home: spec.python_home.clone(), ..Settings::default() })
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
+    let (wake_r, wake_w) = pipe()?;
+    let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
+    if spec.threads == 0 {
+        return super::service::run(group, registry.case_sensitive, s);
+    }
     if crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive)
         && !group.spec.preload.is_empty()
     {
@@ -176,9 +189,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         header_buffer_size: spec.header_buffer_size as usize,
         case_sensitive: registry.case_sensitive,
     });
-    let (wake_r, wake_w) = pipe()?;
-    let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
-    let signals = block_stop_signals();
+    let signals = StopSignals::block();
     super::monitor::init(spec.threads.max(1) as usize);
     let dispatch = Arc::new(
         Dispatch::new(group.listener, wake_r, &STOPPING, group.spec.socket_timeout)
@@ -200,8 +211,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     }
     let probe = super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
         .map_err(|e| format!("Unable to start the monitor thread of daemon process '{}': {e}.", spec.name))?;
-    STARTED.store(true, Ordering::SeqCst);
-    tell_manager(control, Control::Ready(std::process::id() as i32));
+    ready();
 
     // How long running requests may take before shutdown-timeout starts.
     let drain = match wait_for_stop(&signals) {
@@ -344,31 +354,41 @@ fn pipe() -> Result<(RawFd, RawFd), String> {
     Ok((fds[0], fds[1]))
 }
 
-/// Blocks the stop signals in this thread (and the workers it starts), so
-/// only `wait_for_stop` receives them.
-fn block_stop_signals() -> libc::sigset_t {
-    // SAFETY: builds a signal set and applies it to the calling thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
-            libc::sigaddset(&mut set, sig);
+/// The signals that stop a daemon process, blocked in the thread that
+/// makes this value (and in the threads it starts later), so that only
+/// [`StopSignals::wait`] receives them.
+pub(super) struct StopSignals(libc::sigset_t);
+
+impl StopSignals {
+    pub(super) fn block() -> Self {
+        // SAFETY: builds a signal set and applies it to the calling thread.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Self(set)
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
+    }
+
+    /// A stop signal received within `tick`, if any.
+    pub(super) fn wait(&self, tick: Duration) -> Option<i32> {
+        let tick = libc::timespec { tv_sec: tick.as_secs() as libc::time_t, tv_nsec: tick.subsec_nanos() as i64 };
+        // SAFETY: the set holds signals blocked in every thread of the process.
+        let sig = unsafe { libc::sigtimedwait(&self.0, std::ptr::null_mut(), &tick) };
+        (sig > 0).then_some(sig)
     }
 }
 
 /// Waits for a stop signal (returned) or for the process to retire (`None`).
-fn wait_for_stop(set: &libc::sigset_t) -> Option<i32> {
-    let tick = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+fn wait_for_stop(signals: &StopSignals) -> Option<i32> {
     loop {
         if STOPPING.load(Ordering::SeqCst) {
             return None;
         }
-        // SAFETY: `set` holds signals blocked in every thread of the process.
-        let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &tick) };
-        if sig > 0 {
+        if let Some(sig) = signals.wait(Duration::from_millis(50)) {
             return Some(sig);
         }
     }

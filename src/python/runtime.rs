@@ -107,6 +107,16 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
     Ok(())
 }
 
+/// Raises `SystemExit` in the Python code running on the thread whose
+/// `threading.get_ident()` is `ident` (in the main interpreter), the next
+/// time it runs bytecode; whether that thread was found.
+pub fn raise_system_exit_in(ident: u64) -> bool {
+    let Ok(_entered) = interpreters::enter("", super::interpreter_setup::setup) else { return false };
+    // SAFETY: the GIL is held in the main interpreter; SystemExit is a
+    // static type object that SetAsyncExc increments.
+    unsafe { ffi::PyThreadState_SetAsyncExc(ident as std::ffi::c_long, ffi::PyExc_SystemExit) == 1 }
+}
+
 /// Ends every sub-interpreter, then Python itself (non-daemon threads are
 /// joined and atexit handlers run, as at the end of a Python program).
 /// Called from the process's exit path, once no request is running. When
