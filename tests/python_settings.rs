@@ -394,3 +394,29 @@ fn restrict_signal_off_lets_the_main_thread_register_handlers() {
     let log = apache.error_log();
     assert!(!log.contains("Callback registration for signal"), "nothing is ignored:\n{log}");
 }
+
+/// Ours only: Debian's mod_wsgi daemon dies in Python's start-up (a fatal
+/// error and the path configuration on stderr), is restarted again and
+/// again, and requests wait for their timeout (docs/differences.md).
+#[test]
+fn a_python_home_that_does_not_exist_fails_daemon_requests_without_a_restart_loop() {
+    let apache = server_with(ApacheBuilder::new().module(Module::Ours), "WSGIPythonHome /nonexistent/python-home", "");
+    for path in ["/daemon", "/embedded", "/daemon"] {
+        let mark = apache.log_mark();
+        let resp = apache.get(path);
+        apache.assert_status(&resp, 500, mark);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let mark = apache.log_mark();
+    apache.assert_status(&apache.get("/daemon"), 500, mark);
+    let log = apache.error_log();
+    let errors = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("Daemon process '{GROUP}'")) && l.contains("WSGIPythonHome '/nonexistent/python-home'")
+        })
+        .count();
+    assert_eq!(errors, 1, "one error line from the one daemon process, which stays:\n{log}");
+    let starts = log.matches(&format!("Starting process '{GROUP}'")).count();
+    assert_eq!(starts, 1, "the daemon process was replaced:\n{log}");
+}
