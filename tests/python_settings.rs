@@ -22,8 +22,10 @@ use common::*;
 /// Daemon group the `/daemon*` URLs are delegated to.
 const GROUP: &str = "settings";
 
-/// URL -> where it runs: (embedded or daemon, application group).
+/// The probe in a sub-interpreter (the default application group) of an
+/// Apache child and of a daemon process.
 const SUB_INTERPRETERS: &[&str] = &["/embedded", "/daemon"];
+/// The same, and in the main interpreter (`%{GLOBAL}`) of each.
 const EVERY_INTERPRETER: &[&str] = &["/embedded", "/daemon", "/embedded-global", "/daemon-global"];
 
 /// Answers with `key=value` lines: facts about the process, and `{extra}`
@@ -413,7 +415,7 @@ fn a_python_home_that_does_not_exist_fails_daemon_requests_without_a_restart_loo
     let errors = log
         .lines()
         .filter(|l| {
-            l.contains(&format!("Daemon process '{GROUP}'")) && l.contains("WSGIPythonHome '/nonexistent/python-home'")
+            l.contains(&format!("Daemon process '{GROUP}'")) && l.contains("Python home '/nonexistent/python-home'")
         })
         .count();
     assert_eq!(errors, 1, "one error line from the one daemon process, which stays:\n{log}");

@@ -29,7 +29,7 @@ pub struct ProcessIdentity {
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(
-        "WSGIPythonHome '{0}' is not a Python installation or virtual environment for Python 3.11 (no lib/python3.11 and no pyvenv.cfg); fix or remove the directive"
+        "Python home '{0}' (WSGIPythonHome, or a daemon's python-home=) is not a Python installation or virtual environment for Python 3.11 (no lib/python3.11 and no pyvenv.cfg); fix or remove it"
     )]
     BadHome(String),
     #[error("Python could not be initialised: {0}")]
@@ -121,9 +121,9 @@ unsafe fn fill_config(config: &mut ffi::PyConfig, settings: &PythonSettings) -> 
             config.hash_seed = seed.into();
         }
     }
-    // SAFETY (this block): `config` is initialised (the caller's promise);
-    // every pointer passed is a NUL-terminated string that outlives the
-    // call, which copies it.
+    // SAFETY: `config` is initialised (the caller's promise); every pointer
+    // passed is a NUL-terminated string that outlives the call, which
+    // copies it.
     unsafe {
         for w in &settings.warnings {
             let wide = wide_string(w);
@@ -144,11 +144,10 @@ unsafe fn fill_config(config: &mut ffi::PyConfig, settings: &PythonSettings) -> 
                 }
             }
             None => {
-                // Else Python looks for "mod_wsgi" (argv[0]) on PATH, fails,
-                // and guesses the prefix from the working directory ("/" in
-                // an Apache child, where /lib is /usr/lib). mod_wsgi's
-                // "python3" from PATH could be another Python than the
-                // libpython linked; the linked one's interpreter cannot.
+                // Else Python searches PATH for argv[0] ("mod_wsgi") and
+                // guesses the prefix from the working directory ("/" in an
+                // Apache child). Not mod_wsgi's "python3" from PATH, which
+                // may be another Python than the one linked.
                 check(ffi::PyConfig_SetBytesString(config, &mut config.program_name, LINKED_PYTHON.as_ptr()))?;
             }
         }
