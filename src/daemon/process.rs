@@ -152,22 +152,12 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         maximum_processes: spec.processes,
         threads_per_process: spec.threads.max(1),
     };
-    // As in an Apache child, a Python that cannot start is one clear error
-    // and requests answered 500, not a process that dies and is replaced
-    // in a loop.
-    let python = runtime::initialize(&server_cfg.python_settings(Some(spec)), process);
-    if let Err(e) = &python {
-        let pid = std::process::id();
-        log::server(Level::Crit, s, &format!("mod_wsgi (pid={pid}): Daemon process '{}': {e}.", spec.name));
-    } else if crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive)
+    runtime::initialize(&server_cfg.python_settings(Some(spec)), process)
+        .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
+    if crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive)
         && !group.spec.preload.is_empty()
     {
         super::monitor::application_loaded();
-    }
-    let mut limits = super::monitor::limits(spec);
-    if python.is_err() {
-        // No GIL to watch: deadlock-timeout would report a deadlock.
-        limits.deadlock_timeout = Duration::ZERO;
     }
 
     crate::python::environ::set_run_once(spec.threads == 1 && spec.maximum_requests == 1);
@@ -203,7 +193,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
             .map_err(|e| format!("Unable to start worker thread for daemon process '{}': {e}.", spec.name))?;
         workers.push(t);
     }
-    let probe = super::monitor::start(limits, spec.name.clone(), s)
+    let probe = super::monitor::start(super::monitor::limits(spec), spec.name.clone(), s)
         .map_err(|e| format!("Unable to start the monitor thread of daemon process '{}': {e}.", spec.name))?;
     STARTED.store(true, Ordering::SeqCst);
     tell_manager(control, Control::Ready(std::process::id() as i32));
