@@ -10,8 +10,8 @@ use super::wire::{Conn, say_goodbye};
 use super::worker::{self, GroupFacts};
 use crate::apache::log::{self, Level};
 use crate::ffi;
-use crate::python::interpreter_setup::{self, InterpreterSettings};
-use crate::python::runtime::{self, Settings};
+use crate::hooks::config::ServerRecord;
+use crate::python::runtime::{self, ProcessIdentity};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -152,20 +152,15 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     })?;
 
     crate::python::io::set_process_logger(log::process);
-    interpreter_setup::configure(InterpreterSettings {
-        python_path: spec.python_path.clone(),
-        restrict_stdin: true,
-        restrict_stdout: false,
-        restrict_signal: true,
+    // SAFETY: `s` is the main server's record (post_config's, passed down
+    // by the supervisor and manager); this process holds a copy of its pool.
+    let server_cfg = unsafe { &(*crate::apache::server::Server(s).config::<ServerRecord>()).cfg };
+    let process = ProcessIdentity {
         process_group: spec.name.clone(),
         maximum_processes: spec.processes,
         threads_per_process: spec.threads.max(1),
-    });
-    let env = [("PYTHON_EGG_CACHE", &spec.python_eggs), ("LANG", &spec.lang), ("LC_ALL", &spec.locale)]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone())))
-        .collect();
-    runtime::initialize(Settings { env, home: spec.python_home.clone(), ..Settings::default() })
+    };
+    runtime::initialize(&server_cfg.python_settings(Some(spec)), process)
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
     let (wake_r, wake_w) = pipe()?;
     let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });

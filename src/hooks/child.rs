@@ -4,34 +4,12 @@
 use crate::apache::{log, server::Server};
 use crate::ffi;
 use crate::hooks::config::ServerRecord;
-use crate::python::interpreter_setup::{self, InterpreterSettings};
-use crate::python::runtime::{self, Settings};
+use crate::python::runtime::{self, ProcessIdentity};
 
 pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     super::guard("child_init", (), || {
         // SAFETY: the main server's record was made by create_server_config.
         let cfg = unsafe { &(*Server(s).config::<ServerRecord>()).cfg };
-        let settings = Settings {
-            env: cfg.python_eggs.iter().map(|d| ("PYTHON_EGG_CACHE".to_string(), d.clone())).collect(),
-            home: cfg.python_home.clone(),
-            optimize: cfg.python_optimize.unwrap_or(0),
-            dont_write_bytecode: cfg.dont_write_bytecode.unwrap_or(false),
-        };
-        interpreter_setup::configure(InterpreterSettings {
-            python_path: cfg
-                .python_path
-                .iter()
-                .flat_map(|p| p.split(':'))
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect(),
-            restrict_stdin: cfg.restrict_stdin.unwrap_or(true),
-            restrict_stdout: cfg.restrict_stdout.unwrap_or(false),
-            restrict_signal: cfg.restrict_signal.unwrap_or(true),
-            process_group: String::new(),
-            maximum_processes: mpm_limit(ffi::AP_MPMQ_MAX_DAEMONS),
-            threads_per_process: mpm_limit(ffi::AP_MPMQ_MAX_THREADS),
-        });
         // Apache children reach daemons by socket path, never by accepting.
         if let Some(reg) = crate::daemon::registry() {
             for g in &reg.groups {
@@ -45,7 +23,12 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         if cfg.restrict_embedded == Some(true) {
             return;
         }
-        if let Err(e) = runtime::initialize(settings) {
+        let process = ProcessIdentity {
+            process_group: String::new(),
+            maximum_processes: mpm_limit(ffi::AP_MPMQ_MAX_DAEMONS),
+            threads_per_process: mpm_limit(ffi::AP_MPMQ_MAX_THREADS),
+        };
+        if let Err(e) = runtime::initialize(&cfg.python_settings(None), process) {
             log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             return;
         }

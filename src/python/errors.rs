@@ -4,8 +4,8 @@
 //! As in mod_wsgi, `wsgi.errors` is an `io.TextIOWrapper` (UTF-8,
 //! `errors='replace'`, line buffered, write-through) over a binary
 //! [`LogBuffer`] that logs each complete line and keeps a partial last line
-//! until it is flushed. [`ErrorLog`], for `sys.stderr`, does the same as one
-//! text object.
+//! until it is flushed. `sys.stderr` (and `sys.stdout` unless restricted)
+//! are the same kind of stream, with no request.
 //!
 //! Making the wrapper costs more than the rest of a small request's
 //! environ, so a thread keeps the last one per interpreter for its next
@@ -61,61 +61,8 @@ fn emit(py: Python<'_>, io: Option<&SharedIo>, lines: Vec<String>) {
     }
 }
 
-#[pyclass(module = "mod_wsgi")]
-pub struct ErrorLog {
-    /// The request the lines belong to; `None` for the process's log.
-    io: Option<SharedIo>,
-    partial: String,
-}
-
-impl ErrorLog {
-    pub fn for_process() -> Self {
-        Self { io: None, partial: String::new() }
-    }
-}
-
-#[pymethods]
-impl ErrorLog {
-    fn write(&mut self, py: Python<'_>, text: &str) {
-        self.partial.push_str(text);
-        let mut lines = Vec::new();
-        while let Some(i) = self.partial.find('\n') {
-            lines.push(self.partial[..i].to_string());
-            self.partial.drain(..=i);
-        }
-        emit(py, self.io.as_ref(), lines);
-    }
-
-    fn writelines(&mut self, py: Python<'_>, lines: Vec<String>) {
-        for l in lines {
-            self.write(py, &l);
-        }
-    }
-
-    fn flush(&mut self, py: Python<'_>) {
-        if !self.partial.is_empty() {
-            let rest = std::mem::take(&mut self.partial);
-            emit(py, self.io.as_ref(), vec![rest]);
-        }
-    }
-
-    fn close(&mut self) {}
-
-    #[getter]
-    fn closed(&self) -> bool {
-        false
-    }
-
-    fn isatty(&self) -> bool {
-        false
-    }
-
-    fn __del__(&mut self, py: Python<'_>) {
-        self.flush(py);
-    }
-}
-
-/// The binary buffer under `wsgi.errors` (mod_wsgi's `mod_wsgi.Log`).
+/// The binary buffer under `wsgi.errors`, `sys.stderr` and `sys.stdout`
+/// (mod_wsgi's `mod_wsgi.Log`).
 #[pyclass(module = "mod_wsgi", name = "Log")]
 pub struct LogBuffer {
     io: Option<SharedIo>,
@@ -225,15 +172,27 @@ pub fn request_stream<'py>(py: Python<'py>, io: SharedIo) -> PyResult<RequestStr
         return Ok(RequestStream { wrapper, buffer });
     }
     let buffer = Bound::new(py, LogBuffer { io: Some(io), name: "<wsgi.errors>", partial: Vec::new(), used: false })?;
+    let wrapper = text_stream(py, &buffer)?;
+    Ok(RequestStream { wrapper, buffer })
+}
+
+/// `sys.stderr` or `sys.stdout` (`name` is `<stderr>` or `<stdout>`): lines
+/// go to the server's error log.
+pub fn process_stream<'py>(py: Python<'py>, name: &'static str) -> PyResult<Bound<'py, PyAny>> {
+    let buffer = Bound::new(py, LogBuffer { io: None, name, partial: Vec::new(), used: false })?;
+    text_stream(py, &buffer)
+}
+
+/// The text stream over `buffer`, made as mod_wsgi makes it.
+fn text_stream<'py>(py: Python<'py>, buffer: &Bound<'py, LogBuffer>) -> PyResult<Bound<'py, PyAny>> {
     let kwargs = PyDict::new(py);
     kwargs.set_item(intern!(py, "encoding"), intern!(py, "utf-8"))?;
     kwargs.set_item(intern!(py, "errors"), intern!(py, "replace"))?;
     kwargs.set_item(intern!(py, "line_buffering"), true)?;
     kwargs.set_item(intern!(py, "write_through"), true)?;
-    let wrapper = super::script::loaded_module(py, "io")?
+    super::script::loaded_module(py, "io")?
         .getattr(intern!(py, "TextIOWrapper"))?
-        .call((buffer.clone(),), Some(&kwargs))?;
-    Ok(RequestStream { wrapper, buffer })
+        .call((buffer.clone(),), Some(&kwargs))
 }
 
 /// Ends the request's stream: logs what is left of a last line, detaches

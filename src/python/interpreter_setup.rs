@@ -1,14 +1,17 @@
 //! What every new interpreter gets before any WSGI script runs: the error
 //! log as `sys.stderr` (and `sys.stdout` unless restricted), the
-//! `WSGIRestrict*` behaviours, the `mod_wsgi` module, and the python-path.
+//! `WSGIRestrict*` objects, the `mod_wsgi` module, and the python-path.
 
-use super::errors::ErrorLog;
+use super::errors::process_stream;
 use super::file_wrapper::FileWrapper;
 use super::io::{LogLevel, log_process};
+use super::restrict::{Restricted, SignalIntercept};
+use super::runtime::ProcessIdentity;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyCFunction, PyDict, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use std::ffi::CString;
+use wsgi_core::config::PythonSettings;
 
 /// The version reported as `mod_wsgi.version`: the mod_wsgi release whose
 /// behaviour this module reproduces, so applications that check it work.
@@ -26,9 +29,23 @@ pub struct InterpreterSettings {
     pub threads_per_process: u32,
 }
 
+impl InterpreterSettings {
+    pub fn new(settings: &PythonSettings, process: ProcessIdentity) -> Self {
+        Self {
+            python_path: settings.python_path.clone(),
+            restrict_stdin: settings.restrict_stdin,
+            restrict_stdout: settings.restrict_stdout,
+            restrict_signal: settings.restrict_signal,
+            process_group: process.process_group,
+            maximum_processes: process.maximum_processes,
+            threads_per_process: process.threads_per_process,
+        }
+    }
+}
+
 static SETTINGS: Mutex<Option<InterpreterSettings>> = Mutex::new(None);
 
-pub fn configure(settings: InterpreterSettings) {
+pub(super) fn configure(settings: InterpreterSettings) {
     *SETTINGS.lock() = Some(settings);
 }
 
@@ -48,29 +65,42 @@ pub fn setup(group: &str) {
 }
 
 fn run_setup(py: Python<'_>, group: &str, s: &InterpreterSettings) -> PyResult<()> {
+    restrict(py, s)?;
     let cfg = PyDict::new(py);
-    cfg.set_item("restrict_stdin", s.restrict_stdin)?;
-    cfg.set_item("restrict_stdout", s.restrict_stdout)?;
-    cfg.set_item("restrict_signal", s.restrict_signal)?;
     cfg.set_item("version", PyTuple::new(py, [COMPAT_VERSION.0, COMPAT_VERSION.1, COMPAT_VERSION.2])?)?;
     cfg.set_item("process_group", &s.process_group)?;
     cfg.set_item("maximum_processes", s.maximum_processes)?;
     cfg.set_item("threads_per_process", s.threads_per_process)?;
     cfg.set_item("python_path", &s.python_path)?;
-    let warn = PyCFunction::new_closure(py, None, None, |args, _kwargs| -> PyResult<()> {
-        let msg: String = args.get_item(0)?.extract()?;
-        args.py().detach(|| log_process(LogLevel::Warning, &msg));
-        Ok(())
-    })?;
     let globals = PyDict::new(py);
     globals.set_item("__builtins__", py.import("builtins")?)?;
     globals.set_item("_settings", cfg)?;
-    globals.set_item("_log_stream", Bound::new(py, ErrorLog::for_process())?)?;
-    globals.set_item("_warn", warn)?;
     globals.set_item("_group", group)?;
     let code = CString::new(SETUP)?;
     py.run(&code, Some(&globals), None)?;
     let module = py.import("mod_wsgi")?;
     module.setattr("FileWrapper", py.get_type::<FileWrapper>())?;
+    Ok(())
+}
+
+/// The standard streams and `signal.signal` as mod_wsgi 4.9 sets them:
+/// the error log for stderr, and for stdout unless restricted; stdin is
+/// left alone unless restricted.
+fn restrict(py: Python<'_>, s: &InterpreterSettings) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    sys.setattr("stderr", process_stream(py, "<stderr>")?)?;
+    if s.restrict_stdout {
+        sys.setattr("stdout", Restricted::new("sys.stdout"))?;
+    } else {
+        sys.setattr("stdout", process_stream(py, "<stdout>")?)?;
+    }
+    if s.restrict_stdin {
+        sys.setattr("stdin", Restricted::new("sys.stdin"))?;
+    }
+    if s.restrict_signal {
+        let signal = py.import("signal")?;
+        let original = signal.getattr("signal")?.unbind();
+        signal.setattr("signal", SignalIntercept::new(original))?;
+    }
     Ok(())
 }

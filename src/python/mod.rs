@@ -14,6 +14,7 @@ pub mod interpreter_setup;
 pub mod interpreters;
 pub mod io;
 pub mod preload;
+pub mod restrict;
 pub mod runtime;
 pub mod script;
 pub mod start_response;

@@ -1,28 +1,35 @@
 //! Python's lifetime in one process: initialised after the fork (in each
 //! Apache child, or each daemon process), finalised when the process ends.
 
+use super::interpreter_setup::InterpreterSettings;
 use super::interpreters;
 use pyo3::ffi;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
+use wsgi_core::config::{HashSeed, PythonSettings};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-/// The `WSGIPython*` settings in force for this process.
+/// The interpreter whose libpython this module links (`PYO3_PYTHON`, set
+/// in .cargo/config.toml): `sys.executable` when no home is configured.
+const LINKED_PYTHON: &CStr = match CStr::from_bytes_with_nul(concat!(env!("PYO3_PYTHON"), "\0").as_bytes()) {
+    Ok(path) => path,
+    Err(_) => panic!("PYO3_PYTHON contains a NUL byte"),
+};
+
+/// Which process this is, as the `mod_wsgi` module describes it.
 #[derive(Debug, Clone, Default)]
-pub struct Settings {
-    /// Environment variables the interpreter must start with
-    /// (`PYTHON_EGG_CACHE`, `LANG`, `LC_ALL`).
-    pub env: Vec<(String, String)>,
-    pub home: Option<String>,
-    pub optimize: u8,
-    pub dont_write_bytecode: bool,
+pub struct ProcessIdentity {
+    /// The daemon group; `""` in an Apache child.
+    pub process_group: String,
+    pub maximum_processes: u32,
+    pub threads_per_process: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(
-        "WSGIPythonHome '{0}' is not a Python installation or virtual environment for Python 3.11 (no lib/python3.11 and no pyvenv.cfg); fix or remove the directive"
+        "Python home '{0}' (WSGIPythonHome, or a daemon's python-home=) is not a Python installation or virtual environment for Python 3.11 (no lib/python3.11 and no pyvenv.cfg); fix or remove it"
     )]
     BadHome(String),
     #[error("Python could not be initialised: {0}")]
@@ -54,14 +61,16 @@ fn check(status: ffi::PyStatus) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Initialises Python in this process and releases the GIL.
-pub fn initialize(settings: Settings) -> Result<(), InitError> {
+/// Initialises Python in this process with `settings` (the same steps in
+/// an Apache child and in a daemon process) and releases the GIL.
+pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result<(), InitError> {
     if STARTED.swap(true, Ordering::SeqCst) {
         return Ok(());
     }
     if let Some(home) = &settings.home {
         check_home(home)?;
     }
+    super::interpreter_setup::configure(InterpreterSettings::new(settings, process));
     let pid = std::process::id();
     super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Initializing Python."));
     for (key, value) in &settings.env {
@@ -69,32 +78,19 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
         // (child_init, or a daemon process before its workers).
         unsafe { std::env::set_var(key, value) };
     }
+    if settings.hash_seed.is_some() {
+        // The directive decides; as in mod_wsgi, the variable is not left
+        // for subprocesses to inherit.
+        // SAFETY: as above, no other thread exists yet.
+        unsafe { std::env::remove_var("PYTHONHASHSEED") };
+    }
     // SAFETY: PyConfig is plain data initialised by PyConfig_InitPythonConfig
-    // and cleared after use; strings are copied by PyConfig_SetBytesString.
+    // and cleared after use; strings are copied by PyConfig_SetBytesString
+    // and PyWideStringList_Append.
     unsafe {
         let mut config: ffi::PyConfig = std::mem::zeroed();
         ffi::PyConfig_InitPythonConfig(&mut config);
-        // Apache owns the signals.
-        config.install_signal_handlers = 0;
-        config.parse_argv = 0;
-        config.optimization_level = settings.optimize as i32;
-        config.write_bytecode = if settings.dont_write_bytecode { 0 } else { 1 };
-        let argv0 = c"mod_wsgi";
-        let mut argv = [argv0.as_ptr()];
-        let mut result = check(ffi::PyConfig_SetBytesArgv(&mut config, 1, argv.as_mut_ptr()));
-        if let (Ok(()), Some(home)) = (&result, &settings.home) {
-            let home = CString::new(home.as_str()).unwrap_or_default();
-            if std::path::Path::new(home.to_str().unwrap_or("")).join("pyvenv.cfg").is_file() {
-                // A virtual environment: let Python find it from its interpreter path.
-                let exe = CString::new(format!("{}/bin/python", home.to_string_lossy())).unwrap_or_default();
-                result = check(ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, exe.as_ptr()));
-            } else {
-                result = check(ffi::PyConfig_SetBytesString(&mut config, &mut config.home, home.as_ptr()));
-            }
-        }
-        if result.is_ok() {
-            result = check(ffi::Py_InitializeFromConfig(&config));
-        }
+        let result = fill_config(&mut config, settings).and_then(|()| check(ffi::Py_InitializeFromConfig(&config)));
         ffi::PyConfig_Clear(&mut config);
         result?;
         let tstate = ffi::PyThreadState_Get();
@@ -105,6 +101,63 @@ pub fn initialize(settings: Settings) -> Result<(), InitError> {
         interpreters::set_main(interp, tstate);
     }
     Ok(())
+}
+
+/// Writes `settings` into a `config` made by `PyConfig_InitPythonConfig`.
+///
+/// # Safety
+/// `config` must be initialised and not yet used to start Python.
+unsafe fn fill_config(config: &mut ffi::PyConfig, settings: &PythonSettings) -> Result<(), InitError> {
+    // Apache owns the signals.
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    config.optimization_level = i32::from(settings.optimize);
+    config.write_bytecode = i32::from(!settings.dont_write_bytecode);
+    match settings.hash_seed {
+        None => {}
+        Some(HashSeed::Random) => config.use_hash_seed = 0,
+        Some(HashSeed::Fixed(seed)) => {
+            config.use_hash_seed = 1;
+            config.hash_seed = seed.into();
+        }
+    }
+    // SAFETY: `config` is initialised (the caller's promise); every pointer
+    // passed is a NUL-terminated string that outlives the call, which
+    // copies it.
+    unsafe {
+        for w in &settings.warnings {
+            let wide = wide_string(w);
+            check(ffi::PyWideStringList_Append(&mut config.warnoptions, wide.as_ptr()))?;
+        }
+        let mut argv = [c"mod_wsgi".as_ptr()];
+        check(ffi::PyConfig_SetBytesArgv(config, 1, argv.as_mut_ptr()))?;
+        match &settings.home {
+            Some(home) => {
+                let c = |s: &str| CString::new(s).map_err(|_| InitError::BadHome(home.clone()));
+                if std::path::Path::new(home).join("pyvenv.cfg").is_file() {
+                    // A virtual environment: let Python find it from its interpreter path.
+                    let exe = c(&format!("{home}/bin/python"))?;
+                    check(ffi::PyConfig_SetBytesString(config, &mut config.program_name, exe.as_ptr()))?;
+                } else {
+                    let home = c(home)?;
+                    check(ffi::PyConfig_SetBytesString(config, &mut config.home, home.as_ptr()))?;
+                }
+            }
+            None => {
+                // Else Python searches PATH for argv[0] ("mod_wsgi") and
+                // guesses the prefix from the working directory ("/" in an
+                // Apache child). Not mod_wsgi's "python3" from PATH, which
+                // may be another Python than the one linked.
+                check(ffi::PyConfig_SetBytesString(config, &mut config.program_name, LINKED_PYTHON.as_ptr()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `s` as a NUL-terminated `wchar_t` string (UTF-32 on Linux).
+fn wide_string(s: &str) -> Vec<libc::wchar_t> {
+    s.chars().map(|c| c as libc::wchar_t).chain(std::iter::once(0)).collect()
 }
 
 /// Raises `SystemExit` in the Python code running on the thread whose

@@ -141,3 +141,12 @@ fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A new virtualenv at `path` without pip or any package (nothing from
+/// PyPI, so it is quick): `python3.11 -m venv --without-pip`, readable by
+/// www-data. Put modules into its [`Venv::site_packages`].
+pub fn bare(path: &Path) -> Venv {
+    run(Command::new(PYTHON).args(["-m", "venv", "--without-pip"]).arg(path));
+    run(Command::new("chmod").arg("-R").arg("a+rX").arg(path));
+    Venv { path: path.to_path_buf() }
+}

@@ -252,7 +252,7 @@ fn single_value_server_directives() {
     assert_eq!(s.python_optimize, Some(2));
     assert_eq!(err("WSGIPythonOptimize", "3"), "WSGIPythonOptimize: invalid value '3': must be 0, 1 or 2");
     let (s, _) = ok("WSGIPythonHashSeed", "123");
-    assert_eq!(s.python_hash_seed.as_deref(), Some("123"));
+    assert_eq!(s.python_hash_seed, Some(HashSeed::Fixed(123)));
     assert!(err("WSGIPythonHashSeed", "x").contains("must be \"random\""));
     let (s, _) = ok("WSGIAcceptMutex", "fcntl");
     assert_eq!(s.accept_mutex, Some(AcceptMutex::Fcntl));

@@ -1,6 +1,7 @@
 //! Directives whose value is one word from a fixed set.
 
 use super::ConfigError;
+use super::python::HashSeed;
 use super::values::Field;
 
 /// `WSGIAcceptMutex`: the lock daemon processes take around `accept()`.
@@ -86,11 +87,13 @@ pub(crate) fn python_optimize(f: Field, value: &str) -> Result<u8, ConfigError> 
 
 /// `WSGIPythonHashSeed`: `random` or a number in `0..=4294967295`, which
 /// Python would otherwise reject at start-up, killing the process.
-pub(crate) fn python_hash_seed(f: Field, value: &str) -> Result<String, ConfigError> {
-    if value == "random" || f.number::<u64>(value, 0, u64::from(u32::MAX)).is_ok() {
-        Ok(value.to_string())
-    } else {
-        Err(f.invalid(value, "must be \"random\" or a whole number from 0 to 4294967295"))
+pub(crate) fn python_hash_seed(f: Field, value: &str) -> Result<HashSeed, ConfigError> {
+    if value == "random" {
+        return Ok(HashSeed::Random);
+    }
+    match f.number::<u64>(value, 0, u64::from(u32::MAX)).ok().and_then(|n| u32::try_from(n).ok()) {
+        Some(n) => Ok(HashSeed::Fixed(n)),
+        None => Err(f.invalid(value, "must be \"random\" or a whole number from 0 to 4294967295")),
     }
 }
 
@@ -155,9 +158,9 @@ mod tests {
 
     #[test]
     fn hash_seed() {
-        assert!(python_hash_seed(f(), "random").is_ok());
-        assert!(python_hash_seed(f(), "0").is_ok());
-        assert!(python_hash_seed(f(), "4294967295").is_ok());
+        assert_eq!(python_hash_seed(f(), "random"), Ok(HashSeed::Random));
+        assert_eq!(python_hash_seed(f(), "0"), Ok(HashSeed::Fixed(0)));
+        assert_eq!(python_hash_seed(f(), "4294967295"), Ok(HashSeed::Fixed(u32::MAX)));
         assert!(python_hash_seed(f(), "4294967296").is_err());
         assert!(python_hash_seed(f(), "-1").is_err());
         assert!(python_hash_seed(f(), "Random").is_err());

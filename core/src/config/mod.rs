@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod notices;
 mod proxies;
+mod python;
 mod registry;
 mod scripts;
 mod tokenize;
@@ -27,6 +28,7 @@ pub use error::ConfigError;
 pub use groups::{AppGroup, CallableObject, ProcessGroup};
 pub use notices::{Notice, startup_notices};
 pub use proxies::{TrustedProxy, header_env_name};
+pub use python::{DEFAULT_RESTRICT_SIGNAL, DEFAULT_RESTRICT_STDIN, DEFAULT_RESTRICT_STDOUT, HashSeed, PythonSettings};
 pub use registry::{DaemonRegistry, ServerIdentity, check_unique_daemon_names};
 pub use scripts::{HandlerScript, ScriptFile};
 pub use tokenize::tokenize;
@@ -104,8 +106,7 @@ pub struct ServerConfig {
     pub python_eggs: Option<String>,
     /// 0, 1 or 2.
     pub python_optimize: Option<u8>,
-    /// `random` or a number from 0 to 4294967295.
-    pub python_hash_seed: Option<String>,
+    pub python_hash_seed: Option<HashSeed>,
     /// `-W` filters, in order; the directive may repeat.
     pub python_warnings: Vec<String>,
     pub dont_write_bytecode: Option<bool>,
@@ -173,7 +174,7 @@ impl ServerConfig {
             python_path: add.python_path.clone().or_else(|| base.python_path.clone()),
             python_eggs: add.python_eggs.clone().or_else(|| base.python_eggs.clone()),
             python_optimize: add.python_optimize.or(base.python_optimize),
-            python_hash_seed: add.python_hash_seed.clone().or_else(|| base.python_hash_seed.clone()),
+            python_hash_seed: add.python_hash_seed.or(base.python_hash_seed),
             python_warnings: cat(&base.python_warnings, &add.python_warnings),
             dont_write_bytecode: add.dont_write_bytecode.or(base.dont_write_bytecode),
             restrict_embedded: add.restrict_embedded.or(base.restrict_embedded),

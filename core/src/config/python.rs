@@ -1,0 +1,177 @@
+//! The Python settings of one process, resolved once from the server-wide
+//! `WSGIPython*`/`WSGIRestrict*` directives and, in a daemon process, its
+//! `WSGIDaemonProcess` options, by mod_wsgi 4.9's rules: every process
+//! that runs Python (Apache child or daemon) gets the server-wide ones, a
+//! daemon's `python-home=` replaces `WSGIPythonHome`, and `python-path=`,
+//! `python-eggs=`, `lang=` and `locale=` belong to daemons alone (a daemon
+//! does not fall back to `WSGIPythonPath` or `WSGIPythonEggs`).
+
+use super::{DaemonProcess, ServerConfig};
+
+/// `WSGIPythonHashSeed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashSeed {
+    /// Randomised hashing (Python's default), whatever the environment says.
+    Random,
+    /// A fixed seed; 0 turns randomisation off.
+    Fixed(u32),
+}
+
+/// What starting Python in one process needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonSettings {
+    /// `sys.prefix` (a virtual environment or an installation).
+    pub home: Option<String>,
+    /// `sys.flags.optimize`: 0, 1 or 2.
+    pub optimize: u8,
+    pub dont_write_bytecode: bool,
+    /// `-W` filters, in the order written (`sys.warnoptions`).
+    pub warnings: Vec<String>,
+    /// `None`: Python's own rule (`PYTHONHASHSEED` if set, else random).
+    pub hash_seed: Option<HashSeed>,
+    /// Directories for `site.addsitedir`, in order.
+    pub python_path: Vec<String>,
+    /// Environment variables set before Python starts.
+    pub env: Vec<(String, String)>,
+    pub restrict_stdin: bool,
+    pub restrict_stdout: bool,
+    pub restrict_signal: bool,
+}
+
+/// mod_wsgi 4.9.4's defaults (checked against Debian's build): stdin and
+/// stdout are left usable, `signal.signal()` is intercepted. Its reference
+/// text says On for all three; the code says otherwise.
+pub const DEFAULT_RESTRICT_STDIN: bool = false;
+pub const DEFAULT_RESTRICT_STDOUT: bool = false;
+pub const DEFAULT_RESTRICT_SIGNAL: bool = true;
+
+impl ServerConfig {
+    /// The settings of an Apache child (`daemon` is `None`) or of a process
+    /// of daemon group `daemon`. `self` is the main server's record: these
+    /// directives are only accepted there.
+    pub fn python_settings(&self, daemon: Option<&DaemonProcess>) -> PythonSettings {
+        let (home, python_path, env) = match daemon {
+            None => (
+                self.python_home.clone(),
+                self.python_path
+                    .iter()
+                    .flat_map(|p| p.split(':'))
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect(),
+                self.python_eggs.iter().map(|d| ("PYTHON_EGG_CACHE".to_string(), d.clone())).collect(),
+            ),
+            Some(d) => (
+                d.python_home.clone().or_else(|| self.python_home.clone()),
+                d.python_path.clone(),
+                [("PYTHON_EGG_CACHE", &d.python_eggs), ("LANG", &d.lang), ("LC_ALL", &d.locale)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone())))
+                    .collect(),
+            ),
+        };
+        PythonSettings {
+            home,
+            optimize: self.python_optimize.unwrap_or(0),
+            dont_write_bytecode: self.dont_write_bytecode.unwrap_or(false),
+            warnings: self.python_warnings.clone(),
+            hash_seed: self.python_hash_seed,
+            python_path,
+            env,
+            restrict_stdin: self.restrict_stdin.unwrap_or(DEFAULT_RESTRICT_STDIN),
+            restrict_stdout: self.restrict_stdout.unwrap_or(DEFAULT_RESTRICT_STDOUT),
+            restrict_signal: self.restrict_signal.unwrap_or(DEFAULT_RESTRICT_SIGNAL),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Context, DirConfig, apply};
+
+    fn server(lines: &[(&str, &str)]) -> ServerConfig {
+        let mut s = ServerConfig::default();
+        let mut d = DirConfig::default();
+        for (name, args) in lines {
+            apply(name, args, Context::MainServer, &mut s, &mut d).unwrap();
+        }
+        s
+    }
+
+    fn daemon(s: &ServerConfig, args: &str) -> DaemonProcess {
+        let mut s = s.clone();
+        let mut d = DirConfig::default();
+        apply("WSGIDaemonProcess", args, Context::MainServer, &mut s, &mut d).unwrap();
+        s.daemons.pop().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_mod_wsgi_4_9s() {
+        let s = ServerConfig::default();
+        for p in [s.python_settings(None), s.python_settings(Some(&daemon(&s, "d")))] {
+            assert_eq!((p.restrict_stdin, p.restrict_stdout, p.restrict_signal), (false, false, true));
+            assert_eq!((p.optimize, p.dont_write_bytecode, p.hash_seed), (0, false, None));
+            assert!(p.home.is_none() && p.warnings.is_empty() && p.python_path.is_empty() && p.env.is_empty());
+        }
+    }
+
+    #[test]
+    fn server_wide_settings_reach_daemons_too() {
+        let s = server(&[
+            ("WSGIPythonHome", "/venv"),
+            ("WSGIPythonOptimize", "2"),
+            ("WSGIDontWriteBytecode", "On"),
+            ("WSGIPythonWarnings", "error"),
+            ("WSGIPythonWarnings", "ignore::DeprecationWarning"),
+            ("WSGIPythonHashSeed", "12345"),
+            ("WSGIRestrictStdin", "On"),
+            ("WSGIRestrictStdout", "On"),
+            ("WSGIRestrictSignal", "Off"),
+        ]);
+        let embedded = s.python_settings(None);
+        let d = s.python_settings(Some(&daemon(&s, "d")));
+        for p in [&embedded, &d] {
+            assert_eq!(p.home.as_deref(), Some("/venv"));
+            assert_eq!((p.optimize, p.dont_write_bytecode), (2, true));
+            assert_eq!(p.warnings, ["error", "ignore::DeprecationWarning"]);
+            assert_eq!(p.hash_seed, Some(HashSeed::Fixed(12345)));
+            assert_eq!((p.restrict_stdin, p.restrict_stdout, p.restrict_signal), (true, true, false));
+        }
+        assert_eq!(embedded, d);
+    }
+
+    #[test]
+    fn a_daemons_python_home_replaces_the_server_one() {
+        let s = server(&[("WSGIPythonHome", "/venv")]);
+        let p = s.python_settings(Some(&daemon(&s, "d python-home=/other")));
+        assert_eq!(p.home.as_deref(), Some("/other"));
+        let p = ServerConfig::default().python_settings(Some(&daemon(&s, "d python-home=/other")));
+        assert_eq!(p.home.as_deref(), Some("/other"));
+    }
+
+    #[test]
+    fn path_and_eggs_are_per_process_kind() {
+        let s = server(&[("WSGIPythonPath", "/a::/b"), ("WSGIPythonEggs", "/eggs")]);
+        let p = s.python_settings(None);
+        assert_eq!(p.python_path, ["/a", "/b"]);
+        assert_eq!(p.env, [("PYTHON_EGG_CACHE".to_string(), "/eggs".to_string())]);
+        // As in mod_wsgi, a daemon has only its own options.
+        let p = s.python_settings(Some(&daemon(&s, "d")));
+        assert!(p.python_path.is_empty() && p.env.is_empty(), "{p:?}");
+        let p = s.python_settings(Some(&daemon(&s, "d python-path=/c python-eggs=/e lang=C.UTF-8 locale=C.UTF-8")));
+        assert_eq!(p.python_path, ["/c"]);
+        let env: Vec<(&str, &str)> = p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(env, [("PYTHON_EGG_CACHE", "/e"), ("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8")]);
+    }
+
+    #[test]
+    fn hash_seed_words() {
+        assert_eq!(server(&[("WSGIPythonHashSeed", "random")]).python_settings(None).hash_seed, Some(HashSeed::Random));
+        assert_eq!(server(&[("WSGIPythonHashSeed", "0")]).python_settings(None).hash_seed, Some(HashSeed::Fixed(0)));
+        assert_eq!(
+            server(&[("WSGIPythonHashSeed", "4294967295")]).python_settings(None).hash_seed,
+            Some(HashSeed::Fixed(u32::MAX))
+        );
+    }
+}
