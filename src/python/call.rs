@@ -205,9 +205,9 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let outcome = respond(py, call, io, &app, &state, &report);
     let answered = with_io_now(py, io, |io| Ok(io.answered())).unwrap_or(false);
     // Copied out: the lock must not be held while the GIL is released.
-    let (sent, content_length, passed, produced) = {
+    let (sent, content_length, passed, produced, body_error) = {
         let st = state.lock();
-        (st.headers_sent(), st.content_length(), st.passed(), st.produced())
+        (st.headers_sent(), st.content_length(), st.passed(), st.produced(), st.body_error())
     };
     if answered || sent {
         if outcome.is_err() {
@@ -231,7 +231,11 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
         }
         Outcome::Sent
     } else {
-        Outcome::Failed(500)
+        // An application that failed after the request body could not be
+        // read failed because of the request: answer as Apache's modules
+        // do for a body they cannot read (400, or 408 for a timeout), not
+        // 500. mod_wsgi 4.9.4 answers 500; see docs/differences.md.
+        Outcome::Failed(body_error.unwrap_or(500))
     }
 }
 
@@ -305,7 +309,7 @@ fn call_application<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
     let declared = call.vars.get(b"CONTENT_LENGTH").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
-    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone(), declared))?)?;
+    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone(), declared, state.clone()))?)?;
     environ::set(&environ, b"wsgi.errors", errors)?;
     environ::set(&environ, b"wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
