@@ -13,6 +13,9 @@ def application(environ, start_response):
     if case == '/none_item':
         start_response('200 OK', ok)
         return [b'first ', None, b'last']
+    if case == '/none_in_generator':
+        start_response('200 OK', ok)
+        return (item for item in [b'first ', None, b'last'])
     if case == '/none_body':
         start_response('200 OK', ok)
         return None
