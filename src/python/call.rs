@@ -388,17 +388,34 @@ fn log_write_failure(py: Python<'_>, io: &SharedIo, e: &IoError) {
     log(py, io, LogLevel::Debug, &format!("mod_wsgi (pid={}): {why}.", std::process::id()));
 }
 
+/// The TypeError mod_wsgi raises for a body item that is not bytes.
+fn not_bytes(item: &Bound<'_, PyAny>) -> PyErr {
+    pyo3::exceptions::PyTypeError::new_err(format!(
+        "sequence of byte string values expected, value of type {} found",
+        item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+    ))
+}
+
 fn send_items(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
     // A list or tuple is the whole body already: nothing to stream.
-    let timing = if is_plain_sequence(result) { Timing::Queued } else { Timing::Now };
+    let whole = is_plain_sequence(result);
+    let timing = if whole { Timing::Queued } else { Timing::Now };
+    if whole && result.len()? > 1 {
+        // Every item is checked before the first goes out, so that a bad
+        // one (`[b'a', None]`) fails the request with a 500, instead of
+        // a 200 cut short after the items before it (mod_wsgi 4.9.4 sends
+        // those and leaves the client waiting; see docs/differences.md).
+        // One item is checked below before it is sent.
+        for item in result.try_iter()? {
+            let item = item?;
+            if item.cast::<PyBytes>().is_err() {
+                return Err(not_bytes(&item));
+            }
+        }
+    }
     for item in result.try_iter()? {
         let item = item?;
-        let bytes = item.cast::<PyBytes>().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(format!(
-                "sequence of byte string values expected, value of type {} found",
-                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-            ))
-        })?;
+        let bytes = item.cast::<PyBytes>().map_err(|_| not_bytes(&item))?;
         let data = bytes.as_bytes();
         if data.is_empty() {
             continue;
