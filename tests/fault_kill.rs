@@ -56,6 +56,18 @@ fn sleep_until(load: &Load, at: Duration) {
     std::thread::sleep(at.saturating_sub(load.elapsed()));
 }
 
+/// Waits (1 s at most, polling every millisecond) until `pid` has exited.
+fn wait_gone(pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while process::alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
 /// One request on a new connection, 2 s after the kill: must be a 200.
 fn request_after(apache: &Apache, path: &str, killed_at: Instant) -> (Duration, Response) {
     std::thread::sleep(Duration::from_secs(2).saturating_sub(killed_at.elapsed()));
@@ -87,13 +99,17 @@ fn daemon_killed_under_load_loses_only_requests_in_flight() {
     // 2 ms in the application: requests are in flight inside the daemons.
     let load = Load::start(apache.port(), "/daemon/pid?2", CLIENTS, RUN, MAX_PER_CLIENT);
     sleep_until(&load, KILL_AT);
-    let victim = before[0];
+    let victim = busiest(&before);
     let in_flight_before = load.in_flight();
     let kill_from = load.elapsed();
     process::kill(victim, libc::SIGKILL);
     let killed_at = Instant::now();
     let kill = load.elapsed();
     let in_flight_after = load.in_flight();
+    // The process is gone (its sockets closed) a little after kill()
+    // returns: requests handed to it until then are in flight too.
+    let gone = wait_gone(victim);
+    let dead = load.elapsed();
     let (later, resp) = request_after(&apache, "/daemon/pid", killed_at);
     let later_pid: i32 = resp.text().trim().parse().unwrap_or_else(|_| panic!("not a pid: {resp:?}"));
     let samples = load.join();
@@ -105,11 +121,12 @@ fn daemon_killed_under_load_loses_only_requests_in_flight() {
     let replacements: Vec<i32> = after.iter().copied().filter(|p| !before.contains(p)).collect();
     eprintln!(
         "daemon kill under load: {} requests by {CLIENTS} clients in {RUN:?}, {} failed; in flight at the kill \
-         {in_flight_before}..{in_flight_after}; killed {victim} at {} ms; daemons before {before:?}, after {after:?}; \
-         answered by {answered:?}; request {} ms after the kill answered by {later_pid}",
+         {in_flight_before}..{in_flight_after}; killed {victim} at {} ms, gone at {} ms; daemons before {before:?}, \
+         after {after:?}; answered by {answered:?}; request {} ms after the kill answered by {later_pid}",
         samples.len(),
         failed.len(),
         kill.as_millis(),
+        dead.as_millis(),
         later.as_millis(),
     );
     eprintln!("daemon kill under load: answers per second {:?}", per_second(&samples));
@@ -117,14 +134,17 @@ fn daemon_killed_under_load_loses_only_requests_in_flight() {
         eprintln!("daemon kill under load: failures:\n{}", show(&failed));
     }
 
-    // Only requests in flight at the kill failed: sent before it, and
-    // answered (with an error) after it; no more of them than clients.
+    // Only requests in flight at the kill failed: sent before the process
+    // was gone, and answered (with an error) after the kill; no more of
+    // them than clients.
+    assert!(gone, "the killed daemon {victim} is still alive");
     let not_in_flight: Vec<&Sample> =
-        failed.iter().copied().filter(|s| !(s.sent <= kill && s.done >= kill_from)).collect();
+        failed.iter().copied().filter(|s| !(s.sent <= dead && s.done >= kill_from)).collect();
     assert!(
         not_in_flight.is_empty(),
-        "requests failed that were not in flight at the kill ({} ms):\n{}\nerror_log:\n{log}",
-        kill.as_millis(),
+        "requests failed that were not in flight at the kill ({}..{} ms):\n{}\nerror_log:\n{log}",
+        kill_from.as_millis(),
+        dead.as_millis(),
         show(&not_in_flight)
     );
     assert!(failed.len() <= CLIENTS, "{} failed requests, more than the {CLIENTS} in flight", failed.len());
@@ -146,6 +166,7 @@ fn daemon_killed_under_load_loses_only_requests_in_flight() {
         replacements[0]
     );
     assert!(samples.len() >= 500, "only {} requests in {RUN:?}", samples.len());
+    assert!(answered.contains_key(&victim), "the killed daemon {victim} had not served");
     // The death is logged with its signal.
     let death = faults::death_line(&log, victim, 9, "SIGKILL");
     eprintln!("daemon kill under load: death line {death:?}");
@@ -153,9 +174,10 @@ fn daemon_killed_under_load_loses_only_requests_in_flight() {
     apache.assert_no_crash();
 }
 
-/// The worker process (not a daemon) with the most open sockets: the one
-/// holding most client connections.
-fn busiest_worker(apache: &Apache) -> i32 {
+/// Of `pids`, the process with the most open sockets: the Apache child
+/// holding most client connections, or the daemon holding most
+/// connections from Apache children (so most requests in flight).
+fn busiest(pids: &[i32]) -> i32 {
     let sockets = |pid: i32| {
         std::fs::read_dir(format!("/proc/{pid}/fd"))
             .map(|d| {
@@ -165,11 +187,7 @@ fn busiest_worker(apache: &Apache) -> i32 {
             })
             .unwrap_or(0)
     };
-    let workers = worker_pids(apache);
-    *workers
-        .iter()
-        .max_by_key(|&&p| sockets(p))
-        .unwrap_or_else(|| panic!("no worker processes:\n{}", apache.error_log()))
+    *pids.iter().max_by_key(|&&p| sockets(p)).unwrap_or_else(|| panic!("no processes to choose from"))
 }
 
 fn apache_child_killed(daemon_mode: bool) {
@@ -191,11 +209,12 @@ fn apache_child_killed(daemon_mode: bool) {
 
     let load = Load::start(apache.port(), path, CLIENTS, RUN, MAX_PER_CLIENT);
     sleep_until(&load, KILL_AT);
-    let victim = busiest_worker(&apache);
+    let victim = busiest(&worker_pids(&apache));
     let in_flight = load.in_flight();
     let kill_from = load.elapsed();
     process::kill(victim, libc::SIGKILL);
     let killed_at = Instant::now();
+    let gone = wait_gone(victim);
     let kill = load.elapsed();
     let (later, _) = request_after(&apache, path, killed_at);
     let samples = load.join();
@@ -247,7 +266,7 @@ fn apache_child_killed(daemon_mode: bool) {
         "{name}: seconds without an answer after the kill at {} ms: {seconds:?}",
         kill.as_millis()
     );
-    assert!(!process::alive(victim), "the killed child {victim} is alive");
+    assert!(gone, "the killed child {victim} is alive");
     assert!(now.len() >= 2, "{name}: Apache did not replace the killed child: workers {now:?}\n{log}");
     if daemon_mode {
         // Killing an Apache child leaves the daemons alone.

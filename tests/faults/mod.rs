@@ -262,12 +262,20 @@ pub fn established_to(port: u16) -> usize {
         .count()
 }
 
-/// Whether `log` has a line that says `pid` died, with its signal.
+/// The first line of `log` that names `pid` (as a whole number) and says
+/// `signal <signal>` or `name` ("SIGKILL", "exit code 1"): the line about
+/// that process's death, whatever its exact wording.
 pub fn death_line<'a>(log: &'a str, pid: i32, signal: i32, name: &str) -> Option<&'a str> {
-    let pid_a = format!("pid {pid})");
-    let pid_b = format!("pid={pid}");
-    let sig_a = format!("signal {signal}");
-    log.lines().find(|l| (l.contains(&pid_a) || l.contains(&pid_b)) && (l.contains(&sig_a) || l.contains(name)))
+    let pid = pid.to_string();
+    let names_pid = |line: &str| {
+        line.match_indices(&pid).any(|(i, _)| {
+            let before = line[..i].chars().next_back();
+            let after = line[i + pid.len()..].chars().next();
+            !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+        })
+    };
+    let sig = format!("signal {signal}");
+    log.lines().find(|l| names_pid(l) && (l.contains(&sig) || l.contains(name)))
 }
 
 /// Serialises the tests of one file that load the machine (2 cores).
