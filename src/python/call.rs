@@ -206,9 +206,9 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
     let outcome = respond(py, call, io, &app, &state, &report);
     let answered = with_io_now(py, io, |io| Ok(io.answered())).unwrap_or(false);
     // Copied out: the lock must not be held while the GIL is released.
-    let (sent, content_length, passed, produced) = {
+    let (sent, content_length, passed, produced, body_error) = {
         let st = state.lock();
-        (st.headers_sent(), st.content_length(), st.passed(), st.produced())
+        (st.headers_sent(), st.content_length(), st.passed(), st.produced(), st.body_error())
     };
     if answered || sent {
         if outcome.is_err() {
@@ -232,7 +232,11 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
         }
         Outcome::Sent
     } else {
-        Outcome::Failed(500)
+        // An application that failed after the request body could not be
+        // read failed because of the request: answer as Apache's modules
+        // do for a body they cannot read (400, or 408 for a timeout), not
+        // 500. mod_wsgi 4.9.4 answers 500; see docs/differences.md.
+        Outcome::Failed(body_error.unwrap_or(500))
     }
 }
 
@@ -306,7 +310,7 @@ fn call_application<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
     let declared = call.vars.get(b"CONTENT_LENGTH").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
-    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone(), declared))?)?;
+    environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone(), declared, state.clone()))?)?;
     environ::set(&environ, b"wsgi.errors", errors)?;
     environ::set(&environ, b"wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
@@ -385,17 +389,34 @@ fn log_write_failure(py: Python<'_>, io: &SharedIo, e: &IoError) {
     log(py, io, LogLevel::Debug, &format!("mod_wsgi (pid={}): {why}.", std::process::id()));
 }
 
+/// The TypeError mod_wsgi raises for a body item that is not bytes.
+fn not_bytes(item: &Bound<'_, PyAny>) -> PyErr {
+    pyo3::exceptions::PyTypeError::new_err(format!(
+        "sequence of byte string values expected, value of type {} found",
+        item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+    ))
+}
+
 fn send_items(py: Python<'_>, io: &SharedIo, state: &SharedResponse, result: &Bound<'_, PyAny>) -> PyResult<()> {
     // A list or tuple is the whole body already: nothing to stream.
-    let timing = if is_plain_sequence(result) { Timing::Queued } else { Timing::Now };
+    let whole = is_plain_sequence(result);
+    let timing = if whole { Timing::Queued } else { Timing::Now };
+    if whole && result.len()? > 1 {
+        // Every item is checked before the first goes out, so that a bad
+        // one (`[b'a', None]`) fails the request with a 500, instead of
+        // a 200 cut short after the items before it (mod_wsgi 4.9.4 sends
+        // those and leaves the client waiting; see docs/differences.md).
+        // One item is checked below before it is sent.
+        for item in result.try_iter()? {
+            let item = item?;
+            if item.cast::<PyBytes>().is_err() {
+                return Err(not_bytes(&item));
+            }
+        }
+    }
     for item in result.try_iter()? {
         let item = item?;
-        let bytes = item.cast::<PyBytes>().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(format!(
-                "sequence of byte string values expected, value of type {} found",
-                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-            ))
-        })?;
+        let bytes = item.cast::<PyBytes>().map_err(|_| not_bytes(&item))?;
         let data = bytes.as_bytes();
         if data.is_empty() {
             continue;

@@ -2,7 +2,7 @@
 //! application reads it (never buffered whole).
 
 use super::io::{IoError, SharedIo, with_io};
-use super::start_response::check_live;
+use super::start_response::{SharedResponse, check_live};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -26,6 +26,8 @@ pub struct Input {
     /// bytes have arrived: the buffer is sized once for the whole body.
     declared: Option<u64>,
     received: u64,
+    /// The response state, told when a read fails (see `failed`).
+    state: SharedResponse,
 }
 
 /// The exception mod_wsgi raises for a failed read: `OSError` with APR's
@@ -44,9 +46,31 @@ fn to_pyerr(e: IoError) -> PyErr {
     }
 }
 
+/// The status for a request whose body could not be read, as Apache's
+/// modules answer it (`ap_map_http_request_error(rv, HTTP_BAD_REQUEST)`):
+/// 408 when the read timed out (mod_reqtimeout, `Timeout`), 400 otherwise
+/// (a truncated or malformed body, a client gone mid-body).
+fn status_for(e: &IoError) -> u16 {
+    match e {
+        // APR_TIMEUP and ETIMEDOUT, as apr_strerror words them.
+        IoError::Read(m) if m.contains("timeout specified has expired") || m.contains("timed out") => 408,
+        _ => 400,
+    }
+}
+
 impl Input {
-    pub fn new(io: SharedIo, declared: Option<u64>) -> Self {
-        Self { io, buf: Vec::new(), pos: 0, end: 0, eof: false, declared, received: 0 }
+    pub fn new(io: SharedIo, declared: Option<u64>, state: SharedResponse) -> Self {
+        Self { io, buf: Vec::new(), pos: 0, end: 0, eof: false, declared, received: 0, state }
+    }
+
+    /// A read failed: the exception for the application, and a note that
+    /// the request, not the application, is at fault should the
+    /// application fail because of it before it answers.
+    fn failed(&self, e: IoError) -> PyErr {
+        if e != IoError::Finished {
+            self.state.lock().set_body_error(status_for(&e));
+        }
+        to_pyerr(e)
     }
 
     fn buffered(&self) -> &[u8] {
@@ -114,7 +138,7 @@ impl Input {
             }
             Err(e) => {
                 self.eof = true;
-                Err(to_pyerr(e))
+                Err(self.failed(e))
             }
         }
     }
@@ -157,7 +181,7 @@ impl Input {
             }
             Ok((got, false, None))
         });
-        let (got, at_end, failed) = got.map_err(to_pyerr)?;
+        let (got, at_end, failed) = got.map_err(|e| self.failed(e))?;
         self.received += got as u64;
         self.eof = at_end;
         if let Some(e) = failed {
@@ -167,7 +191,7 @@ impl Input {
             self.buf.clear();
             self.buf.extend_from_slice(head);
             (self.pos, self.end) = (0, got);
-            return Err(to_pyerr(e));
+            return Err(self.failed(e));
         }
         if got < n {
             let mut p = obj.into_ptr();

@@ -22,6 +22,9 @@ pub struct ResponseState {
     produced: u64,
     /// Body bytes handed to the server.
     passed: u64,
+    /// The status a failed read of the request body calls for (the
+    /// client's fault: 400, or 408 for a timeout), once one failed.
+    body_error: Option<u16>,
 }
 
 pub type SharedResponse = Arc<Mutex<ResponseState>>;
@@ -45,6 +48,16 @@ impl ResponseState {
 
     pub fn passed(&self) -> u64 {
         self.passed
+    }
+
+    /// See `body_error`: what to answer when the application then fails
+    /// before it answered.
+    pub fn body_error(&self) -> Option<u16> {
+        self.body_error
+    }
+
+    pub fn set_body_error(&mut self, status: u16) {
+        self.body_error.get_or_insert(status);
     }
 
     /// The Content-Length among the headers not yet sent (checked as
