@@ -423,3 +423,50 @@ fn a_python_home_that_does_not_exist_stops_daemons_starting_with_one_clear_cause
     let attempts = apache.error_log().matches(&format!("Starting process '{GROUP}'")).count();
     assert!(attempts < 10, "{attempts} start attempts:\n{}", apache.error_log());
 }
+
+/// `WSGISwitchInterval` (mod_wsgi 6) sets `sys.getswitchinterval()` in
+/// every process; a daemon's `switch-interval=` wins for its group. Debian's
+/// mod_wsgi 4.9 has neither (its Apache refuses the directive).
+#[test]
+fn switch_interval_reaches_both_modes_and_a_daemon_may_set_its_own() {
+    if Module::default_for_tests() == Module::Debian {
+        eprintln!("mod_wsgi 4.9 has no WSGISwitchInterval: nothing to compare");
+        return;
+    }
+    let apache = server(
+        "WSGISwitchInterval 0.002\n\
+         WSGIDaemonProcess own switch-interval=0.01\n\
+         WSGIScriptAlias /own {root}/wsgi/probe.wsgi process-group=own",
+        "out.append(('switch', sys.getswitchinterval()))",
+    );
+    for (path, want) in [("/embedded", "0.002"), ("/daemon", "0.002"), ("/daemon-global", "0.002"), ("/own", "0.01")] {
+        let r = get_kv(&apache, path);
+        assert_eq!(r["switch"], want, "{path}: {r:?}");
+    }
+}
+
+/// `WSGIDestroyInterpreter Off`: Python is left as it is when a process
+/// exits, so exit functions do not run; On (the default) runs them.
+#[test]
+fn destroy_interpreter_off_leaves_exit_functions_unrun_in_both_modes() {
+    for (setting, runs) in [("On", true), ("Off", false)] {
+        let b = ApacheBuilder::new().writable_dir("out");
+        let out = b.root().join("out").display().to_string();
+        let apache = server_with(
+            b,
+            &format!("WSGIDestroyInterpreter {setting}"),
+            &format!(
+                "import atexit\n\
+                 atexit.register(lambda: open('{out}/atexit-%d' % os.getpid(), 'w').close())"
+            ),
+        );
+        let pids: Vec<String> =
+            ["/embedded-global", "/daemon-global"].iter().map(|p| get_kv(&apache, p)["pid"].clone()).collect();
+        let root = apache.root().to_path_buf();
+        assert!(daemon::stop(&apache), "{}", apache.error_log());
+        for pid in &pids {
+            let ran = root.join(format!("out/atexit-{pid}")).exists();
+            assert_eq!(ran, runs, "WSGIDestroyInterpreter {setting}: exit function of {pid}");
+        }
+    }
+}

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use wsgi_core::config::{HashSeed, PythonSettings};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// `WSGIDestroyInterpreter`: whether `finalize` ends Python.
+static DESTROY: AtomicBool = AtomicBool::new(true);
 
 /// The interpreter whose libpython this module links (`PYO3_PYTHON`, set
 /// in .cargo/config.toml): `sys.executable` when no home is configured.
@@ -67,6 +69,7 @@ pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result
     if STARTED.swap(true, Ordering::SeqCst) {
         return Ok(());
     }
+    DESTROY.store(settings.destroy_interpreter, Ordering::SeqCst);
     if let Some(home) = &settings.home {
         check_home(home)?;
     }
@@ -97,6 +100,9 @@ pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result
         let interp = ffi::PyThreadState_GetInterpreter(tstate);
         super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Attach interpreter ''."));
         super::interpreter_setup::setup("");
+        if let Some(interval) = settings.switch_interval {
+            set_switch_interval(interval);
+        }
         ffi::PyEval_SaveThread();
         interpreters::set_main(interp, tstate);
     }
@@ -160,6 +166,21 @@ fn wide_string(s: &str) -> Vec<libc::wchar_t> {
     s.chars().map(|c| c as libc::wchar_t).chain(std::iter::once(0)).collect()
 }
 
+/// `sys.setswitchinterval()` for the whole process (the GIL is shared by
+/// every interpreter); the main interpreter's GIL is held.
+fn set_switch_interval(interval: std::time::Duration) {
+    super::attached::run(|py| {
+        use pyo3::types::PyAnyMethods;
+        let set = py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval.as_secs_f64(),)));
+        if let Err(e) = set {
+            super::io::log_process(
+                super::io::LogLevel::Error,
+                &format!("mod_wsgi (pid={}): cannot set the switch interval: {e}.", std::process::id()),
+            );
+        }
+    });
+}
+
 /// Raises `SystemExit` in the Python code running on the thread whose
 /// `threading.get_ident()` is `ident` (in the main interpreter), the next
 /// time it runs bytecode; whether that thread was found.
@@ -177,6 +198,11 @@ pub fn raise_system_exit_in(ident: u64) -> bool {
 /// function that hangs), the process exits without waiting further.
 pub fn finalize(limit: std::time::Duration) {
     if !STARTED.load(Ordering::SeqCst) {
+        return;
+    }
+    if !DESTROY.load(Ordering::SeqCst) {
+        // WSGIDestroyInterpreter Off: the process exits with Python as it
+        // is (no exit functions), as mod_wsgi does.
         return;
     }
     let Some(main_t) = interpreters::main_thread_state() else {

@@ -56,6 +56,7 @@ const command_rec wsgi_shim_commands[] = {
     DIRECTIVE("WSGIServerMetrics", RSRC_CONF, "Enable/Disable access to server metrics."),
     DIRECTIVE("WSGINewRelicConfigFile", RSRC_CONF, "New Relic agent configuration file (no effect here)."),
     DIRECTIVE("WSGINewRelicEnvironment", RSRC_CONF, "New Relic agent environment (no effect here)."),
+    DIRECTIVE("WSGISwitchInterval", RSRC_CONF, "Python GIL switch interval in seconds."),
     {NULL}
 };
 

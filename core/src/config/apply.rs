@@ -38,6 +38,7 @@ const DIRECTIVES: &[(&str, Scope)] = &[
     ("WSGIServerMetrics", Scope::MainServer),
     ("WSGINewRelicConfigFile", Scope::MainServer),
     ("WSGINewRelicEnvironment", Scope::MainServer),
+    ("WSGISwitchInterval", Scope::MainServer),
     ("WSGIRestrictProcess", Scope::ServerOrSection),
     ("WSGIProcessGroup", Scope::ServerOrSection),
     ("WSGIApplicationGroup", Scope::ServerOrSection),
@@ -133,6 +134,7 @@ pub fn apply(
         "WSGILazyInitialization" => server.lazy_initialization = Some(flag()?),
         "WSGINewRelicConfigFile" => server.newrelic_config_file = Some(one()?.to_string()),
         "WSGINewRelicEnvironment" => server.newrelic_environment = Some(one()?.to_string()),
+        "WSGISwitchInterval" => server.switch_interval = Some(f.positive_seconds(one()?)?),
         "WSGIServerMetrics" => server.server_metrics = Some(flag()?),
         "WSGIRestrictProcess" => dir.restrict_process = Some(restrict_process(f, &args)?),
         "WSGIProcessGroup" => {

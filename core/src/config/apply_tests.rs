@@ -53,6 +53,7 @@ fn sample(name: &str) -> &'static str {
         "WSGITrustedProxies" => "10.0.0.1",
         "WSGINewRelicConfigFile" => "/etc/newrelic.ini",
         "WSGINewRelicEnvironment" => "production",
+        "WSGISwitchInterval" => "0.002",
         _ => "On",
     }
 }
@@ -62,7 +63,7 @@ fn every_listed_directive_parses_a_sample() {
     for name in directive_names() {
         ok(name, sample(name));
     }
-    assert_eq!(directive_names().count(), 46);
+    assert_eq!(directive_names().count(), 47);
 }
 
 #[test]

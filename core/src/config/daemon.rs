@@ -127,6 +127,8 @@ pub struct DaemonProcess {
     /// `newrelic-config-file=` and `newrelic-environment=`: accepted and
     /// kept because mod_wsgi 4.9 accepts them; nothing uses them.
     pub newrelic_config_file: Option<String>,
+    /// `switch-interval=` (mod_wsgi 6): this group's `WSGISwitchInterval`.
+    pub switch_interval: Option<Duration>,
     pub newrelic_environment: Option<String>,
 }
 
@@ -187,6 +189,7 @@ impl DaemonProcess {
             virtual_memory_limit: 0,
             server_metrics: false,
             newrelic_config_file: None,
+            switch_interval: None,
             newrelic_environment: None,
         }
     }
@@ -285,6 +288,7 @@ impl DaemonProcess {
             "virtual-memory-limit" => self.virtual_memory_limit = f.number(value, 0, i64::MAX as u64)?,
             "server-metrics" => self.server_metrics = f.on_off(value)?,
             "newrelic-config-file" => self.newrelic_config_file = Some(text(f, value, "a file")?),
+            "switch-interval" => self.switch_interval = Some(f.positive_seconds(value)?),
             "newrelic-environment" => self.newrelic_environment = Some(text(f, value, "an environment name")?),
             _ => {
                 return Err(ConfigError::new(DIRECTIVE, format!("unknown option '{option}': check its spelling")));

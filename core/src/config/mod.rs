@@ -123,6 +123,8 @@ pub struct ServerConfig {
     /// and 5.0): accepted so those configurations load; see `notices`.
     pub newrelic_config_file: Option<String>,
     pub newrelic_environment: Option<String>,
+    /// `WSGISwitchInterval` (mod_wsgi 6): `sys.setswitchinterval()`.
+    pub switch_interval: Option<std::time::Duration>,
 }
 
 /// Per-directory settings: `<Directory>`, `<Location>`, `<Files>`,
@@ -188,6 +190,7 @@ impl ServerConfig {
             server_metrics: add.server_metrics.or(base.server_metrics),
             newrelic_config_file: add.newrelic_config_file.clone().or_else(|| base.newrelic_config_file.clone()),
             newrelic_environment: add.newrelic_environment.clone().or_else(|| base.newrelic_environment.clone()),
+            switch_interval: add.switch_interval.or(base.switch_interval),
         }
     }
 }

@@ -18,7 +18,7 @@ pub enum HashSeed {
 }
 
 /// What starting Python in one process needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PythonSettings {
     /// `sys.prefix` (a virtual environment or an installation).
     pub home: Option<String>,
@@ -36,6 +36,12 @@ pub struct PythonSettings {
     pub restrict_stdin: bool,
     pub restrict_stdout: bool,
     pub restrict_signal: bool,
+    /// `sys.setswitchinterval()`: a daemon's `switch-interval=`, else
+    /// `WSGISwitchInterval`.
+    pub switch_interval: Option<std::time::Duration>,
+    /// `WSGIDestroyInterpreter` (default On): end Python when the process
+    /// exits (exit functions run); Off leaves it to the exit.
+    pub destroy_interpreter: bool,
 }
 
 /// mod_wsgi 4.9.4's defaults (checked against Debian's build): stdin and
@@ -81,6 +87,8 @@ impl ServerConfig {
             restrict_stdin: self.restrict_stdin.unwrap_or(DEFAULT_RESTRICT_STDIN),
             restrict_stdout: self.restrict_stdout.unwrap_or(DEFAULT_RESTRICT_STDOUT),
             restrict_signal: self.restrict_signal.unwrap_or(DEFAULT_RESTRICT_SIGNAL),
+            switch_interval: daemon.and_then(|d| d.switch_interval).or(self.switch_interval),
+            destroy_interpreter: self.destroy_interpreter.unwrap_or(true),
         }
     }
 }
@@ -173,5 +181,30 @@ mod tests {
             server(&[("WSGIPythonHashSeed", "4294967295")]).python_settings(None).hash_seed,
             Some(HashSeed::Fixed(u32::MAX))
         );
+    }
+
+    #[test]
+    fn switch_interval_of_a_daemon_falls_back_to_the_server_wide_one() {
+        use std::time::Duration;
+        let s = server(&[("WSGISwitchInterval", "0.002")]);
+        assert_eq!(s.python_settings(None).switch_interval, Some(Duration::from_millis(2)));
+        let plain = daemon(&s, "plain");
+        let own = daemon(&s, "own switch-interval=0.01");
+        assert_eq!(s.python_settings(Some(&plain)).switch_interval, Some(Duration::from_millis(2)));
+        assert_eq!(s.python_settings(Some(&own)).switch_interval, Some(Duration::from_millis(10)));
+        assert_eq!(ServerConfig::default().python_settings(None).switch_interval, None);
+        for bad in ["0", "-1", "abc", "inf", "NaN"] {
+            let mut cfg = ServerConfig::default();
+            let mut d = DirConfig::default();
+            assert!(apply("WSGISwitchInterval", bad, Context::MainServer, &mut cfg, &mut d).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn interpreters_are_destroyed_unless_turned_off() {
+        assert!(ServerConfig::default().python_settings(None).destroy_interpreter);
+        let off = server(&[("WSGIDestroyInterpreter", "Off")]);
+        assert!(!off.python_settings(None).destroy_interpreter);
+        assert!(!off.python_settings(Some(&daemon(&off, "d"))).destroy_interpreter);
     }
 }

@@ -70,6 +70,18 @@ impl<'a> Field<'a> {
     }
 
     /// An absolute path (starting with `/`).
+    /// Seconds as a positive decimal number (`0.005`), as
+    /// `sys.setswitchinterval()` takes them.
+    pub fn positive_seconds(&self, value: &str) -> Result<std::time::Duration, ConfigError> {
+        value
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .and_then(|v| std::time::Duration::try_from_secs_f64(v).ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| self.invalid(value, "a positive number of seconds, such as 0.005"))
+    }
+
     pub fn absolute_path(&self, value: &str) -> Result<String, ConfigError> {
         const EXPECTED: &str = "must be an absolute path starting with '/'";
         let value = self.non_empty(value, EXPECTED)?;
