@@ -179,3 +179,46 @@ fn atexit_handlers_run_on_graceful_recycling() {
     seen.extend(workers(&apache, group));
     stop_and_check(apache, &seen);
 }
+
+/// `WSGIIgnoreActivity On` (a health check URL): its requests do not count
+/// as activity, so a process that sees only them is recycled by
+/// inactivity-timeout; requests to the application keep it.
+#[test]
+fn ignore_activity_requests_do_not_keep_a_process_alive() {
+    let group = "pinged";
+    let apache = lifecycle::builder(group, "processes=1 threads=2 inactivity-timeout=2")
+        .conf(&format!(
+            "WSGIScriptAlias /ping {{root}}/{} process-group={group} application-group=%{{GLOBAL}}\n\
+             <Location /ping>\n    WSGIIgnoreActivity On\n</Location>",
+            lifecycle::SCRIPT
+        ))
+        .start();
+    let first = hit(&apache, "").1;
+    // Application requests every 0.5 s for 3.5 s: not idle.
+    for _ in 0..7 {
+        assert_eq!(hit(&apache, "").1, first);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(!logged_for_pid(&apache.error_log(), first, "retiring ("), "{}", apache.error_log());
+    // Only health checks from now on: recycled as if idle.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let pinged = std::thread::scope(|s| {
+        let pinger = s.spawn(|| {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) && n < 20 {
+                let _ = apache.get("/ping");
+                n += 1;
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            n
+        });
+        let ok = common::wait_until(Duration::from_secs(5), || {
+            logged_for_pid(&apache.error_log(), first, "retiring (inactivity-timeout reached)")
+        });
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let pings = pinger.join().unwrap_or(0);
+        eprintln!("{pings} health checks; recycled: {ok}");
+        ok
+    });
+    assert!(pinged, "health checks kept the process alive:\n{}", apache.error_log());
+}

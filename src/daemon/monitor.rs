@@ -54,12 +54,26 @@ pub fn request_started(slot: usize) {
     }
 }
 
+thread_local! {
+    /// The running request is under `WSGIIgnoreActivity On`.
+    static IGNORED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The request this thread runs does not count as activity for
+/// `inactivity-timeout` (`WSGIIgnoreActivity On`, a health check).
+pub fn ignore_this_request() {
+    IGNORED.with(|i| i.set(true));
+}
+
 pub fn request_finished(slot: usize) {
+    let ignored = IGNORED.with(|i| i.replace(false));
     if let Some(a) = ACTIVITY.get()
         && let Some(s) = a.slots.get(slot)
     {
         s.store(0, Ordering::SeqCst);
-        a.last_end.store(now_us(a), Ordering::SeqCst);
+        if !ignored {
+            a.last_end.store(now_us(a), Ordering::SeqCst);
+        }
     }
 }
 

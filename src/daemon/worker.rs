@@ -253,6 +253,9 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         io.finish(Outcome::Failed(504));
         return io.kept.lock().take();
     }
+    if vars.get(b"mod_wsgi.ignore_activity") == Some(b"1".as_slice()) {
+        super::monitor::ignore_this_request();
+    }
     let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
     vars.push(b"mod_wsgi.daemon_start", environ::now_micros().to_string().as_bytes());
