@@ -804,3 +804,22 @@ Alias /files/ {{root}}/files/
     assert_eq!(app["mod_wsgi.process_group"], "django");
     s.assert_no_crash();
 }
+
+/// `WSGIRestrictEmbedded On` keeps applications out of Apache children,
+/// but access and auth scripts still run there (as in mod_wsgi), so Python
+/// starts in the children when such a script is configured.
+#[test]
+fn auth_scripts_work_when_embedded_mode_is_restricted() {
+    let apache = ApacheBuilder::new()
+        .embedded_only()
+        .file("auth/auth.wsgi", AUTH_SCRIPT)
+        .file("private/secret.txt", "restricted static\n")
+        .conf(&format!(
+            "WSGIRestrictEmbedded On\nAlias /private {{root}}/private\n<Directory {{root}}/private>\n    Require all granted\n</Directory>\n{}",
+            basic("/private", "{root}/auth/auth.wsgi", "    Require valid-user")
+        ))
+        .start();
+    assert_eq!(apache.get("/private/secret.txt").status, 401);
+    let resp = basic_get(&apache, "/private/secret.txt", "spy", "secret");
+    assert_eq!((resp.status, resp.text().as_str()), (200, "restricted static\n"), "{resp:?}\n{}", apache.error_log());
+}

@@ -19,8 +19,10 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         }
         log::set_main_server(s);
         crate::python::io::set_process_logger(log::process);
-        // Every application runs in a daemon: no interpreter here.
-        if cfg.restrict_embedded == Some(true) {
+        let configs = super::preloads::server_configs(Server(s));
+        // Every application runs in a daemon, and no access or auth script
+        // runs here: no interpreter.
+        if cfg.restrict_embedded == Some(true) && !configs.iter().any(|c| c.auth_scripts) {
             return;
         }
         let process = ProcessIdentity {
@@ -32,7 +34,6 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             return;
         }
-        let configs = super::preloads::server_configs(Server(s));
         crate::python::preload::run(
             "",
             &super::preloads::for_group(&configs, ""),

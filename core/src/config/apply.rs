@@ -170,9 +170,16 @@ pub fn apply(
             dir.trusted_proxies.get_or_insert_with(Vec::new).extend(proxies::trusted_proxies(f, &args)?)
         }
         "WSGIEnableSendfile" => dir.enable_sendfile = Some(flag()?),
-        "WSGIAccessScript" => dir.access_script = Some(scripts::script_file(name, raw_args)?),
-        "WSGIAuthUserScript" => dir.auth_user_script = Some(scripts::script_file(name, raw_args)?),
-        "WSGIAuthGroupScript" => dir.auth_group_script = Some(scripts::script_file(name, raw_args)?),
+        "WSGIAccessScript" | "WSGIAuthUserScript" | "WSGIAuthGroupScript" => {
+            let script = Some(scripts::script_file(name, raw_args)?);
+            match name {
+                "WSGIAccessScript" => dir.access_script = script,
+                "WSGIAuthUserScript" => dir.auth_user_script = script,
+                _ => dir.auth_group_script = script,
+            }
+            // They run in Apache children, whatever WSGIRestrictEmbedded says.
+            server.auth_scripts = true;
+        }
         "WSGIGroupAuthoritative" => dir.group_authoritative = Some(flag()?),
         _ => {
             return Err(ConfigError::new(name, "is listed but has no parser: this is a bug in mod_wsgi-rs"));

@@ -123,6 +123,10 @@ pub struct ServerConfig {
     /// and 5.0): accepted so those configurations load; see `notices`.
     pub newrelic_config_file: Option<String>,
     pub newrelic_environment: Option<String>,
+    /// A `WSGIAccessScript`/`WSGIAuth*Script` appears in this server's
+    /// configuration (not a directive): Apache children need Python for
+    /// them even under `WSGIRestrictEmbedded On`.
+    pub auth_scripts: bool,
     /// `WSGISwitchInterval` (mod_wsgi 6): `sys.setswitchinterval()`.
     pub switch_interval: Option<std::time::Duration>,
 }
@@ -191,6 +195,7 @@ impl ServerConfig {
             newrelic_config_file: add.newrelic_config_file.clone().or_else(|| base.newrelic_config_file.clone()),
             newrelic_environment: add.newrelic_environment.clone().or_else(|| base.newrelic_environment.clone()),
             switch_interval: add.switch_interval.or(base.switch_interval),
+            auth_scripts: add.auth_scripts || base.auth_scripts,
         }
     }
 }
