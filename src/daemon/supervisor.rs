@@ -43,6 +43,23 @@ fn random_secret() -> std::io::Result<[u8; wsgi_core::protocol::SECRET_LEN]> {
     Ok(s)
 }
 
+/// The secret kept for the life of the Apache parent (its process pool),
+/// made on first use.
+fn lasting_secret(s: *mut ffi::server_rec) -> Result<[u8; wsgi_core::protocol::SECRET_LEN], String> {
+    const KEY: &std::ffi::CStr = c"mod_wsgi_rs.lasting_secret";
+    // SAFETY: the server's process record and its pool live as long as the
+    // parent process.
+    let pool = unsafe { (*(*s).process).pool };
+    let kept = pool::userdata(pool, KEY) as *const [u8; wsgi_core::protocol::SECRET_LEN];
+    if !kept.is_null() {
+        // SAFETY: stored below, in the same pool, by an earlier generation.
+        return Ok(unsafe { *kept });
+    }
+    let secret = random_secret().map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    pool::set_userdata(pool, KEY, pool::alloc(pool, secret).cast());
+    Ok(secret)
+}
+
 fn socket_prefix(pconf: *mut ffi::apr_pool_t, configured: Option<&str>) -> String {
     let c = CString::new(configured.unwrap_or("wsgi")).unwrap_or_default();
     // SAFETY: both functions return a pool string (or null on failure).
@@ -122,17 +139,25 @@ pub fn start(
     pconf: *mut ffi::apr_pool_t,
     s: *mut ffi::server_rec,
     specs: Vec<GroupSpec>,
-    prefix: Option<&str>,
-    case_sensitive: bool,
+    main_cfg: &wsgi_core::config::ServerConfig,
 ) -> Result<(), String> {
     set_registry(None);
     if specs.is_empty() {
         return Ok(());
     }
-    let secret = random_secret().map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
-    let prefix = socket_prefix(pconf, prefix);
-    // SAFETY: ap_state_query only reads server state.
-    let generation = unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN as i32) };
+    let case_sensitive = main_cfg.case_sensitivity.unwrap_or(true);
+    let prefix = socket_prefix(pconf, main_cfg.socket_prefix.as_deref());
+    // WSGISocketRotation On (the default): each generation has its own
+    // sockets and secret. Off: the same ones across graceful restarts, so
+    // the old generation's children, still serving kept-alive connections,
+    // reach the new daemons.
+    let (secret, generation) = if main_cfg.socket_rotation.unwrap_or(true) {
+        let secret = random_secret().map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+        // SAFETY: ap_state_query only reads server state.
+        (secret, unsafe { ffi::ap_state_query(ffi::AP_SQ_CONFIG_GEN as i32) }.to_string())
+    } else {
+        (lasting_secret(s)?, format!("u{}", child_uid()))
+    };
     let mut groups = Vec::with_capacity(specs.len());
     for (i, spec) in specs.into_iter().enumerate() {
         let socket = PathBuf::from(format!("{prefix}.{}.{generation}.{i}.sock", std::process::id()));

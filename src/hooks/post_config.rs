@@ -46,13 +46,7 @@ pub extern "C" fn post_config(
         for spec in &mut specs {
             spec.preload = super::preloads::for_group(&configs, &spec.config.name);
         }
-        match supervisor::start(
-            pconf,
-            s,
-            specs,
-            main_cfg.socket_prefix.as_deref(),
-            main_cfg.case_sensitivity.unwrap_or(true),
-        ) {
+        match supervisor::start(pconf, s, specs, main_cfg) {
             Ok(()) => ffi::OK as i32,
             Err(msg) => {
                 log::server(Level::Crit, s, &format!("mod_wsgi: {msg}"));
