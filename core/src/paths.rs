@@ -45,6 +45,14 @@ pub fn normalise(vars: &mut Vars) {
     }
 }
 
+/// `path` as a process inside a `chroot=` jail at `root` sees it, as
+/// mod_wsgi requires a daemon's scripts to lie within its jail; `None`
+/// when `path` is outside it.
+pub fn inside_jail<'a>(path: &'a str, root: &str) -> Option<&'a str> {
+    let rest = path.strip_prefix(root.trim_end_matches('/'))?;
+    rest.starts_with('/').then_some(rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +101,14 @@ mod tests {
         assert_eq!(v.get(b"PATH_INFO"), Some(&b"/p/q"[..]));
         assert_eq!(v.iter().filter(|(n, _)| *n == b"mod_wsgi.path_info").count(), 1);
         assert_eq!(v.get(b"mod_wsgi.script_name"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn paths_inside_a_jail() {
+        assert_eq!(inside_jail("/jail/srv/app.wsgi", "/jail"), Some("/srv/app.wsgi"));
+        assert_eq!(inside_jail("/jail/srv/app.wsgi", "/jail/"), Some("/srv/app.wsgi"));
+        assert_eq!(inside_jail("/jailbreak/app.wsgi", "/jail"), None);
+        assert_eq!(inside_jail("/srv/app.wsgi", "/jail"), None);
+        assert_eq!(inside_jail("/jail", "/jail"), None);
     }
 }

@@ -167,9 +167,8 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     if spec.threads == 0 {
         return super::service::run(group, registry.case_sensitive, s);
     }
-    if crate::python::preload::run(&spec.name, &group.spec.preload, registry.case_sensitive)
-        && !group.spec.preload.is_empty()
-    {
+    let preloads = preloads(group);
+    if crate::python::preload::run(&spec.name, &preloads, registry.case_sensitive) && !preloads.is_empty() {
         super::monitor::application_loaded();
     }
 
@@ -183,6 +182,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         queue_timeout: spec.queue_timeout,
         header_buffer_size: spec.header_buffer_size as usize,
         case_sensitive: registry.case_sensitive,
+        chroot: spec.chroot.clone(),
     });
     let signals = StopSignals::block();
     super::monitor::init(spec.threads.max(1) as usize);
@@ -252,6 +252,27 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     Ok(())
 }
 
+/// The scripts to load at start, named as this process sees them: inside
+/// its `chroot=` jail, where those outside it cannot be loaded.
+pub(super) fn preloads(group: &Group) -> Vec<crate::python::preload::Preload> {
+    let Some(root) = &group.spec.config.chroot else { return group.spec.preload.clone() };
+    let mut inside = Vec::new();
+    for p in &group.spec.preload {
+        match wsgi_core::paths::inside_jail(&p.path, root) {
+            Some(path) => inside.push(crate::python::preload::Preload { path: path.to_string(), ..p.clone() }),
+            None => log::process(
+                crate::python::io::LogLevel::Error,
+                &format!(
+                    "mod_wsgi (pid={}): WSGI script '{}' not located within chroot directory '{root}'.",
+                    std::process::id(),
+                    p.path
+                ),
+            ),
+        }
+    }
+    inside
+}
+
 /// Waits until no request runs, or `deadline`; whether none runs.
 fn wait_for_requests(deadline: Instant) -> bool {
     while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -277,11 +298,19 @@ fn lookup_group(a: &Account) -> Result<nix::unistd::Gid, String> {
     super::accounts::gid(a).ok_or_else(|| format!("Unable to find group '{a}'."))
 }
 
-/// Switches to the group's user and group when Apache started as root.
+/// Switches to the group's user and group when Apache started as root,
+/// entering its `chroot=` jail on the way (accounts are looked up first,
+/// outside the jail, as the jail need not hold them).
 fn become_user(group: &Group) -> Result<(), String> {
-    use nix::unistd::{Gid, Uid, initgroups, setgid, setuid};
+    use nix::unistd::{Gid, Uid, setgid, setuid};
     let spec = &group.spec.config;
     if !Uid::effective().is_root() {
+        if spec.chroot.is_some() {
+            return Err(format!(
+                "chroot= of daemon process '{}' needs Apache started as root; remove it or start Apache as root.",
+                spec.name
+            ));
+        }
         if spec.user.is_some() || spec.group.is_some() {
             log::process(
                 crate::python::io::LogLevel::Warning,
@@ -314,16 +343,19 @@ fn become_user(group: &Group) -> Result<(), String> {
         None => Gid::from_raw(apache_gid),
     };
     let name = std::ffi::CString::new(user.name.clone()).map_err(|e| e.to_string())?;
-    setgid(gid).map_err(|e| format!("Unable to change to gid {gid}: {e}."))?;
-    initgroups(&name, gid).map_err(|e| format!("Unable to set groups for '{}': {e}.", user.name))?;
-    if !spec.supplementary_groups.is_empty() {
-        let mut groups = nix::unistd::getgroups().map_err(|e| format!("Unable to read groups: {e}."))?;
-        for g in &spec.supplementary_groups {
-            groups.push(lookup_group(g)?);
-        }
-        nix::unistd::setgroups(&groups)
-            .map_err(|e| format!("Unable to add supplementary-groups for daemon process '{}': {e}.", spec.name))?;
+    let mut groups = nix::unistd::getgrouplist(&name, gid)
+        .map_err(|e| format!("Unable to read the groups of '{}': {e}.", user.name))?;
+    for g in &spec.supplementary_groups {
+        groups.push(lookup_group(g)?);
     }
+    if let Some(root) = &spec.chroot {
+        nix::unistd::chroot(root.as_str()).and_then(|()| nix::unistd::chdir("/")).map_err(|e| {
+            format!("Unable to change root directory to '{root}' for daemon process '{}': {e}.", spec.name)
+        })?;
+    }
+    setgid(gid).map_err(|e| format!("Unable to change to gid {gid}: {e}."))?;
+    nix::unistd::setgroups(&groups)
+        .map_err(|e| format!("Unable to set the groups of daemon process '{}': {e}.", spec.name))?;
     setuid(user.uid).map_err(|e| format!("Unable to change to uid {}: {e}.", user.uid))?;
     // SAFETY: setting environment variables before any thread exists.
     unsafe {

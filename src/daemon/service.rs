@@ -20,7 +20,7 @@ pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) 
     let done = Arc::new(AtomicBool::new(false));
     let service = {
         let (ident, done) = (ident.clone(), done.clone());
-        let (name, scripts) = (spec.name.clone(), group.spec.preload.clone());
+        let (name, scripts) = (spec.name.clone(), process::preloads(group));
         std::thread::Builder::new()
             .name("wsgi-service".into())
             .spawn(move || {

@@ -26,6 +26,8 @@ pub struct GroupFacts {
     pub header_buffer_size: usize,
     /// `WSGICaseSensitivity`, which names script modules.
     pub case_sensitive: bool,
+    /// `chroot=`: scripts are named by Apache from outside the jail.
+    pub chroot: Option<String>,
 }
 
 /// Where a finished request leaves its connection when the Apache child
@@ -253,6 +255,14 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         io.finish(Outcome::Failed(504));
         return io.kept.lock().take();
     }
+    if let Some(root) = &group.chroot
+        && let Err(msg) = script_inside_jail(&mut vars, root)
+    {
+        let mut io = SocketIo::new(conn, group);
+        io.log(LogLevel::Error, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+        io.finish(Outcome::Failed(500));
+        return io.kept.lock().take();
+    }
     if vars.get(b"mod_wsgi.ignore_activity") == Some(b"1".as_slice()) {
         super::monitor::ignore_this_request();
     }
@@ -273,6 +283,17 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         }
     }
     kept.lock().take()
+}
+
+/// Names the script as the jailed process sees it; its path must lie in
+/// the jail, as mod_wsgi requires.
+fn script_inside_jail(vars: &mut Vars, root: &str) -> Result<(), String> {
+    let path = vars.get(b"SCRIPT_FILENAME").map(wsgi_core::text::lossy).unwrap_or_default();
+    let inside = wsgi_core::paths::inside_jail(&path, root)
+        .ok_or_else(|| format!("WSGI script '{path}' not located within chroot directory '{root}'."))?
+        .to_string();
+    vars.set(b"SCRIPT_FILENAME", inside.as_bytes());
+    Ok(())
 }
 
 /// How long the request waited since the Apache child queued it
