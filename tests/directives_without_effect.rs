@@ -16,8 +16,12 @@ fn moot_directives_load_and_are_named_at_start_up() {
              WSGILazyInitialization Off\n\
              WSGINewRelicConfigFile /etc/newrelic.ini\n\
              WSGINewRelicEnvironment production\n\
-             WSGIDaemonProcess agent newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging\n\
-             WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent",
+             WSGIDaemonProcess agent newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging \
+             response-buffer-size=131072 response-socket-timeout=10\n\
+             WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent\n\
+             <Location /hello>\n    WSGIReloadMechanism Process\n    WSGIPassApacheRequest On\n</Location>\n\
+             WSGIHandlerScript my-handler {root}/scripts/hello.wsgi\n\
+             WSGIDispatchScript {root}/scripts/hello.wsgi",
         )
         .start();
     let mark = apache.log_mark();
@@ -30,9 +34,24 @@ fn moot_directives_load_and_are_named_at_start_up() {
         ("wsgi:warn", "WSGILazyInitialization Off has no effect"),
         ("wsgi:warn", "WSGINewRelicConfigFile and WSGINewRelicEnvironment have no effect"),
         ("wsgi:warn", "newrelic-config-file= and newrelic-environment= of WSGIDaemonProcess agent have no effect"),
+        ("wsgi:info", "response-buffer-size= of WSGIDaemonProcess agent has no effect"),
+        ("wsgi:warn", "response-socket-timeout= of WSGIDaemonProcess agent is not implemented yet"),
+        ("wsgi:info", "WSGIReloadMechanism has no effect"),
+        ("wsgi:warn", "WSGIPassApacheRequest is accepted but not implemented yet"),
+        ("wsgi:warn", "WSGIHandlerScript is accepted but not implemented yet"),
+        ("wsgi:warn", "WSGIDispatchScript is accepted but not implemented yet"),
     ] {
         let lines: Vec<&str> = log.lines().filter(|l| l.contains(name)).collect();
         assert_eq!(lines.len(), 1, "{name}: once at start-up:\n{log}");
         assert!(lines[0].contains(level), "{name} at {level}: {}", lines[0]);
+        if name.starts_with("WSGI")
+            && !name.contains("New")
+            && !name.contains("Mutex")
+            && !name.contains("Verbose")
+            && !name.contains("Lazy")
+        {
+            // Written inside a section: the line names where.
+            assert!(lines[0].contains("httpd.conf:"), "{name}: no file and line in {}", lines[0]);
+        }
     }
 }

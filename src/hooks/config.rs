@@ -116,6 +116,16 @@ fn check_accounts(d: &config::DaemonProcess) -> Result<(), config::ConfigError> 
     Ok(())
 }
 
+/// "file:line" of the directive being parsed.
+fn where_written(cmd: &ffi::cmd_parms) -> String {
+    if cmd.directive.is_null() {
+        return String::new();
+    }
+    // SAFETY: the directive node being parsed and its pool-owned file name.
+    let (file, line) = unsafe { (crate::apache::cstr::string((*cmd.directive).filename), (*cmd.directive).line_num) };
+    format!("{file}:{line}")
+}
+
 /// Where the directive being parsed sits.
 fn context_of(cmd: &ffi::cmd_parms) -> Context {
     // A .htaccess file is read with `override` set from AllowOverride,
@@ -154,6 +164,11 @@ pub extern "C" fn wsgi_rs_directive(
             .and_then(|()| check_across_servers(cmd, &name, &record.cfg));
         if let Err(e) = checked {
             return crate::apache::cstr::pstrdup(cmd.pool, &e.to_string());
+        }
+        // Logged by post_config, once the error log is open.
+        if let Some(mut notice) = config::directive_notice(&name) {
+            notice.text = format!("{} ({})", notice.text, where_written(cmd));
+            record.cfg.notices.push(notice);
         }
         for alias in &record.cfg.aliases[before..] {
             let compiled = match &alias.pattern {

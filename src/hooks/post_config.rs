@@ -25,9 +25,16 @@ pub extern "C" fn post_config(
         let main_cfg = unsafe { &(*main.config::<ServerRecord>()).cfg };
         // SAFETY: the main server record is live; `timeout` is plain data.
         let timeout = std::time::Duration::from_micros(unsafe { (*s).timeout }.max(0) as u64);
-        for notice in wsgi_core::config::startup_notices(main_cfg) {
-            let level = if notice.warning { Level::Warning } else { Level::Info };
-            log::server(level, s, &format!("mod_wsgi: {}.", notice.text));
+        let mut said = Vec::new();
+        for cfg in super::preloads::server_configs(main) {
+            // A virtual host's record repeats the main server's notices.
+            for notice in wsgi_core::config::startup_notices(cfg) {
+                if !said.contains(&notice) {
+                    let level = if notice.warning { Level::Warning } else { Level::Info };
+                    log::server(level, s, &format!("mod_wsgi: {}.", notice.text));
+                    said.push(notice);
+                }
+            }
         }
         let mut specs: Vec<GroupSpec> = main_cfg.daemons.iter().map(|d| GroupSpec::new(d, None, timeout)).collect();
         let mut vhost = main.next();

@@ -26,7 +26,7 @@ pub use daemon::{
 };
 pub use error::ConfigError;
 pub use groups::{AppGroup, CallableObject, ProcessGroup};
-pub use notices::{Notice, startup_notices};
+pub use notices::{Notice, directive_notice, startup_notices};
 pub use proxies::{TrustedProxy, header_env_name};
 pub use python::{DEFAULT_RESTRICT_SIGNAL, DEFAULT_RESTRICT_STDIN, DEFAULT_RESTRICT_STDOUT, HashSeed, PythonSettings};
 pub use registry::{DaemonRegistry, ServerIdentity, check_unique_daemon_names};
@@ -127,6 +127,9 @@ pub struct ServerConfig {
     /// configuration (not a directive): Apache children need Python for
     /// them even under `WSGIRestrictEmbedded On`.
     pub auth_scripts: bool,
+    /// What the directives read in this server owe a start-up line for
+    /// (see `notices`), with where each was written.
+    pub notices: Vec<Notice>,
     /// `WSGISwitchInterval` (mod_wsgi 6): `sys.setswitchinterval()`.
     pub switch_interval: Option<std::time::Duration>,
 }
@@ -196,6 +199,7 @@ impl ServerConfig {
             newrelic_environment: add.newrelic_environment.clone().or_else(|| base.newrelic_environment.clone()),
             switch_interval: add.switch_interval.or(base.switch_interval),
             auth_scripts: add.auth_scripts || base.auth_scripts,
+            notices: cat(&base.notices, &add.notices),
         }
     }
 }

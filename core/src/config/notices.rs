@@ -23,9 +23,25 @@ fn warning(text: impl Into<String>) -> Notice {
 const NEW_RELIC: &str = "there is no built-in New Relic agent; initialise the agent in the WSGI script \
      (import newrelic.agent; newrelic.agent.initialize(config_file, environment))";
 
-/// The notices for the main server's configuration (every group included).
+/// A notice owed wherever directive `name` is written (a per-directory
+/// directive, which the server-wide notices do not see).
+pub fn directive_notice(name: &str) -> Option<Notice> {
+    match name {
+        "WSGIReloadMechanism" => Some(info(
+            "WSGIReloadMechanism has no effect: as in mod_wsgi 3 and later, a changed script is reloaded \
+             as a module in embedded mode and restarts the process in daemon mode",
+        )),
+        "WSGIHandlerScript" | "WSGIDispatchScript" | "WSGIPassApacheRequest" => Some(warning(format!(
+            "{name} is accepted but not implemented yet: it has no effect (see docs/directives.md)"
+        ))),
+        _ => None,
+    }
+}
+
+/// The notices for the main server's configuration (every group included),
+/// and those recorded while reading it.
 pub fn startup_notices(cfg: &ServerConfig) -> Vec<Notice> {
-    let mut out = Vec::new();
+    let mut out = cfg.notices.clone();
     if cfg.accept_mutex.is_some() {
         out.push(info(
             "WSGIAcceptMutex has no effect: daemon processes wait for connections with epoll and need no accept mutex",
@@ -44,6 +60,20 @@ pub fn startup_notices(cfg: &ServerConfig) -> Vec<Notice> {
         out.push(warning(format!("WSGINewRelicConfigFile and WSGINewRelicEnvironment have no effect: {NEW_RELIC}")));
     }
     for d in &cfg.daemons {
+        if d.options.iter().any(|(k, _)| k == "response-buffer-size") {
+            out.push(info(format!(
+                "response-buffer-size= of WSGIDaemonProcess {} has no effect: Apache children pass a daemon's \
+                 response on as it comes, holding at most one 64 KiB frame",
+                d.name
+            )));
+        }
+        if !d.response_socket_timeout.is_zero() {
+            out.push(warning(format!(
+                "response-socket-timeout= of WSGIDaemonProcess {} is not implemented yet: socket-timeout \
+                 applies to responses too",
+                d.name
+            )));
+        }
         if d.newrelic_config_file.is_some() || d.newrelic_environment.is_some() {
             out.push(warning(format!(
                 "newrelic-config-file= and newrelic-environment= of WSGIDaemonProcess {} have no effect: {NEW_RELIC}",
@@ -58,6 +88,15 @@ pub fn startup_notices(cfg: &ServerConfig) -> Vec<Notice> {
 mod tests {
     use super::*;
     use crate::config::{AcceptMutex, DaemonProcess};
+
+    #[test]
+    fn per_directory_directives_without_effect_are_named() {
+        assert!(directive_notice("WSGIReloadMechanism").is_some_and(|n| !n.warning));
+        for name in ["WSGIHandlerScript", "WSGIDispatchScript", "WSGIPassApacheRequest"] {
+            assert!(directive_notice(name).is_some_and(|n| n.warning && n.text.starts_with(name)), "{name}");
+        }
+        assert_eq!(directive_notice("WSGIScriptAlias"), None);
+    }
 
     #[test]
     fn nothing_to_say_about_a_plain_configuration() {
