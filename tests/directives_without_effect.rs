@@ -19,7 +19,7 @@ fn moot_directives_load_and_are_named_at_start_up() {
              WSGIDaemonProcess agent newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging \
              response-buffer-size=131072 response-socket-timeout=10\n\
              WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent\n\
-             <Location /hello>\n    WSGIReloadMechanism Process\n    WSGIPassApacheRequest On\n</Location>\n\
+             <Location /hello>\n    WSGIReloadMechanism Process\n</Location>\n\
              WSGIHandlerScript my-handler {root}/scripts/hello.wsgi\n\
              WSGIDispatchScript {root}/scripts/hello.wsgi",
         )
@@ -37,7 +37,6 @@ fn moot_directives_load_and_are_named_at_start_up() {
         ("wsgi:info", "response-buffer-size= of WSGIDaemonProcess agent has no effect"),
         ("wsgi:warn", "response-socket-timeout= of WSGIDaemonProcess agent is not implemented yet"),
         ("wsgi:info", "WSGIReloadMechanism has no effect"),
-        ("wsgi:warn", "WSGIPassApacheRequest is accepted but not implemented yet"),
         ("wsgi:warn", "WSGIHandlerScript is accepted but not implemented yet"),
         ("wsgi:warn", "WSGIDispatchScript is accepted but not implemented yet"),
     ] {

@@ -372,3 +372,43 @@ fn script_reloading_off_keeps_the_loaded_script() {
     assert_eq!(apache.get("/noreload").text(), "v1");
     assert!(!apache.log_since(mark).contains("Reloading"), "{}", apache.log_since(mark));
 }
+
+/// `WSGIPassApacheRequest On` (embedded mode): `environ['apache.request_rec']`
+/// is a capsule holding the request's `request_rec`; C code (here ctypes)
+/// reads the request line from it. Off, and in a daemon, there is none.
+#[test]
+fn pass_apache_request_gives_the_request_rec_in_a_capsule() {
+    const APP: &str = r#"import ctypes
+def application(environ, start_response):
+    capsule = environ.get('apache.request_rec')
+    if capsule is None:
+        body = b'none'
+    else:
+        get = ctypes.pythonapi.PyCapsule_GetPointer
+        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        r = get(capsule, None)
+        # request_rec: pool, connection, server, next, prev, main, the_request.
+        the_request = ctypes.c_char_p.from_address(r + 6 * ctypes.sizeof(ctypes.c_void_p)).value
+        body = type(capsule).__name__.encode() + b' ' + the_request
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [body]
+"#;
+    let apache = ApacheBuilder::new()
+        .embedded_only()
+        .file("scripts/rec.wsgi", APP)
+        .conf(
+            "WSGIDaemonProcess rec\n\
+             WSGIScriptAlias /on {root}/scripts/rec.wsgi\n\
+             WSGIScriptAlias /off {root}/scripts/rec.wsgi\n\
+             WSGIScriptAlias /daemon {root}/scripts/rec.wsgi process-group=rec\n\
+             <Location /on>\n    WSGIPassApacheRequest On\n</Location>\n\
+             <Location /daemon>\n    WSGIPassApacheRequest On\n</Location>",
+        )
+        .start();
+    for (path, want) in [("/on?x=1", "PyCapsule GET /on?x=1 HTTP/1.1"), ("/off", "none"), ("/daemon", "none")] {
+        let mark = apache.log_mark();
+        let resp = apache.get(path);
+        apache.assert_status(&resp, 200, mark);
+        assert_eq!(resp.text(), want, "{path}");
+    }
+}

@@ -94,7 +94,10 @@ fn handle(req: Request) -> i32 {
     match target {
         None => {
             let case_sensitive = server.cfg.case_sensitivity.unwrap_or(true);
-            let call = WsgiCall::from_vars(vars, flags, Some(req.file_mtime()), case_sensitive);
+            let mut call = WsgiCall::from_vars(vars, flags, Some(req.file_mtime()), case_sensitive);
+            if dir.pass_apache_request == Some(true) {
+                call.apache_request = Some(req.raw() as usize);
+            }
             match call::run(call, Box::new(ApacheIo::new(req))) {
                 Outcome::Sent => ffi::OK as i32,
                 Outcome::Failed(code) => code as i32,

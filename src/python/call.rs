@@ -27,6 +27,9 @@ pub struct WsgiCall {
     /// CGI-style variables, as bytes, in the order the server gave them.
     pub vars: environ::Vars,
     pub flags: EnvironFlags,
+    /// `WSGIPassApacheRequest On` in embedded mode: the `request_rec`'s
+    /// address, given to the application as `environ['apache.request_rec']`.
+    pub apache_request: Option<usize>,
 }
 
 impl WsgiCall {
@@ -61,6 +64,7 @@ impl WsgiCall {
             callable,
             vars,
             flags,
+            apache_request: None,
         }
     }
 }
@@ -313,6 +317,18 @@ fn call_application<'py>(
     environ::set(&environ, b"wsgi.input", Bound::new(py, Input::new(io.clone(), declared, state.clone()))?)?;
     environ::set(&environ, b"wsgi.errors", errors)?;
     environ::set(&environ, b"wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+    if let Some(r) = call.apache_request {
+        // SAFETY: a capsule holding the address, with no name or
+        // destructor, as mod_wsgi makes it; only C code that knows Apache
+        // reads it, during the request.
+        let capsule = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                pyo3::ffi::PyCapsule_New(r as *mut std::ffi::c_void, std::ptr::null(), None),
+            )?
+        };
+        environ::set(&environ, b"apache.request_rec", capsule)?;
+    }
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
     app.call1((environ, start))
 }

@@ -52,7 +52,7 @@ const command_rec wsgi_shim_commands[] = {
     DIRECTIVE("WSGIGroupAuthoritative", OR_AUTHCFG, "Enable/Disable as being authoritative on groups."),
     DIRECTIVE("WSGIHandlerScript", ACCESS_CONF | RSRC_CONF, "Location of WSGI handler script file."),
     DIRECTIVE("WSGIDispatchScript", ACCESS_CONF | RSRC_CONF, "Location of WSGI dispatch script."),
-    DIRECTIVE("WSGIPassApacheRequest", ACCESS_CONF | RSRC_CONF, "Enable/Disable Apache request object."),
+    DIRECTIVE("WSGIPassApacheRequest", OR_FILEINFO, "Enable/Disable Apache request object."),
     DIRECTIVE("WSGIServerMetrics", RSRC_CONF, "Enable/Disable access to server metrics."),
     DIRECTIVE("WSGINewRelicConfigFile", RSRC_CONF, "New Relic agent configuration file (no effect here)."),
     DIRECTIVE("WSGINewRelicEnvironment", RSRC_CONF, "New Relic agent environment (no effect here)."),

@@ -116,20 +116,16 @@ fn contexts_are_enforced() {
         assert!(e.contains("cannot occur within <Directory>, <Location> or <Files>"), "{e}");
         assert!(run(name, sample(name), Context::HtAccess).is_err());
     }
-    for name in [
-        "WSGIRestrictProcess",
-        "WSGIProcessGroup",
-        "WSGIApplicationGroup",
-        "WSGIHandlerScript",
-        "WSGIDispatchScript",
-        "WSGIPassApacheRequest",
-    ] {
+    for name in
+        ["WSGIRestrictProcess", "WSGIProcessGroup", "WSGIApplicationGroup", "WSGIHandlerScript", "WSGIDispatchScript"]
+    {
         assert!(run(name, sample(name), Context::VirtualHost).is_ok(), "{name}");
         assert!(run(name, sample(name), Context::Directory).is_ok(), "{name}");
         let e = run(name, sample(name), Context::HtAccess).unwrap_err();
         assert!(e.contains("not allowed in .htaccess files"), "{e}");
     }
     for name in [
+        "WSGIPassApacheRequest",
         "WSGICallableObject",
         "WSGIPassAuthorization",
         "WSGIScriptReloading",
