@@ -20,7 +20,6 @@ fn moot_directives_load_and_are_named_at_start_up() {
              response-buffer-size=131072 response-socket-timeout=10\n\
              WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent\n\
              <Location /hello>\n    WSGIReloadMechanism Process\n</Location>\n\
-             WSGIHandlerScript my-handler {root}/scripts/hello.wsgi\n\
              WSGIDispatchScript {root}/scripts/hello.wsgi",
         )
         .start();
@@ -37,7 +36,6 @@ fn moot_directives_load_and_are_named_at_start_up() {
         ("wsgi:info", "response-buffer-size= of WSGIDaemonProcess agent has no effect"),
         ("wsgi:warn", "response-socket-timeout= of WSGIDaemonProcess agent is not implemented yet"),
         ("wsgi:info", "WSGIReloadMechanism has no effect"),
-        ("wsgi:warn", "WSGIHandlerScript is accepted but not implemented yet"),
         ("wsgi:warn", "WSGIDispatchScript is accepted but not implemented yet"),
     ] {
         let lines: Vec<&str> = log.lines().filter(|l| l.contains(name)).collect();

@@ -412,3 +412,42 @@ def application(environ, start_response):
         assert_eq!(resp.text(), want, "{path}");
     }
 }
+
+/// `WSGIHandlerScript NAME PATH [options]`: Apache's handler NAME (from
+/// AddHandler or SetHandler) is served by PATH's `handle_request`, in the
+/// process group its options name, with `mod_wsgi.handler_script` set.
+#[test]
+fn handler_script_serves_a_named_handler() {
+    const HANDLER: &str = r#"import os
+def handle_request(environ, start_response):
+    body = '%s|%s|%s|%s' % (os.path.basename(environ['SCRIPT_FILENAME']),
+                            os.path.basename(environ['mod_wsgi.handler_script']),
+                            environ['mod_wsgi.process_group'], environ['mod_wsgi.application_group'])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [body.encode()]
+"#;
+    let apache = ApacheBuilder::new()
+        .embedded_only()
+        .file("handlers/resource.wsgi", HANDLER)
+        .file("htdocs/page.myext", "the resource\n")
+        .conf(
+            "WSGIDaemonProcess handlers\n\
+             WSGIHandlerScript wsgi-resource {root}/handlers/resource.wsgi\n\
+             WSGIHandlerScript wsgi-daemon {root}/handlers/resource.wsgi process-group=handlers application-group=%{GLOBAL}\n\
+             AddHandler wsgi-resource .myext\n\
+             <Location /virtual>\n    SetHandler wsgi-daemon\n</Location>",
+        )
+        .start();
+    let port = apache.port();
+    for (path, want) in [
+        // The file the handler is set on, in an Apache child, in the
+        // default (%{RESOURCE}) group; the same on Debian's mod_wsgi.
+        ("/page.myext", format!("page.myext|resource.wsgi||127.0.0.1:{port}|/page.myext")),
+        ("/virtual/anything", "virtual|resource.wsgi|handlers|".to_string()),
+    ] {
+        let mark = apache.log_mark();
+        let resp = apache.get(path);
+        apache.assert_status(&resp, 200, mark);
+        assert_eq!(resp.text(), want, "{path}");
+    }
+}

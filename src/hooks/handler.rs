@@ -34,17 +34,42 @@ fn refuse(req: Request, status: u32, msg: &str) -> i32 {
     status as i32
 }
 
+/// `WSGIHandlerScript` for the request's handler: the script and its
+/// options go in the request's notes, as a WSGIScriptAlias's do.
+fn take_handler_script(req: Request, handler: &str) -> bool {
+    // SAFETY: the per-dir record for this request was built by our merge.
+    let dir = unsafe { &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config) };
+    let Some(script) = dir.handler_scripts.get(handler) else { return false };
+    let notes = req.notes();
+    notes.set(notes::HANDLER_SCRIPT, &script.path);
+    notes.set(notes::CALLABLE_OBJECT, "handle_request");
+    if let Some(g) = &script.process_group {
+        notes.set(notes::PROCESS_GROUP, &g.to_string());
+    }
+    if let Some(g) = &script.application_group {
+        notes.set(notes::APPLICATION_GROUP, &g.to_string());
+    }
+    if let Some(p) = script.pass_authorization {
+        notes.set(notes::PASS_AUTHORIZATION, if p { "1" } else { "0" });
+    }
+    true
+}
+
 fn handle(req: Request) -> i32 {
     let Some(h) = req.handler() else { return ffi::DECLINED };
-    if !is_ours(&h) {
+    // A handler script serves whatever the handler is set on (a file need
+    // not exist, nor ExecCGI be on), as in mod_wsgi.
+    let handler_script = !is_ours(&h) && take_handler_script(req, &h);
+    if !is_ours(&h) && !handler_script {
         return ffi::DECLINED;
     }
     let filename = req.filename();
-    let aliased = req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script");
+    let aliased = handler_script || req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script");
     if !aliased && !req.exec_cgi_allowed() {
         return refuse(req, ffi::HTTP_FORBIDDEN, &format!("Options ExecCGI is off in this directory: {filename}"));
     }
     match req.file_kind() {
+        _ if handler_script => {}
         FileKind::Regular => {}
         FileKind::Directory => {
             return refuse(
@@ -94,7 +119,8 @@ fn handle(req: Request) -> i32 {
     match target {
         None => {
             let case_sensitive = server.cfg.case_sensitivity.unwrap_or(true);
-            let mut call = WsgiCall::from_vars(vars, flags, Some(req.file_mtime()), case_sensitive);
+            let mtime = (!handler_script).then(|| req.file_mtime());
+            let mut call = WsgiCall::from_vars(vars, flags, mtime, case_sensitive);
             if dir.pass_apache_request == Some(true) {
                 call.apache_request = Some(req.raw() as usize);
             }
@@ -292,7 +318,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
 fn request_facts(req: Request, dir: &DirConfig, set: &dyn Fn(&'static CStr, &str)) {
     let flag = |on: Option<bool>| if on == Some(true) { "1" } else { "0" };
     let (listen_host, listen_port) = req.listener();
-    set(c"mod_wsgi.handler_script", "");
+    set(c"mod_wsgi.handler_script", &req.note(notes::HANDLER_SCRIPT).unwrap_or_default());
     set(c"mod_wsgi.listener_host", &listen_host);
     set(c"mod_wsgi.listener_port", &listen_port.to_string());
     set(c"mod_wsgi.enable_sendfile", flag(dir.enable_sendfile));

@@ -17,6 +17,8 @@ pub mod notes {
     pub const APPLICATION_GROUP: &str = "mod_wsgi.application_group";
     pub const CALLABLE_OBJECT: &str = "mod_wsgi.callable_object";
     pub const PASS_AUTHORIZATION: &str = "mod_wsgi.pass_authorization";
+    /// `WSGIHandlerScript`: the script serving the request's handler.
+    pub const HANDLER_SCRIPT: &str = "mod_wsgi.handler_script";
 }
 
 pub extern "C" fn translate_name(r: *mut ffi::request_rec) -> i32 {

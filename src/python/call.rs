@@ -39,15 +39,17 @@ impl WsgiCall {
     /// `mtime` is the script's modification time in microseconds, when the
     /// caller already knows it; otherwise the file is asked.
     pub fn from_vars(vars: environ::Vars, flags: EnvironFlags, mtime: Option<i64>, case_sensitive: bool) -> Self {
-        let [script_path, process_group, application_group, callable, reload] = vars.get_many([
+        let [script_path, handler_script, process_group, application_group, callable, reload] = vars.get_many([
             b"SCRIPT_FILENAME",
+            b"mod_wsgi.handler_script",
             b"mod_wsgi.process_group",
             b"mod_wsgi.application_group",
             b"mod_wsgi.callable_object",
             b"mod_wsgi.script_reloading",
         ]);
         let text = |v: Option<&[u8]>| v.map(wsgi_core::text::lossy);
-        let script_path = text(script_path).unwrap_or_default();
+        // A WSGIHandlerScript serves the request in place of the file.
+        let script_path = text(handler_script.filter(|h| !h.is_empty()).or(script_path)).unwrap_or_default();
         let process_group = text(process_group).unwrap_or_default();
         let application_group = text(application_group).unwrap_or_default();
         let callable = text(callable).unwrap_or_else(|| "application".into());
