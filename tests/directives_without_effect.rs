@@ -19,8 +19,7 @@ fn moot_directives_load_and_are_named_at_start_up() {
              WSGIDaemonProcess agent newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging \
              response-buffer-size=131072 response-socket-timeout=10\n\
              WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent\n\
-             <Location /hello>\n    WSGIReloadMechanism Process\n</Location>\n\
-             WSGIDispatchScript {root}/scripts/hello.wsgi",
+             <Location /hello>\n    WSGIReloadMechanism Process\n</Location>",
         )
         .start();
     let mark = apache.log_mark();
@@ -36,7 +35,6 @@ fn moot_directives_load_and_are_named_at_start_up() {
         ("wsgi:info", "response-buffer-size= of WSGIDaemonProcess agent has no effect"),
         ("wsgi:warn", "response-socket-timeout= of WSGIDaemonProcess agent is not implemented yet"),
         ("wsgi:info", "WSGIReloadMechanism has no effect"),
-        ("wsgi:warn", "WSGIDispatchScript is accepted but not implemented yet"),
     ] {
         let lines: Vec<&str> = log.lines().filter(|l| l.contains(name)).collect();
         assert_eq!(lines.len(), 1, "{name}: once at start-up:\n{log}");

@@ -451,3 +451,54 @@ def handle_request(environ, start_response):
         assert_eq!(resp.text(), want, "{path}");
     }
 }
+
+/// `WSGIDispatchScript`: its `process_group`, `application_group` and
+/// `callable_object` functions (each optional, `None` keeps the configured
+/// choice) decide per request where the application runs.
+#[test]
+fn dispatch_script_chooses_group_interpreter_and_callable_per_request() {
+    const DISPATCH: &str = r#"def process_group(environ):
+    if environ['REQUEST_URI'].startswith('/app/admin'):
+        return 'admin'
+    return None
+
+def application_group(environ):
+    if 'global' in environ.get('QUERY_STRING', ''):
+        return '%{GLOBAL}'
+    return None
+
+def callable_object(environ):
+    return 'other' if environ['REQUEST_URI'].endswith('/other') else None
+"#;
+    const APP: &str = r#"def answer(name):
+    def app(environ, start_response):
+        body = '%s|%s|%s' % (name, environ['mod_wsgi.process_group'], environ['mod_wsgi.application_group'])
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [body.encode()]
+    return app
+application = answer('application')
+other = answer('other')
+"#;
+    let apache = ApacheBuilder::new()
+        .embedded_only()
+        .file("scripts/app.wsgi", APP)
+        .file("scripts/dispatch.py", DISPATCH)
+        .conf(
+            "WSGIDaemonProcess admin\n\
+             WSGIScriptAlias /app {root}/scripts/app.wsgi\n\
+             WSGIDispatchScript {root}/scripts/dispatch.py",
+        )
+        .start();
+    let port = apache.port();
+    for (path, want) in [
+        ("/app/page", format!("application||127.0.0.1:{port}|/app")),
+        ("/app/admin", format!("application|admin|127.0.0.1:{port}|/app")),
+        ("/app/admin?global", "application|admin|".to_string()),
+        ("/app/other", format!("other||127.0.0.1:{port}|/app")),
+    ] {
+        let mark = apache.log_mark();
+        let resp = apache.get(path);
+        apache.assert_status(&resp, 200, mark);
+        assert_eq!(resp.text(), want, "{path}");
+    }
+}

@@ -54,7 +54,7 @@ fn error(req: Request, msg: &str) {
 }
 
 /// This request's per-directory settings.
-fn dir_config<'a>(req: Request) -> &'a DirConfig {
+pub(super) fn dir_config<'a>(req: Request) -> &'a DirConfig {
     // SAFETY: the request's per-dir vector holds the record made by our
     // create/merge_dir_config; it lives as long as the request.
     unsafe { &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config) }
@@ -83,7 +83,7 @@ fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, question: Quest
 }
 
 /// Asks `question` of `file`; `None` when the script gave no answer (logged).
-fn run(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
+pub(super) fn run(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
     let call = script_call(req, dir, file, question);
     script::call(&call, Box::new(LogOnlyIo::new(req))).ok()
 }

@@ -63,6 +63,9 @@ fn handle(req: Request) -> i32 {
     if !is_ours(&h) && !handler_script {
         return ffi::DECLINED;
     }
+    if let Err(status) = super::dispatch::apply(req) {
+        return status;
+    }
     let filename = req.filename();
     let aliased = handler_script || req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script");
     if !aliased && !req.exec_cgi_allowed() {

@@ -33,6 +33,10 @@ pub enum Question {
     GetRealmHash { user: Vec<u8>, realm: Vec<u8> },
     /// `groups_for_user(environ, user)`.
     GroupsForUser { user: Vec<u8> },
+    /// `WSGIDispatchScript`'s `process_group(environ)`,
+    /// `application_group(environ)` or `callable_object(environ)`; each is
+    /// optional.
+    Dispatch(&'static str),
 }
 
 impl Question {
@@ -42,6 +46,7 @@ impl Question {
             Question::CheckPassword { .. } => "check_password",
             Question::GetRealmHash { .. } => "get_realm_hash",
             Question::GroupsForUser { .. } => "groups_for_user",
+            Question::Dispatch(function) => function,
         }
     }
 
@@ -51,6 +56,7 @@ impl Question {
             Question::AllowAccess { .. } => "host access",
             Question::CheckPassword { .. } | Question::GetRealmHash { .. } => "user authentication",
             Question::GroupsForUser { .. } => "group authentication",
+            Question::Dispatch(_) => "dispatch",
         }
     }
 
@@ -61,6 +67,7 @@ impl Question {
             Question::CheckPassword { .. } => "'Basic' auth provider",
             Question::GetRealmHash { .. } => "'Digest' auth provider",
             Question::GroupsForUser { .. } => "group provider",
+            Question::Dispatch(_) => "dispatch function",
         }
     }
 
@@ -71,6 +78,7 @@ impl Question {
             Question::CheckPassword { .. } => "True, False, None or the user name as a non-empty str",
             Question::GetRealmHash { .. } => "None or the MD5 hex digest of 'user:realm:password' as str or bytes",
             Question::GroupsForUser { .. } => "an iterable of group names, each a str or bytes",
+            Question::Dispatch(_) => "None or a str",
         }
     }
 }
@@ -106,6 +114,8 @@ pub enum Answer {
     /// The MD5 hex digest, or `None` for no such user.
     RealmHash(Option<Vec<u8>>),
     Groups(Vec<Vec<u8>>),
+    /// A dispatch function's choice; `None`: leave the request's own.
+    Name(Option<String>),
 }
 
 /// Why a script gave no answer. Each is logged (once, naming the script and
@@ -206,6 +216,9 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
         }
     };
     let Ok(func) = module.getattr(function) else {
+        if matches!(c.question, Question::Dispatch(_)) {
+            return Ok(Answer::Name(None));
+        }
         let e = AuthError::NoFunction {
             role: c.question.role(),
             provides: c.question.provides(),
@@ -261,6 +274,7 @@ fn invoke<'py>(
         Question::CheckPassword { user, password } => func.call1((env, latin1(py, user)?, latin1(py, password)?)),
         Question::GetRealmHash { user, realm } => func.call1((env, latin1(py, user)?, latin1(py, realm)?)),
         Question::GroupsForUser { user } => func.call1((env, latin1(py, user)?)),
+        Question::Dispatch(_) => func.call1((env,)),
     }
 }
 
@@ -344,6 +358,13 @@ fn answer(question: &Question, result: &Bound<'_, PyAny>) -> Result<Answer, Bad>
                 }
             }
             Ok(Answer::Groups(groups))
+        }
+        Question::Dispatch(_) => {
+            if result.is_none() {
+                return Ok(Answer::Name(None));
+            }
+            let Ok(s) = result.cast::<PyString>() else { return Err(Bad::Type(a_value_of_type(result))) };
+            Ok(Answer::Name(Some(s.to_str().map_err(Bad::Raised)?.to_string())))
         }
     }
 }

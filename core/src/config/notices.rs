@@ -31,9 +31,6 @@ pub fn directive_notice(name: &str) -> Option<Notice> {
             "WSGIReloadMechanism has no effect: as in mod_wsgi 3 and later, a changed script is reloaded \
              as a module in embedded mode and restarts the process in daemon mode",
         )),
-        "WSGIDispatchScript" => Some(warning(format!(
-            "{name} is accepted but not implemented yet: it has no effect (see docs/directives.md)"
-        ))),
         _ => None,
     }
 }
@@ -92,8 +89,6 @@ mod tests {
     #[test]
     fn per_directory_directives_without_effect_are_named() {
         assert!(directive_notice("WSGIReloadMechanism").is_some_and(|n| !n.warning));
-        let name = "WSGIDispatchScript";
-        assert!(directive_notice(name).is_some_and(|n| n.warning && n.text.starts_with(name)), "{name}");
         assert_eq!(directive_notice("WSGIScriptAlias"), None);
     }
 
