@@ -165,8 +165,10 @@ pub extern "C" fn wsgi_rs_directive(
         if let Err(e) = checked {
             return crate::apache::cstr::pstrdup(cmd.pool, &e.to_string());
         }
-        // Logged by post_config, once the error log is open.
-        if let Some(mut notice) = config::directive_notice(&name) {
+        // Logged by post_config, once the error log is open. Not from a
+        // .htaccess file: it is read while requests are served, when the
+        // server's record is shared and must not change.
+        if let Some(mut notice) = config::directive_notice(&name).filter(|_| context_of(cmd) != Context::HtAccess) {
             notice.text = format!("{} ({})", notice.text, where_written(cmd));
             record.cfg.notices.push(notice);
         }

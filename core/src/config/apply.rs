@@ -177,8 +177,12 @@ pub fn apply(
                 "WSGIAuthUserScript" => dir.auth_user_script = script,
                 _ => dir.auth_group_script = script,
             }
-            // They run in Apache children, whatever WSGIRestrictEmbedded says.
-            server.auth_scripts = true;
+            // They run in Apache children, whatever WSGIRestrictEmbedded
+            // says. A .htaccess file is read while requests are served:
+            // the server's record is shared then and must not change.
+            if ctx != Context::HtAccess {
+                server.auth_scripts = true;
+            }
         }
         "WSGIGroupAuthoritative" => dir.group_authoritative = Some(flag()?),
         _ => {

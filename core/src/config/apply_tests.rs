@@ -367,3 +367,15 @@ fn handler_scripts_replace_by_name_within_a_section() {
     assert_eq!(dir.handler_scripts.len(), 2);
     assert_eq!(dir.handler_scripts["h"].path, "/two.wsgi");
 }
+
+#[test]
+fn a_htaccess_file_never_changes_the_server_record() {
+    // Read while requests are served, when the server's record is shared.
+    let mut server = ServerConfig::default();
+    let mut dir = DirConfig::default();
+    apply("WSGIAccessScript", "/srv/access.py", Context::HtAccess, &mut server, &mut dir).unwrap();
+    assert!(dir.access_script.is_some());
+    assert_eq!(server, ServerConfig::default());
+    apply("WSGIAccessScript", "/srv/access.py", Context::Directory, &mut server, &mut dir).unwrap();
+    assert!(server.auth_scripts, "a section's script needs Python in Apache children");
+}
