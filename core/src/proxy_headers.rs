@@ -104,9 +104,8 @@ pub fn apply(vars: &mut Vars, headers: &[String], proxies: Option<&[TrustedProxy
         used[category as usize] = Some(name);
         rewrite(vars, name, kind, &value, proxies);
     }
-    let strip = |n: &[u8]| {
-        known(n).is_some_and(|(_, c, _)| named_categories[c as usize] && used[c as usize] != Some(n))
-    };
+    let strip =
+        |n: &[u8]| known(n).is_some_and(|(_, c, _)| named_categories[c as usize] && used[c as usize] != Some(n));
     if vars.iter().any(|(n, _)| strip(n)) {
         vars.retain(|n, _| !strip(n));
     }

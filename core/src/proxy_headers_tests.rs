@@ -41,17 +41,26 @@ fn forwarded_for_is_walked_from_the_right_past_trusted_proxies() {
     let list = ["10.0.0.0/8"];
     assert_eq!(client("10.0.0.1", "1.2.3.4", &list), ("1.2.3.4".into(), Some("1.2.3.4".into())));
     // A spoofed entry to the left of the real client is cut off.
-    assert_eq!(client("10.0.0.1", "6.6.6.6, 1.2.3.4, 10.0.0.9", &list), ("1.2.3.4".into(), Some("1.2.3.4, 10.0.0.9".into())));
+    assert_eq!(
+        client("10.0.0.1", "6.6.6.6, 1.2.3.4, 10.0.0.9", &list),
+        ("1.2.3.4".into(), Some("1.2.3.4, 10.0.0.9".into()))
+    );
     // Every entry trusted: the leftmost one.
     assert_eq!(client("10.0.0.1", "10.0.0.3,10.0.0.2", &list), ("10.0.0.3".into(), Some("10.0.0.3, 10.0.0.2".into())));
     // IPv6 clients and proxies.
-    assert_eq!(client("fd00::1", "2001:db8::7, fd00::2", &["fd00::/8"]), ("2001:db8::7".into(), Some("2001:db8::7, fd00::2".into())));
+    assert_eq!(
+        client("fd00::1", "2001:db8::7, fd00::2", &["fd00::/8"]),
+        ("2001:db8::7".into(), Some("2001:db8::7, fd00::2".into()))
+    );
 }
 
 #[test]
 fn empty_entries_and_stray_commas_are_skipped() {
     let list = ["10.0.0.0/8"];
-    assert_eq!(client("10.0.0.1", ",1.2.3.4,, 10.0.0.2 ,", &list), ("1.2.3.4".into(), Some("1.2.3.4, 10.0.0.2".into())));
+    assert_eq!(
+        client("10.0.0.1", ",1.2.3.4,, 10.0.0.2 ,", &list),
+        ("1.2.3.4".into(), Some("1.2.3.4, 10.0.0.2".into()))
+    );
     // Nothing but commas: nothing to use, REMOTE_ADDR stays the peer's.
     assert_eq!(client("10.0.0.1", " , ,", &list), ("10.0.0.1".into(), Some(" , ,".into())));
     let v = run("10.0.0.1", &[(XFF, ", 1.2.3.4, 5.6.7.8")], &["X-Forwarded-For"], None);
@@ -103,7 +112,14 @@ fn an_untrusted_peer_loses_every_header_of_the_named_categories() {
         ("HTTP_X_SCRIPT_NAME", "/evil"),
         ("HTTP_X_OTHER", "kept"),
     ];
-    let named = ["X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Script-Name"];
+    let named = [
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "X-Forwarded-Server",
+        "X-Forwarded-Port",
+        "X-Forwarded-Proto",
+        "X-Script-Name",
+    ];
     let v = run("192.0.2.1", &all, &named, Some(&["10.0.0.0/8"]));
     let names: Vec<String> = v.iter().map(|(n, _)| String::from_utf8_lossy(n).into_owned()).collect();
     assert_eq!(names, ["REMOTE_ADDR", "HTTP_HOST", "SCRIPT_NAME", "HTTP_X_OTHER"]);
@@ -111,7 +127,9 @@ fn an_untrusted_peer_loses_every_header_of_the_named_categories() {
     assert_eq!(get(&v, "HTTP_HOST").as_deref(), Some("backend:8080"));
     // Only named categories are touched.
     let v = run("192.0.2.1", &all, &["X-Real-IP"], Some(&["10.0.0.0/8"]));
-    assert!(get(&v, "HTTP_X_FORWARDED_HOST").is_some() && get(&v, XFF).is_none() && get(&v, "HTTP_X_CLIENT_IP").is_none());
+    assert!(
+        get(&v, "HTTP_X_FORWARDED_HOST").is_some() && get(&v, XFF).is_none() && get(&v, "HTTP_X_CLIENT_IP").is_none()
+    );
     // A peer that is not an address at all is not trusted.
     let v = run("unix", &all, &["X-Real-IP"], Some(&["10.0.0.0/8"]));
     assert_eq!(get(&v, "REMOTE_ADDR").as_deref(), Some("unix"));
@@ -151,7 +169,8 @@ fn host_server_port_and_script_name() {
     assert_eq!(get(&v, "SCRIPT_NAME").as_deref(), Some("/prefix"));
     assert_eq!(get(&v, "mod_wsgi.mount_point").as_deref(), Some("/prefix"));
     for bad in ["0", "65536", "80x", "-1", " 80", ""] {
-        let v = run("10.0.0.1", &[("SERVER_PORT", "8080"), ("HTTP_X_FORWARDED_PORT", bad)], &["X-Forwarded-Port"], None);
+        let v =
+            run("10.0.0.1", &[("SERVER_PORT", "8080"), ("HTTP_X_FORWARDED_PORT", bad)], &["X-Forwarded-Port"], None);
         assert_eq!(get(&v, "SERVER_PORT").as_deref(), Some("8080"), "{bad:?}");
     }
 }

@@ -69,6 +69,7 @@
 //!   and its parser `environ`) and `simple_app` for one-line variations.
 //! - `process`: /proc inspection and signals by pid.
 //! - `load`: bounded keep-alive clients in the background, for fault tests.
+//! - `tls`: a self-signed certificate made by the test.
 
 #![allow(dead_code)]
 
@@ -78,6 +79,7 @@ pub mod daemon;
 pub mod http;
 pub mod load;
 pub mod process;
+pub mod tls;
 pub mod venv;
 
 #[allow(unused_imports)]

@@ -38,6 +38,10 @@ impl TrustedProxy {
         };
         if addr.contains(':') {
             let network: Ipv6Addr = addr.parse().ok()?;
+            // APR refuses IPv4-mapped networks: they could never match.
+            if network.to_ipv4_mapped().is_some() {
+                return None;
+            }
             let bits = match mask {
                 None => 128,
                 Some(m) => prefix_bits(m, 128)?,
@@ -172,6 +176,8 @@ mod tests {
             "1.2.3.4/",
             "1.2.3.256",
             "::1/64/2",
+            "::ffff:127.0.0.0/104",
+            "::ffff:10.0.0.1",
             "bogus",
         ] {
             assert!(TrustedProxy::parse(bad).is_none(), "{bad}");
@@ -194,6 +200,7 @@ mod tests {
         assert!(!p("10").contains(ip("::1")));
         assert!(p("10").contains(ip("::ffff:10.1.2.3")));
         assert!(!p("::/1").contains(ip("::ffff:10.1.2.3")));
+        assert!(p("::/1").contains(ip("::1")));
     }
 
     #[test]
