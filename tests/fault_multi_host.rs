@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::daemon::daemon_pids;
+use common::daemon::descends_from;
 use common::front::Front;
 use common::netns::Netns;
 use common::*;
@@ -136,6 +136,19 @@ impl Cluster {
     }
 }
 
+/// A host's daemon processes (mod_wsgi 4.9.4 pads the title with spaces
+/// and keeps the other arguments after it).
+fn daemon_pids(host: &Apache) -> Vec<i32> {
+    let parent = host.parent_pid();
+    let mut pids: Vec<i32> = process::all()
+        .into_iter()
+        .map(|s| s.pid)
+        .filter(|&p| process::cmdline(p).split_whitespace().next() == Some(TITLE) && descends_from(p, parent))
+        .collect();
+    pids.sort();
+    pids
+}
+
 /// The answering host's address, from the body's second line.
 fn host_of(body: &str) -> Option<String> {
     body.lines().nth(1)?.split_whitespace().next().map(String::from)
@@ -207,11 +220,11 @@ fn apache_hosts_behind_haproxy_spread_deploy_leave_rejoin_and_survive_a_kill() {
     std::thread::sleep(Duration::from_millis(500));
     let mut replaced = Vec::new();
     for (n, host) in cluster.hosts.iter().enumerate() {
-        let old: BTreeSet<i32> = daemon_pids(host, TITLE).into_iter().collect();
+        let old: BTreeSet<i32> = daemon_pids(host).into_iter().collect();
         let t = Instant::now();
         touch(&host.root().join("scripts/app.wsgi"));
         let fresh = wait_until(Duration::from_secs(15), || {
-            let now = daemon_pids(host, TITLE);
+            let now = daemon_pids(host);
             now.len() == 2 && now.iter().all(|p| !old.contains(p))
         });
         assert!(fresh, "host {}: daemons {old:?} not replaced after the touch:\n{}", n + 1, host.error_log());
@@ -251,7 +264,7 @@ fn apache_hosts_behind_haproxy_spread_deploy_leave_rejoin_and_survive_a_kill() {
     assert!(rejoined, "host 2 did not rejoin: {:?}\n{}", per_host(&samples), cluster.logs());
 
     // 4. kill -9 of host 3's daemon processes.
-    let victims = daemon_pids(&cluster.hosts[2], TITLE);
+    let victims = daemon_pids(&cluster.hosts[2]);
     assert_eq!(victims.len(), 2, "{}", cluster.hosts[2].error_log());
     let load = cluster.load(Duration::from_secs(5));
     sleep_until(&load, Duration::from_secs(2));

@@ -360,18 +360,18 @@ fn a_malformed_trusted_proxy_is_a_configtest_error_naming_it() {
 }
 
 /// Over TLS, a trusted `X-Forwarded-Proto: http` gives `http` (4.9.4 lets
-/// Apache's own TLS win), and `https` over plain HTTP gives `https`.
+/// Apache's own TLS win); `https`, or a value that is neither, `https`.
 #[test]
 fn a_trusted_scheme_header_wins_over_apache_s_own_tls() {
-    let builder = ApacheBuilder::new().embedded_only().file("scripts/env.wsgi", apps::ENVIRON).conf(&format!(
+    let builder = ApacheBuilder::new().embedded_only().file("scripts/env.wsgi", apps::ENVIRON).conf(
         "LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so\n\
              LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n\
-             SSLEngine on\nSSLCertificateFile {{root}}/tls/cert.pem\nSSLCertificateKeyFile {{root}}/tls/key.pem\n\
+             SSLEngine on\nSSLCertificateFile {root}/tls/cert.pem\nSSLCertificateKeyFile {root}/tls/key.pem\n\
              WSGIDaemonProcess tls threads=2\n\
-             WSGIScriptAlias /e {{root}}/scripts/env.wsgi\nWSGIScriptAlias /d {{root}}/scripts/env.wsgi\n\
+             WSGIScriptAlias /e {root}/scripts/env.wsgi\nWSGIScriptAlias /d {root}/scripts/env.wsgi\n\
              <Location /d>\nWSGIProcessGroup tls\n</Location>\n\
-             WSGITrustedProxyHeaders X-Forwarded-Proto\nWSGITrustedProxies 127.0.0.1"
-    ));
+             WSGITrustedProxyHeaders X-Forwarded-Proto\nWSGITrustedProxies 127.0.0.1",
+    );
     common::tls::self_signed(&builder.root().join("tls"), "127.0.0.1");
     let apache = builder.start();
     for mode in ["e", "d"] {

@@ -64,11 +64,6 @@ fn known(env_name: &[u8]) -> Option<(&'static [u8], Category, Kind)> {
     HEADERS.iter().copied().find(|(n, _, _)| *n == env_name)
 }
 
-/// Whether a header name in `WSGITrustedProxyHeaders` is one mod_wsgi acts on.
-pub fn is_known_header(header: &str) -> bool {
-    known(header_env_name(header).as_bytes()).is_some()
-}
-
 /// `text` as an IP address, or `None` (no name lookups).
 fn address(text: &[u8]) -> Option<IpAddr> {
     std::str::from_utf8(text).ok()?.parse().ok()
