@@ -757,7 +757,7 @@ fn keep_roots() -> bool {
 }
 
 /// A port nobody listens on now (the OS picks it; loopback only).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
