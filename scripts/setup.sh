@@ -9,6 +9,7 @@ packages=(
   python3.11 python3.11-dev python3.11-venv  # the libpython we link, venvs for tests
   libapache2-mod-wsgi-py3      # Debian's mod_wsgi, the reference we compare with
   curl wrk procps psmisc strace  # tests (strace checks sendfile use) and benchmarks
+  haproxy nginx openssl iproute2  # front-proxy and multi-host tests (their own configs, netns)
 )
 
 missing=()
@@ -22,8 +23,11 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The packages enable a system-wide Apache; ours are started with their own configs.
-  $SUDO service apache2 stop >/dev/null 2>&1 || true
+  # The packages enable system-wide services; ours are started with their own configs.
+  for service in apache2 haproxy nginx; do
+    $SUDO service "$service" stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d "$service" disable >/dev/null 2>&1 || true
+  done
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }

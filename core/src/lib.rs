@@ -11,6 +11,7 @@
 //! - [`protocol`]: the frames exchanged with daemon processes.
 //! - [`vars`]: a request's CGI-style variables, names and values apart.
 //! - [`paths`]: what mod_wsgi does to `SCRIPT_NAME` and `PATH_INFO`.
+//! - [`proxy_headers`]: trusted proxy headers applied to a request's variables.
 //! - [`text`]: bytes from the server as Rust text.
 
 pub mod alias;
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod names;
 pub mod paths;
 pub mod protocol;
+pub mod proxy_headers;
 pub mod supervision;
 pub mod text;
 pub mod vars;

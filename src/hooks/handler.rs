@@ -275,7 +275,6 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     let text = |k: &str| env.get(k).map(wsgi_core::text::lossy).unwrap_or_default();
     let script_name = text("SCRIPT_NAME");
     let port = text("SERVER_PORT");
-    let https = env.get("HTTPS").is_some_and(crate::python::environ::is_https);
 
     let app_group = match req.note(notes::APPLICATION_GROUP) {
         Some(t) => AppGroup::parse(&t),
@@ -311,10 +310,22 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     let forked = Request::mpm_query(ffi::AP_MPMQ_MAX_DAEMONS) > 1;
     let mut vars = env.entries();
     wsgi_core::paths::normalise(&mut vars);
+    apply_trusted_proxy_headers(&mut vars, dir);
+    // After the proxy headers: a trusted scheme header wins over Apache's TLS.
+    let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
     // SAFETY: a static string of the shim.
     let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
     vars.push(environ::APACHE_VERSION_KEY.as_bytes(), version.as_bytes());
     (vars, EnvironFlags { https, multithread: threaded, multiprocess: forked })
+}
+
+/// `WSGITrustedProxyHeaders` from `WSGITrustedProxies`, as mod_wsgi
+/// applies them: after `SCRIPT_NAME`/`PATH_INFO` are saved, before the
+/// variables go to the application (here or in a daemon, the same).
+fn apply_trusted_proxy_headers(vars: &mut Vars, dir: &DirConfig) {
+    if let Some(headers) = &dir.trusted_proxy_headers {
+        wsgi_core::proxy_headers::apply(vars, headers, dir.trusted_proxies.as_deref());
+    }
 }
 
 /// The rest of the `mod_wsgi.*` variables mod_wsgi 4.9 sets.

@@ -69,15 +69,21 @@
 //!   and its parser `environ`) and `simple_app` for one-line variations.
 //! - `process`: /proc inspection and signals by pid.
 //! - `load`: bounded keep-alive clients in the background, for fault tests.
+//! - `tls`: a self-signed certificate made by the test.
+//! - `front`: real HAProxy and nginx with the test's configuration, stopped by pid.
+//! - `netns`: network namespaces and veth links made by the test, deleted on drop.
 
 #![allow(dead_code)]
 
 pub mod apache;
 pub mod apps;
 pub mod daemon;
+pub mod front;
 pub mod http;
 pub mod load;
+pub mod netns;
 pub mod process;
+pub mod tls;
 pub mod venv;
 
 #[allow(unused_imports)]

@@ -79,13 +79,30 @@ pub struct Load {
 
 impl Load {
     pub fn start(port: u16, path: &str, clients: usize, limit: Duration, max_per_client: usize) -> Load {
+        Self::start_in(None, port, path, clients, limit, max_per_client)
+    }
+
+    /// Like `start`, with the clients inside network namespace `netns`
+    /// (connecting to 127.0.0.1:`port` there).
+    pub fn start_in(
+        netns: Option<&str>,
+        port: u16,
+        path: &str,
+        clients: usize,
+        limit: Duration,
+        max_per_client: usize,
+    ) -> Load {
         let start = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let threads = (0..clients)
             .map(|client| {
                 let (stop, in_flight, path) = (stop.clone(), in_flight.clone(), path.to_string());
+                let netns = netns.map(str::to_string);
                 std::thread::spawn(move || {
+                    if let Some(ns) = netns {
+                        crate::common::netns::enter(&ns);
+                    }
                     let mut samples = Vec::new();
                     let mut conn: Option<Conn> = None;
                     while !stop.load(Ordering::Relaxed) && start.elapsed() < limit && samples.len() < max_per_client {

@@ -13,8 +13,13 @@ pub struct TrustedProxy {
 }
 
 impl TrustedProxy {
-    /// Whether `addr` is inside this subnet (IPv4 and IPv6 never mix).
+    /// Whether `addr` is inside this subnet. IPv4 and IPv6 never mix, but
+    /// an IPv4-mapped IPv6 address is its IPv4 one (as `apr_ipsubnet_test`).
     pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = match addr {
+            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
         match (self.network, self.mask, addr) {
             (IpAddr::V4(n), IpAddr::V4(m), IpAddr::V4(a)) => u32::from(a) & u32::from(m) == u32::from(n) & u32::from(m),
             (IpAddr::V6(n), IpAddr::V6(m), IpAddr::V6(a)) => {
@@ -33,6 +38,10 @@ impl TrustedProxy {
         };
         if addr.contains(':') {
             let network: Ipv6Addr = addr.parse().ok()?;
+            // APR refuses IPv4-mapped networks: they could never match.
+            if network.to_ipv4_mapped().is_some() {
+                return None;
+            }
             let bits = match mask {
                 None => 128,
                 Some(m) => prefix_bits(m, 128)?,
@@ -167,6 +176,8 @@ mod tests {
             "1.2.3.4/",
             "1.2.3.256",
             "::1/64/2",
+            "::ffff:127.0.0.0/104",
+            "::ffff:10.0.0.1",
             "bogus",
         ] {
             assert!(TrustedProxy::parse(bad).is_none(), "{bad}");
@@ -187,6 +198,9 @@ mod tests {
         assert!(p("fe80::/10").contains(ip("fe80::1")));
         assert!(!p("fe80::/10").contains(ip("::1")));
         assert!(!p("10").contains(ip("::1")));
+        assert!(p("10").contains(ip("::ffff:10.1.2.3")));
+        assert!(!p("::/1").contains(ip("::ffff:10.1.2.3")));
+        assert!(p("::/1").contains(ip("::1")));
     }
 
     #[test]
