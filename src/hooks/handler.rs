@@ -63,7 +63,7 @@ fn handle(req: Request) -> i32 {
     if !is_ours(&h) && !handler_script {
         return ffi::DECLINED;
     }
-    if let Err(status) = super::dispatch::apply(req) {
+    if let Err(status) = super::dispatch_script::apply(req) {
         return status;
     }
     let filename = req.filename();

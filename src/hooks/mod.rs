@@ -5,7 +5,7 @@
 pub mod auth;
 pub mod child;
 pub mod config;
-pub mod dispatch;
+pub mod dispatch_script;
 pub mod handler;
 pub mod post_config;
 pub mod preloads;
