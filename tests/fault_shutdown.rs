@@ -11,6 +11,7 @@
 //! Each case prints its figures (requests, failures, seconds).
 
 mod common;
+mod faults;
 #[path = "common/lifecycle.rs"]
 mod lifecycle;
 
@@ -18,8 +19,8 @@ use std::fs;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::load::Load;
 use common::*;
+use faults::{Load, Sample};
 
 /// The cases load every CPU; one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -64,6 +65,12 @@ fn touch(apache: &Apache) {
     fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
 }
 
+/// What a load saw: (answers, failures described, pids that answered).
+fn outcome(samples: &[Sample]) -> (usize, Vec<String>, std::collections::BTreeSet<i32>) {
+    let failures = samples.iter().filter(|s| !s.ok()).map(Sample::describe).collect();
+    (samples.len(), failures, samples.iter().filter_map(Sample::pid).collect())
+}
+
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -87,7 +94,7 @@ fn touch_under_load(mode: AppMode, processes: u32) {
         .start();
     let old = lifecycle::wait_workers(&apache, group, processes as usize, Duration::from_secs(10));
     assert_eq!(old.len(), processes as usize, "{}", apache.error_log());
-    let load = Load::start(apache.port(), "/app", CLIENTS, Duration::from_secs(30));
+    let load = Load::start_retrying(apache.port(), "/app", CLIENTS, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(2));
     let touched = Instant::now();
     touch(&apache);
@@ -95,17 +102,15 @@ fn touch_under_load(mode: AppMode, processes: u32) {
     let gone = wait_until(Duration::from_secs(10), || old.iter().all(|&p| !process::alive(p)));
     let took = touched.elapsed();
     std::thread::sleep(Duration::from_secs(1));
-    let tally = load.stop();
+    let (answered, failures, pids) = outcome(&load.finish());
     eprintln!(
-        "touch, {mode:?}, processes={processes}: {} answered, {} failed, old processes gone after {took:.2?}, pids {:?}",
-        tally.answered,
-        tally.failures.len(),
-        tally.pids
+        "touch, {mode:?}, processes={processes}: {answered} answered, {} failed, old processes gone after {took:.2?}, pids {pids:?}",
+        failures.len()
     );
     let log = apache.error_log();
     assert!(gone, "old processes {old:?} still running {took:?} after the touch:\n{log}");
-    assert!(tally.failures.is_empty(), "failed requests: {:#?}\n{log}", tally.failures);
-    assert!(tally.answered > 50, "too few answers: {tally:?}");
+    assert!(failures.is_empty(), "failed requests: {failures:#?}\n{log}");
+    assert!(answered > 50, "too few answers: {answered}");
     if mode == AppMode::Atexit {
         for &p in &old {
             assert!(atexit_ran(&apache, p), "the exit function of {p} did not run:\n{log}");
@@ -177,7 +182,7 @@ fn graceful_under_load(mode: AppMode, group: &str) {
         .conf(&format!("WSGIScriptAlias /app {{root}}/{SCRIPT} application-group={group}"))
         .start();
     // Every child runs the application once before the restart.
-    let load = Load::start(apache.port(), "/app", CLIENTS, Duration::from_secs(30));
+    let load = Load::start_retrying(apache.port(), "/app", CLIENTS, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(2));
     let old = apache.child_pids();
     let restarted = Instant::now();
@@ -185,17 +190,16 @@ fn graceful_under_load(mode: AppMode, group: &str) {
     let gone = wait_until(Duration::from_secs(5), || old.iter().all(|&p| !process::alive(p)));
     let took = restarted.elapsed();
     std::thread::sleep(Duration::from_secs(1));
-    let tally = load.stop();
+    let (answered, failures, _) = outcome(&load.finish());
     eprintln!(
-        "graceful, {mode:?}, group {group:?}: {} answered, {} failed, old children gone after {took:.2?}",
-        tally.answered,
-        tally.failures.len()
+        "graceful, {mode:?}, group {group:?}: {answered} answered, {} failed, old children gone after {took:.2?}",
+        failures.len()
     );
     let log = apache.error_log();
     let left: Vec<i32> = old.iter().copied().filter(|&p| process::alive(p)).collect();
     assert!(gone, "old Apache children {left:?} still running {took:?} after graceful:\n{log}");
-    assert!(tally.failures.is_empty(), "failed requests: {:#?}\n{log}", tally.failures);
-    assert!(tally.answered > 50, "too few answers: {tally:?}");
+    assert!(failures.is_empty(), "failed requests: {failures:#?}\n{log}");
+    assert!(answered > 50, "too few answers: {answered}");
     if mode == AppMode::Atexit {
         let ran = old.iter().filter(|&&p| atexit_ran(&apache, p)).count();
         assert!(ran > 0, "no exit function ran in the old children {old:?}:\n{log}");

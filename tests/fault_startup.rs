@@ -14,7 +14,6 @@ mod lifecycle;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::load::pid_in;
 use common::*;
 
 const APP: &str = include_str!("apps/threading_app.wsgi");
@@ -42,7 +41,8 @@ fn concurrent_first_requests_do_not_retire_processes() {
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client panicked".into()))).collect()
     });
     let log = apache.error_log();
-    let pids: BTreeSet<i32> = answers.iter().filter_map(|a| a.as_ref().ok()).filter_map(pid_in).collect();
+    let pids: BTreeSet<i32> =
+        answers.iter().filter_map(|a| a.as_ref().ok()).filter_map(|r| r.text().trim().parse().ok()).collect();
     let failed: Vec<String> = answers
         .iter()
         .filter_map(|a| match a {

@@ -68,7 +68,6 @@
 //! - `apps`: WSGI applications used as fixtures (`HELLO_WORLD`, `ENVIRON`
 //!   and its parser `environ`) and `simple_app` for one-line variations.
 //! - `process`: /proc inspection and signals by pid.
-//! - `load`: bounded keep-alive clients in the background, for fault tests.
 //! - `tls`: a self-signed certificate made by the test.
 //! - `front`: real HAProxy and nginx with the test's configuration, stopped by pid.
 //! - `netns`: network namespaces and veth links made by the test, deleted on drop.
@@ -80,7 +79,6 @@ pub mod apps;
 pub mod daemon;
 pub mod front;
 pub mod http;
-pub mod load;
 pub mod netns;
 pub mod process;
 pub mod tls;

@@ -82,6 +82,15 @@ impl Load {
         Self::start_in(None, port, path, clients, limit, max_per_client)
     }
 
+    /// Like `start`, but a request that fails on a reused keep-alive
+    /// connection is sent again once on a new one, as browsers and HTTP
+    /// libraries do: a server may close an idle connection just as a
+    /// request is sent (Apache does on a graceful restart). Only what fails
+    /// again is recorded as failed.
+    pub fn start_retrying(port: u16, path: &str, clients: usize, limit: Duration) -> Load {
+        Self::spawn(None, port, path, clients, limit, usize::MAX, true)
+    }
+
     /// Like `start`, with the clients inside network namespace `netns`
     /// (connecting to 127.0.0.1:`port` there).
     pub fn start_in(
@@ -91,6 +100,18 @@ impl Load {
         clients: usize,
         limit: Duration,
         max_per_client: usize,
+    ) -> Load {
+        Self::spawn(netns, port, path, clients, limit, max_per_client, false)
+    }
+
+    fn spawn(
+        netns: Option<&str>,
+        port: u16,
+        path: &str,
+        clients: usize,
+        limit: Duration,
+        max_per_client: usize,
+        retry_stale: bool,
     ) -> Load {
         let start = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
@@ -108,10 +129,15 @@ impl Load {
                     while !stop.load(Ordering::Relaxed) && start.elapsed() < limit && samples.len() < max_per_client {
                         let sent = start.elapsed();
                         in_flight.fetch_add(1, Ordering::SeqCst);
-                        let result = match conn.take().map_or_else(|| Conn::open(port), Ok) {
+                        let reused = conn.is_some();
+                        let send = |c: Option<Conn>| match c.map_or_else(|| Conn::open(port), Ok) {
                             Ok(mut c) => c.try_request("GET", &path, &[], b"").map(|resp| (c, resp)),
                             Err(e) => Err(e),
                         };
+                        let mut result = send(conn.take());
+                        if result.is_err() && reused && retry_stale {
+                            result = send(None);
+                        }
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                         let done = start.elapsed();
                         let outcome = match result {
