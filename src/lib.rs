@@ -11,6 +11,7 @@
 //! - the pure logic (config parsing, names, header rules) is the `wsgi-core` crate in `core/`.
 
 mod apache;
+mod commands;
 mod daemon;
 mod ffi;
 mod hooks;

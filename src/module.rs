@@ -7,10 +7,6 @@
 use crate::ffi;
 use crate::hooks;
 
-unsafe extern "C" {
-    static wsgi_shim_commands: ffi::command_rec;
-}
-
 /// Apache derives the log tag (`wsgi`, as in `LogLevel wsgi:info`) from this name.
 const MODULE_NAME: &std::ffi::CStr = c"mod_wsgi.c";
 
@@ -30,8 +26,7 @@ pub static mut wsgi_module: ffi::module = ffi::module {
     merge_dir_config: Some(hooks::config::merge_dir_config),
     create_server_config: Some(hooks::config::create_server_config),
     merge_server_config: Some(hooks::config::merge_server_config),
-    // SAFETY: only the address of the C table is taken; Apache reads it.
-    cmds: &raw const wsgi_shim_commands,
+    cmds: crate::commands::COMMANDS.0.as_ptr(),
     register_hooks: Some(hooks::register),
     flags: 0,
 };

@@ -50,3 +50,19 @@ fn moot_directives_load_and_are_named_at_start_up() {
         }
     }
 }
+
+/// The command table comes from core's list: a directive written where it
+/// may not be is refused at configtest by Apache or by our own check, with
+/// the directive's name and the place.
+#[test]
+fn directives_outside_their_contexts_are_configtest_errors() {
+    for (conf, needle) in [
+        ("<Location /x>\n    WSGIPythonHome /usr\n</Location>", "WSGIPythonHome"),
+        ("<VirtualHost 127.0.0.1:1>\n    WSGIPythonHome /usr\n</VirtualHost>", "WSGIPythonHome"),
+        ("<Location /x>\n    WSGIDaemonProcess misplaced\n</Location>", "WSGIDaemonProcess"),
+    ] {
+        let (ok, out) = ApacheBuilder::new().conf(conf).configtest();
+        assert!(!ok, "{conf}: accepted:\n{out}");
+        assert!(out.contains(needle) && out.contains("httpd.conf"), "{conf}: {out}");
+    }
+}

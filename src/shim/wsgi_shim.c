@@ -1,64 +1,7 @@
-/* The parts of the module that only C can express: the AP_INIT_* command
- * table and helpers over APR's bucket macros. Everything else is in Rust. */
+/* The parts of the module that only C can express: helpers over APR's
+ * bucket macros. Everything else is in Rust (the command table is built
+ * from core's list of directives in src/commands.rs). */
 #include "wsgi_shim.h"
-
-/* Every directive is parsed by one Rust function, which reads the directive
- * name from cmd->cmd->name; see src/config_hooks.rs. */
-extern const char *wsgi_rs_directive(cmd_parms *cmd, void *mconfig, const char *args);
-
-#define DIRECTIVE(name, where, help) \
-    AP_INIT_RAW_ARGS(name, wsgi_rs_directive, NULL, where, help)
-
-const command_rec wsgi_shim_commands[] = {
-    DIRECTIVE("WSGIScriptAlias", RSRC_CONF, "Map location to target WSGI script file."),
-    DIRECTIVE("WSGIScriptAliasMatch", RSRC_CONF, "Map location pattern to target WSGI script file."),
-    DIRECTIVE("WSGIDaemonProcess", RSRC_CONF, "Specify details of daemon processes to start."),
-    DIRECTIVE("WSGISocketPrefix", RSRC_CONF, "Path prefix for the daemon process sockets."),
-    DIRECTIVE("WSGISocketRotation", RSRC_CONF, "Enable/Disable rotation of daemon process sockets."),
-    DIRECTIVE("WSGIAcceptMutex", RSRC_CONF, "Set accept mutex type for daemon processes."),
-    DIRECTIVE("WSGIVerboseDebugging", RSRC_CONF, "Enable/Disable verbose debugging messages."),
-    DIRECTIVE("WSGIDontWriteBytecode", RSRC_CONF, "Enable/Disable writing of byte code."),
-    DIRECTIVE("WSGIPythonWarnings", RSRC_CONF, "Control Python warning messages."),
-    DIRECTIVE("WSGIPythonOptimize", RSRC_CONF, "Set level of Python compiler optimisations."),
-    DIRECTIVE("WSGIPythonHome", RSRC_CONF, "Python prefix/exec_prefix absolute path names."),
-    DIRECTIVE("WSGIPythonPath", RSRC_CONF, "Python module search path."),
-    DIRECTIVE("WSGIPythonEggs", RSRC_CONF, "Python eggs cache directory."),
-    DIRECTIVE("WSGIPythonHashSeed", RSRC_CONF, "Python hash seed."),
-    DIRECTIVE("WSGIDestroyInterpreter", RSRC_CONF, "Enable/Disable destruction of Python interpreter."),
-    DIRECTIVE("WSGIRestrictEmbedded", RSRC_CONF, "Enable/Disable use of embedded mode."),
-    DIRECTIVE("WSGIRestrictStdin", RSRC_CONF, "Enable/Disable restrictions on use of STDIN."),
-    DIRECTIVE("WSGIRestrictStdout", RSRC_CONF, "Enable/Disable restrictions on use of STDOUT."),
-    DIRECTIVE("WSGIRestrictSignal", RSRC_CONF, "Enable/Disable restrictions on use of signal()."),
-    DIRECTIVE("WSGICaseSensitivity", RSRC_CONF, "Define whether file system is case sensitive."),
-    DIRECTIVE("WSGILazyInitialization", RSRC_CONF, "Enable/Disable lazy Python initialisation."),
-    DIRECTIVE("WSGIRestrictProcess", ACCESS_CONF | RSRC_CONF, "Limit selectable WSGI process groups."),
-    DIRECTIVE("WSGIProcessGroup", ACCESS_CONF | RSRC_CONF, "Name of the WSGI process group."),
-    DIRECTIVE("WSGIApplicationGroup", ACCESS_CONF | RSRC_CONF, "Application interpreter group."),
-    DIRECTIVE("WSGICallableObject", OR_FILEINFO, "Name of entry point in WSGI script file."),
-    DIRECTIVE("WSGIImportScript", RSRC_CONF, "Location of WSGI import script."),
-    DIRECTIVE("WSGIPassAuthorization", OR_FILEINFO, "Enable/Disable WSGI authorization."),
-    DIRECTIVE("WSGIScriptReloading", OR_FILEINFO, "Enable/Disable script reloading mechanism."),
-    DIRECTIVE("WSGIReloadMechanism", OR_FILEINFO, "Reload mechanism used when script changes."),
-    DIRECTIVE("WSGIErrorOverride", OR_FILEINFO, "Enable/Disable overriding of error pages."),
-    DIRECTIVE("WSGIChunkedRequest", OR_FILEINFO, "Enable/Disable support for chunked requests."),
-    DIRECTIVE("WSGIMapHEADToGET", OR_FILEINFO, "Enable/Disable mapping of HEAD to GET."),
-    DIRECTIVE("WSGIIgnoreActivity", OR_FILEINFO, "Enable/Disable reset of inactivity timeout."),
-    DIRECTIVE("WSGITrustedProxyHeaders", OR_FILEINFO, "Specify a list of trusted proxy headers."),
-    DIRECTIVE("WSGITrustedProxies", OR_FILEINFO, "Specify a list of trusted proxies."),
-    DIRECTIVE("WSGIEnableSendfile", OR_FILEINFO, "Enable/Disable support for kernel sendfile."),
-    DIRECTIVE("WSGIAccessScript", OR_AUTHCFG, "Location of WSGI host access script file."),
-    DIRECTIVE("WSGIAuthUserScript", OR_AUTHCFG, "Location of WSGI user auth script file."),
-    DIRECTIVE("WSGIAuthGroupScript", OR_AUTHCFG, "Location of WSGI group auth script file."),
-    DIRECTIVE("WSGIGroupAuthoritative", OR_AUTHCFG, "Enable/Disable as being authoritative on groups."),
-    DIRECTIVE("WSGIHandlerScript", ACCESS_CONF | RSRC_CONF, "Location of WSGI handler script file."),
-    DIRECTIVE("WSGIDispatchScript", ACCESS_CONF | RSRC_CONF, "Location of WSGI dispatch script."),
-    DIRECTIVE("WSGIPassApacheRequest", OR_FILEINFO, "Enable/Disable Apache request object."),
-    DIRECTIVE("WSGIServerMetrics", RSRC_CONF, "Enable/Disable access to server metrics."),
-    DIRECTIVE("WSGINewRelicConfigFile", RSRC_CONF, "New Relic agent configuration file (no effect here)."),
-    DIRECTIVE("WSGINewRelicEnvironment", RSRC_CONF, "New Relic agent environment (no effect here)."),
-    DIRECTIVE("WSGISwitchInterval", RSRC_CONF, "Python GIL switch interval in seconds."),
-    {NULL}
-};
 
 apr_bucket_brigade *wsgi_shim_brigade_create(apr_pool_t *pool, conn_rec *c)
 {

@@ -24,9 +24,6 @@
 #include "apr_time.h"
 #include "apr_thread_proc.h"
 
-/* The directive table; every entry is RAW_ARGS and lands in Rust. */
-extern const command_rec wsgi_shim_commands[];
-
 /* Brigade and bucket helpers that are macros in apr_buckets.h. */
 apr_bucket_brigade *wsgi_shim_brigade_create(apr_pool_t *pool, conn_rec *c);
 void wsgi_shim_brigade_append_transient(apr_bucket_brigade *bb, const char *data, apr_size_t len);

@@ -1,6 +1,8 @@
 //! Dispatches one directive line to the record it sets, after checking the
 //! context it appeared in.
 
+use std::ffi::CStr;
+
 use super::choices::{self, AcceptMutex, MapHeadToGet, ReloadMechanism};
 use super::context::{self, Scope};
 use super::daemon::python_home;
@@ -11,61 +13,215 @@ use super::{
     AppGroup, CallableObject, ConfigError, Context, DaemonProcess, DirConfig, ProcessGroup, ServerConfig, tokenize,
 };
 
-/// Every directive this crate knows, with where it may appear.
-const DIRECTIVES: &[(&str, Scope)] = &[
-    ("WSGIScriptAlias", Scope::Server),
-    ("WSGIScriptAliasMatch", Scope::Server),
-    ("WSGIDaemonProcess", Scope::Server),
-    ("WSGIImportScript", Scope::Server),
-    ("WSGISocketPrefix", Scope::MainServer),
-    ("WSGISocketRotation", Scope::MainServer),
-    ("WSGIAcceptMutex", Scope::MainServer),
-    ("WSGIVerboseDebugging", Scope::MainServer),
-    ("WSGIDontWriteBytecode", Scope::MainServer),
-    ("WSGIPythonWarnings", Scope::MainServer),
-    ("WSGIPythonOptimize", Scope::MainServer),
-    ("WSGIPythonHome", Scope::MainServer),
-    ("WSGIPythonPath", Scope::MainServer),
-    ("WSGIPythonEggs", Scope::MainServer),
-    ("WSGIPythonHashSeed", Scope::MainServer),
-    ("WSGIDestroyInterpreter", Scope::MainServer),
-    ("WSGIRestrictEmbedded", Scope::MainServer),
-    ("WSGIRestrictStdin", Scope::MainServer),
-    ("WSGIRestrictStdout", Scope::MainServer),
-    ("WSGIRestrictSignal", Scope::MainServer),
-    ("WSGICaseSensitivity", Scope::MainServer),
-    ("WSGILazyInitialization", Scope::MainServer),
-    ("WSGIServerMetrics", Scope::MainServer),
-    ("WSGINewRelicConfigFile", Scope::MainServer),
-    ("WSGINewRelicEnvironment", Scope::MainServer),
-    ("WSGISwitchInterval", Scope::MainServer),
-    ("WSGIRestrictProcess", Scope::ServerOrSection),
-    ("WSGIProcessGroup", Scope::ServerOrSection),
-    ("WSGIApplicationGroup", Scope::ServerOrSection),
-    ("WSGIHandlerScript", Scope::ServerOrSection),
-    ("WSGIDispatchScript", Scope::ServerOrSection),
-    ("WSGICallableObject", Scope::Anywhere),
-    ("WSGIPassAuthorization", Scope::Anywhere),
-    ("WSGIScriptReloading", Scope::Anywhere),
-    ("WSGIReloadMechanism", Scope::Anywhere),
-    ("WSGIErrorOverride", Scope::Anywhere),
-    ("WSGIChunkedRequest", Scope::Anywhere),
-    ("WSGIMapHEADToGET", Scope::Anywhere),
-    ("WSGIIgnoreActivity", Scope::Anywhere),
-    ("WSGITrustedProxyHeaders", Scope::Anywhere),
-    ("WSGITrustedProxies", Scope::Anywhere),
-    ("WSGIEnableSendfile", Scope::Anywhere),
-    ("WSGIPassApacheRequest", Scope::Anywhere),
-    ("WSGIAccessScript", Scope::SectionOrHtAccess),
-    ("WSGIAuthUserScript", Scope::SectionOrHtAccess),
-    ("WSGIAuthGroupScript", Scope::SectionOrHtAccess),
-    ("WSGIGroupAuthoritative", Scope::SectionOrHtAccess),
+/// A directive: its name, where it may be written, its help text.
+#[derive(Debug, Clone, Copy)]
+pub struct Directive {
+    pub name: &'static CStr,
+    pub scope: Scope,
+    pub help: &'static CStr,
+}
+
+/// Every directive this module registers with Apache, where it may appear,
+/// and the help text Apache shows for it: the one list the command table
+/// is built from (src/commands.rs), so no directive exists without a parser.
+pub const DIRECTIVES: &[Directive] = &[
+    Directive { name: c"WSGIScriptAlias", scope: Scope::Server, help: c"Map location to target WSGI script file." },
+    Directive {
+        name: c"WSGIScriptAliasMatch",
+        scope: Scope::Server,
+        help: c"Map location pattern to target WSGI script file.",
+    },
+    Directive {
+        name: c"WSGIDaemonProcess",
+        scope: Scope::Server,
+        help: c"Specify details of daemon processes to start.",
+    },
+    Directive { name: c"WSGIImportScript", scope: Scope::Server, help: c"Location of WSGI import script." },
+    Directive {
+        name: c"WSGISocketPrefix",
+        scope: Scope::MainServer,
+        help: c"Path prefix for the daemon process sockets.",
+    },
+    Directive {
+        name: c"WSGISocketRotation",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable rotation of daemon process sockets.",
+    },
+    Directive {
+        name: c"WSGIAcceptMutex",
+        scope: Scope::MainServer,
+        help: c"Set accept mutex type for daemon processes.",
+    },
+    Directive {
+        name: c"WSGIVerboseDebugging",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable verbose debugging messages.",
+    },
+    Directive {
+        name: c"WSGIDontWriteBytecode",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable writing of byte code.",
+    },
+    Directive { name: c"WSGIPythonWarnings", scope: Scope::MainServer, help: c"Control Python warning messages." },
+    Directive {
+        name: c"WSGIPythonOptimize",
+        scope: Scope::MainServer,
+        help: c"Set level of Python compiler optimisations.",
+    },
+    Directive {
+        name: c"WSGIPythonHome",
+        scope: Scope::MainServer,
+        help: c"Python prefix/exec_prefix absolute path names.",
+    },
+    Directive { name: c"WSGIPythonPath", scope: Scope::MainServer, help: c"Python module search path." },
+    Directive { name: c"WSGIPythonEggs", scope: Scope::MainServer, help: c"Python eggs cache directory." },
+    Directive { name: c"WSGIPythonHashSeed", scope: Scope::MainServer, help: c"Python hash seed." },
+    Directive {
+        name: c"WSGIDestroyInterpreter",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable destruction of Python interpreter.",
+    },
+    Directive {
+        name: c"WSGIRestrictEmbedded",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable use of embedded mode.",
+    },
+    Directive {
+        name: c"WSGIRestrictStdin",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable restrictions on use of STDIN.",
+    },
+    Directive {
+        name: c"WSGIRestrictStdout",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable restrictions on use of STDOUT.",
+    },
+    Directive {
+        name: c"WSGIRestrictSignal",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable restrictions on use of signal().",
+    },
+    Directive {
+        name: c"WSGICaseSensitivity",
+        scope: Scope::MainServer,
+        help: c"Define whether file system is case sensitive.",
+    },
+    Directive {
+        name: c"WSGILazyInitialization",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable lazy Python initialisation.",
+    },
+    Directive {
+        name: c"WSGIServerMetrics",
+        scope: Scope::MainServer,
+        help: c"Enable/Disable access to server metrics.",
+    },
+    Directive {
+        name: c"WSGINewRelicConfigFile",
+        scope: Scope::MainServer,
+        help: c"New Relic agent configuration file (no effect here).",
+    },
+    Directive {
+        name: c"WSGINewRelicEnvironment",
+        scope: Scope::MainServer,
+        help: c"New Relic agent environment (no effect here).",
+    },
+    Directive {
+        name: c"WSGISwitchInterval",
+        scope: Scope::MainServer,
+        help: c"Python GIL switch interval in seconds.",
+    },
+    Directive {
+        name: c"WSGIRestrictProcess",
+        scope: Scope::ServerOrSection,
+        help: c"Limit selectable WSGI process groups.",
+    },
+    Directive { name: c"WSGIProcessGroup", scope: Scope::ServerOrSection, help: c"Name of the WSGI process group." },
+    Directive { name: c"WSGIApplicationGroup", scope: Scope::ServerOrSection, help: c"Application interpreter group." },
+    Directive {
+        name: c"WSGIHandlerScript",
+        scope: Scope::ServerOrSection,
+        help: c"Location of WSGI handler script file.",
+    },
+    Directive {
+        name: c"WSGIDispatchScript",
+        scope: Scope::ServerOrSection,
+        help: c"Location of WSGI dispatch script.",
+    },
+    Directive {
+        name: c"WSGICallableObject",
+        scope: Scope::Anywhere,
+        help: c"Name of entry point in WSGI script file.",
+    },
+    Directive { name: c"WSGIPassAuthorization", scope: Scope::Anywhere, help: c"Enable/Disable WSGI authorization." },
+    Directive {
+        name: c"WSGIScriptReloading",
+        scope: Scope::Anywhere,
+        help: c"Enable/Disable script reloading mechanism.",
+    },
+    Directive {
+        name: c"WSGIReloadMechanism",
+        scope: Scope::Anywhere,
+        help: c"Reload mechanism used when script changes.",
+    },
+    Directive {
+        name: c"WSGIErrorOverride",
+        scope: Scope::Anywhere,
+        help: c"Enable/Disable overriding of error pages.",
+    },
+    Directive {
+        name: c"WSGIChunkedRequest",
+        scope: Scope::Anywhere,
+        help: c"Enable/Disable support for chunked requests.",
+    },
+    Directive { name: c"WSGIMapHEADToGET", scope: Scope::Anywhere, help: c"Enable/Disable mapping of HEAD to GET." },
+    Directive {
+        name: c"WSGIIgnoreActivity",
+        scope: Scope::Anywhere,
+        help: c"Enable/Disable reset of inactivity timeout.",
+    },
+    Directive {
+        name: c"WSGITrustedProxyHeaders",
+        scope: Scope::Anywhere,
+        help: c"Specify a list of trusted proxy headers.",
+    },
+    Directive { name: c"WSGITrustedProxies", scope: Scope::Anywhere, help: c"Specify a list of trusted proxies." },
+    Directive {
+        name: c"WSGIEnableSendfile",
+        scope: Scope::Anywhere,
+        help: c"Enable/Disable support for kernel sendfile.",
+    },
+    Directive {
+        name: c"WSGIPassApacheRequest",
+        scope: Scope::Anywhere,
+        help: c"Enable/Disable Apache request object.",
+    },
+    Directive {
+        name: c"WSGIAccessScript",
+        scope: Scope::SectionOrHtAccess,
+        help: c"Location of WSGI host access script file.",
+    },
+    Directive {
+        name: c"WSGIAuthUserScript",
+        scope: Scope::SectionOrHtAccess,
+        help: c"Location of WSGI user auth script file.",
+    },
+    Directive {
+        name: c"WSGIAuthGroupScript",
+        scope: Scope::SectionOrHtAccess,
+        help: c"Location of WSGI group auth script file.",
+    },
+    Directive {
+        name: c"WSGIGroupAuthoritative",
+        scope: Scope::SectionOrHtAccess,
+        help: c"Enable/Disable as being authoritative on groups.",
+    },
 ];
 
 /// The names of every directive [`apply`] accepts, for checking the Apache
 /// command table against.
 pub fn directive_names() -> impl Iterator<Item = &'static str> {
-    DIRECTIVES.iter().map(|(name, _)| *name)
+    DIRECTIVES.iter().filter_map(|d| d.name.to_str().ok())
 }
 
 /// Parses `raw_args` of directive `name`, seen in `ctx`, into `server` or `dir`.
@@ -80,7 +236,7 @@ pub fn apply(
     server: &mut ServerConfig,
     dir: &mut DirConfig,
 ) -> Result<(), ConfigError> {
-    let Some(&(_, scope)) = DIRECTIVES.iter().find(|(n, _)| *n == name) else {
+    let Some(scope) = DIRECTIVES.iter().find(|d| d.name.to_bytes() == name.as_bytes()).map(|d| d.scope) else {
         return Err(ConfigError::new(name, "unknown directive: check its spelling"));
     };
     context::check(name, scope, ctx)?;

@@ -6,7 +6,7 @@ use super::{ConfigError, Context};
 
 /// The set of places a directive is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scope {
+pub enum Scope {
     /// The main server only: one setting for the whole Apache instance.
     MainServer,
     /// The main server or a `<VirtualHost>`, outside sections (RSRC_CONF).

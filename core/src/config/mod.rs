@@ -18,8 +18,9 @@ mod scripts;
 mod tokenize;
 mod values;
 
-pub use apply::{apply, directive_names};
+pub use apply::{DIRECTIVES, Directive, apply, directive_names};
 pub use choices::{AcceptMutex, MapHeadToGet, ReloadMechanism};
+pub use context::Scope;
 pub use daemon::{
     Account, DEFAULT_HEADER_BUFFER_SIZE, DEFAULT_LISTEN_BACKLOG, DEFAULT_RESPONSE_BUFFER_SIZE, DaemonProcess,
     MAX_THREADS,
