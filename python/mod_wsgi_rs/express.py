@@ -906,6 +906,10 @@ def run_server(s):
         return 0
     if not started:
         raise Failure(_why_not_started(relay, s, offset))
+    if status == 0:
+        # Stopped by `apachectl stop` (or a signal sent to Apache itself).
+        print("%s: Apache stopped." % PROG, flush=True)
+        return 0
     raise Failure("Apache exited (status %d)%s" % (status, "" if s.log_to_terminal else "; see " + s.error_log))
 
 
