@@ -899,7 +899,7 @@ def run_server(s):
         time.sleep(0.05)
     if started:
         relay.pass_through()
-        print("%s: Apache (pid %d) serves %s; Ctrl-C stops it." % (PROG, proc.pid, s.https_url or s.url), flush=True)
+        print("%s: Apache (pid %d) serves %s; Ctrl-C stops it." % (PROG, proc.pid, s.url), flush=True)
     status = proc.wait()
     relay.join(timeout=2)
     if stops:

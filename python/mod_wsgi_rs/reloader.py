@@ -16,6 +16,9 @@ import time
 
 _lock = threading.Lock()
 _started = False
+# The scripts import this module before the application: a file changed
+# since then may have been loaded in its old version.
+_IMPORTED_NS = time.time_ns()
 
 # The signals mod_wsgi-rs waits for on the daemon's main thread. This
 # thread may be started before the daemon blocks them (an import script
@@ -59,15 +62,24 @@ def _mtime(path):
         return None
 
 
+def _changed_since_import(mtime):
+    # A file first seen with a modification time between this module's
+    # import and now changed after the process started (perhaps before the
+    # application imported it: replacing the process is then harmless). A
+    # time in the future (clock skew, unpacked archives) is no change, or
+    # every new process would replace itself.
+    return mtime is not None and _IMPORTED_NS < mtime <= time.time_ns()
+
+
 def _watch(files, modules, interval):
     signal.pthread_sigmask(signal.SIG_BLOCK, _DAEMON_SIGNALS)
     seen = {}
     while True:
         for path in _paths(files, modules):
             mtime = _mtime(path)
-            if path not in seen:
+            if path not in seen and not _changed_since_import(mtime):
                 seen[path] = mtime
-            elif mtime != seen[path]:
+            elif mtime != seen.get(path):
                 print(
                     "mod_wsgi-express (pid=%d): %s changed; replacing this daemon process." % (os.getpid(), path),
                     file=sys.stderr,
