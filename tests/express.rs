@@ -156,11 +156,7 @@ fn try_get(port: u16, path: &str) -> std::io::Result<Response> {
 /// `key=value` lines (the output of [`INFO_APP`]).
 fn info(resp: &Response) -> std::collections::BTreeMap<String, String> {
     assert_eq!(resp.status, 200, "{resp:?}");
-    resp.text()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    resp.text().lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The uid of `user`, from /etc/passwd.
@@ -561,8 +557,15 @@ def handler(environ, start_response):
     return [body]
 "#,
     );
-    let mut server =
-        case.start(&["--application-type", "module", "shop.web", "--callable-object", "handler", "--python-path", "lib"]);
+    let mut server = case.start(&[
+        "--application-type",
+        "module",
+        "shop.web",
+        "--callable-object",
+        "handler",
+        "--python-path",
+        "lib",
+    ]);
     assert_eq!(server.get_ok("/x/y").text(), "module app shop.web /x/y");
     // The module's own file is watched: an edit replaces the process.
     case.file(
@@ -660,9 +663,9 @@ fn https_port_server_status_and_include_file() {
         &extra.display().to_string(),
     ]);
     assert!(server.stdout().contains(&format!("Server URL (HTTPS) : https://127.0.0.1:{https_port}/")));
-    let out = run_ok(Command::new("curl").args(["-sk", "--max-time", "20"]).arg(format!(
-        "https://127.0.0.1:{https_port}/over-tls"
-    )));
+    let out = run_ok(
+        Command::new("curl").args(["-sk", "--max-time", "20"]).arg(format!("https://127.0.0.1:{https_port}/over-tls")),
+    );
     let body = String::from_utf8_lossy(&out.stdout);
     assert!(body.contains("url_scheme=https\n"), "{body}");
     assert!(body.contains("path_info=/over-tls\n"), "{body}");
@@ -846,7 +849,8 @@ fn django_runmodwsgi_serves_the_admin_and_its_static_files() {
 fn a_missing_script_is_one_line() {
     let case = Case::new();
     let root = case.server_root().display().to_string();
-    let out = case.express(&["start-server", "nosuch.wsgi", "--port", &free_port().to_string(), "--server-root", &root]);
+    let out =
+        case.express(&["start-server", "nosuch.wsgi", "--port", &free_port().to_string(), "--server-root", &root]);
     assert_one_line_error(&out, 1, "WSGI script nosuch.wsgi not found");
     assert!(out.stdout.is_empty(), "{out:?}");
     assert!(!case.server_root().exists(), "nothing written");
@@ -881,7 +885,8 @@ fn a_port_in_use_is_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let root = case.server_root().display().to_string();
-    let out = case.express(&["start-server", "hello.wsgi", "--host", "127.0.0.1", "--port", &port, "--server-root", &root]);
+    let out =
+        case.express(&["start-server", "hello.wsgi", "--host", "127.0.0.1", "--port", &port, "--server-root", &root]);
     assert_one_line_error(&out, 1, &format!("port {port} on 127.0.0.1 is already in use"));
     case.assert_nothing_running();
 }
