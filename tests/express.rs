@@ -523,6 +523,9 @@ fn flask_app_with_url_aliases_and_a_document_root() {
         "/static",
         "assets",
         "--url-alias",
+        "/media/",
+        "assets/",
+        "--url-alias",
         "/robots.txt",
         "robots.txt",
         "--document-root",
@@ -533,6 +536,7 @@ fn flask_app_with_url_aliases_and_a_document_root() {
     let css = server.get_ok("/static/style.css");
     assert_eq!(css.text(), "body { color: teal }\n");
     assert_eq!(css.header("Content-Type"), Some("text/css"));
+    assert_eq!(server.get_ok("/media/style.css").text(), "body { color: teal }\n");
     assert_eq!(server.get_ok("/robots.txt").text(), "User-agent: *\n");
     assert_eq!(server.get_ok("/page.txt").text(), "from the document root\n");
     // What is in none of them is the application's: Flask's own 404.

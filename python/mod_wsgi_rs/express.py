@@ -485,6 +485,9 @@ def setup_server(options, command):
         path = os.path.abspath(target)
         if not os.path.exists(path):
             raise Failure("--url-alias %s %s: no such file or directory" % (url, target))
+        if os.path.isdir(path) and url.endswith("/") and url != "/":
+            # Alias appends what follows the URL path to the directory.
+            path += "/"
         s.url_aliases.append((url, path))
     s.include_files = []
     for path in options.include_files:
