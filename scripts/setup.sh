@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build and test mod_wsgi-rs.
 # Safe to run repeatedly: it only calls apt-get when a package is missing.
+#   scripts/setup.sh          everything from apt (building, tests, benchmarks)
+#   scripts/setup.sh tests    that, and what the tests need beyond apt (cargo-deb)
+#   scripts/setup.sh example  only what building and serving need (scripts/run-example.sh)
 set -euo pipefail
 
 packages=(
   apache2 apache2-dev          # the server, apxs and the httpd/APR headers
   libclang-dev                 # bindgen
-  python3.11 python3.11-dev python3.11-venv  # the libpython we link, venvs for tests
+  python3.11 python3.11-dev python3.11-venv  # the libpython we link, venvs (express mode, tests)
+  curl
+)
+[ "${1:-}" = example ] || packages+=(
   libapache2-mod-wsgi-py3      # Debian's mod_wsgi, the reference we compare with
-  curl wrk procps psmisc strace  # tests (strace checks sendfile use) and benchmarks
-  haproxy nginx openssl iproute2  # front-proxy and multi-host tests (their own configs, netns)
+  wrk procps psmisc strace     # tests (strace checks sendfile use) and benchmarks
+  haproxy nginx openssl iproute2  # front-proxy and multi-host tests (their own configs, netns); mod_wsgi-express --https-port certificates
+  dpkg-dev                     # cargo deb: dpkg-shlibdeps finds the package's dependencies
 )
 
 missing=()
@@ -31,3 +38,14 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+if [ "${1:-}" = tests ]; then
+  # tests/debian_package.rs builds the .deb with cargo-deb.
+  CARGO_DEB_VERSION=3.8.0
+  if ! cargo deb --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; then
+    echo "setup: installing cargo-deb $CARGO_DEB_VERSION (once per machine)"
+    start=$SECONDS
+    cargo install --quiet --locked cargo-deb --version "$CARGO_DEB_VERSION"
+    echo "setup: installed cargo-deb in $((SECONDS - start)) s"
+  fi
+fi

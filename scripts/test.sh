@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-scripts/setup.sh
+scripts/setup.sh tests
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo build --release
