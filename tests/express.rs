@@ -485,7 +485,12 @@ fn sigterm_stops_it_and_process_options_logs_and_limits_reach_apache() {
         "{}",
         server.report()
     );
-    assert!(server.stdout().contains("\"GET /request-9 HTTP/1.1\" 200"), "{}", server.report());
+    // Apache writes the access line after the answer: wait for it too.
+    assert!(
+        wait_until(Duration::from_secs(10), || server.stdout().contains("\"GET /request-9 HTTP/1.1\" 200")),
+        "{}",
+        server.report()
+    );
     assert!(!case.server_root().join("error_log").exists(), "no error_log file with --log-to-terminal");
     let conf = fs::read_to_string(case.server_root().join("httpd.conf")).unwrap();
     assert!(conf.contains("request-timeout=30"), "{conf}");
