@@ -2,6 +2,6 @@
 //! that `apxs -q INCLUDEDIR` names. Only `src/apache/` and the hook entry
 //! points use them directly.
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
-#![allow(clippy::all, unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
+#![allow(clippy::all, clippy::undocumented_unsafe_blocks, unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
 
 include!(concat!(env!("OUT_DIR"), "/httpd_bindings.rs"));

@@ -55,6 +55,7 @@ fn env() -> &'static Env {
         let dir = Path::new(BASE).join(std::process::id().to_string());
         make_dir(Path::new(BASE));
         make_dir(&dir);
+        // SAFETY: registers a plain function, once, to run at exit.
         unsafe { libc::atexit(remove_own_dir) };
         let venv = dir.join("venv");
         let started = Instant::now();

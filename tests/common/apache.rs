@@ -681,6 +681,7 @@ fn register(inst: Instance) {
             ANY_PANIC.store(true, Ordering::Relaxed);
             previous(info)
         }));
+        // SAFETY: registers a plain function, once, to run at exit.
         unsafe {
             libc::atexit(stop_all_at_exit);
         }

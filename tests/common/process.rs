@@ -45,6 +45,7 @@ pub fn all() -> Vec<Stat> {
 
 pub fn kill(pid: i32, sig: i32) {
     if pid > 0 {
+        // SAFETY: kill(2) on a positive pid; at worst it fails.
         unsafe {
             libc::kill(pid, sig);
         }
@@ -52,5 +53,6 @@ pub fn kill(pid: i32, sig: i32) {
 }
 
 pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
