@@ -37,21 +37,15 @@ fn refuse(req: Request, status: u32, msg: &str) -> i32 {
 /// `WSGIHandlerScript` for the request's handler: the script and its
 /// options go in the request's notes, as a WSGIScriptAlias's do.
 fn take_handler_script(req: Request, handler: &str) -> bool {
-    // SAFETY: the per-dir record for this request was built by our merge.
-    let dir = unsafe { &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config) };
-    let Some(script) = dir.handler_scripts.get(handler) else { return false };
-    let notes = req.notes();
-    notes.set(notes::HANDLER_SCRIPT, &script.path);
-    notes.set(notes::CALLABLE_OBJECT, "handle_request");
-    if let Some(g) = &script.process_group {
-        notes.set(notes::PROCESS_GROUP, &g.to_string());
-    }
-    if let Some(g) = &script.application_group {
-        notes.set(notes::APPLICATION_GROUP, &g.to_string());
-    }
-    if let Some(p) = script.pass_authorization {
-        notes.set(notes::PASS_AUTHORIZATION, if p { "1" } else { "0" });
-    }
+    let Some(script) = super::auth::dir_config(req).handler_scripts.get(handler) else { return false };
+    req.notes().set(notes::HANDLER_SCRIPT, &script.path);
+    notes::set_options(
+        req,
+        script.process_group.as_ref(),
+        script.application_group.as_ref(),
+        Some("handle_request"),
+        script.pass_authorization,
+    );
     true
 }
 

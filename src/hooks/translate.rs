@@ -19,6 +19,33 @@ pub mod notes {
     pub const PASS_AUTHORIZATION: &str = "mod_wsgi.pass_authorization";
     /// `WSGIHandlerScript`: the script serving the request's handler.
     pub const HANDLER_SCRIPT: &str = "mod_wsgi.handler_script";
+
+    use crate::apache::request::Request;
+    use wsgi_core::config::{AppGroup, ProcessGroup};
+
+    /// The options a WSGIScriptAlias or WSGIHandlerScript line gave, for
+    /// the handler (they win over the directives).
+    pub fn set_options(
+        req: Request,
+        process_group: Option<&ProcessGroup>,
+        application_group: Option<&AppGroup>,
+        callable_object: Option<&str>,
+        pass_authorization: Option<bool>,
+    ) {
+        let notes = req.notes();
+        if let Some(g) = process_group {
+            notes.set(PROCESS_GROUP, &g.to_string());
+        }
+        if let Some(g) = application_group {
+            notes.set(APPLICATION_GROUP, &g.to_string());
+        }
+        if let Some(c) = callable_object {
+            notes.set(CALLABLE_OBJECT, c);
+        }
+        if let Some(p) = pass_authorization {
+            notes.set(PASS_AUTHORIZATION, if p { "1" } else { "0" });
+        }
+    }
 }
 
 pub extern "C" fn translate_name(r: *mut ffi::request_rec) -> i32 {
@@ -56,20 +83,15 @@ fn translate(req: Request) -> i32 {
         let rest = if at_root { uri.as_str() } else { uri.get(len..).unwrap_or("") };
         req.set_filename(&[target.as_str(), rest].concat());
         req.set_handler(HANDLER);
-        let notes = req.notes();
-        notes.set(notes::FORCED_TYPE, "wsgi-script");
-        if let Some(g) = &alias.process_group {
-            notes.set(notes::PROCESS_GROUP, &g.to_string());
-        }
-        if let Some(g) = &alias.application_group {
-            notes.set(notes::APPLICATION_GROUP, &g.to_string());
-        }
-        if let Some(c) = &alias.callable_object {
-            notes.set(notes::CALLABLE_OBJECT, &c.to_string());
-        }
-        if let Some(p) = alias.pass_authorization {
-            notes.set(notes::PASS_AUTHORIZATION, if p { "1" } else { "0" });
-        }
+        req.notes().set(notes::FORCED_TYPE, "wsgi-script");
+        let callable = alias.callable_object.as_ref().map(ToString::to_string);
+        notes::set_options(
+            req,
+            alias.process_group.as_ref(),
+            alias.application_group.as_ref(),
+            callable.as_deref(),
+            alias.pass_authorization,
+        );
         return ffi::OK as i32;
     }
     ffi::DECLINED
