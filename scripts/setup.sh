@@ -9,7 +9,11 @@ packages=(
   python3.11 python3.11-dev python3.11-venv  # the libpython we link, venvs for tests
   libapache2-mod-wsgi-py3      # Debian's mod_wsgi, the reference we compare with
   curl wrk procps psmisc strace  # tests (strace checks sendfile use) and benchmarks
+  prometheus                   # promtool checks the status page's Prometheus text
+  chromium                     # headless, loads the status page in a test
 )
+# System services those packages start; the tests start their own servers.
+services=(apache2 prometheus)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,8 +26,14 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The packages enable a system-wide Apache; ours are started with their own configs.
-  $SUDO service apache2 stop >/dev/null 2>&1 || true
+  for svc in "${services[@]}"; do
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
+    else
+      $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }

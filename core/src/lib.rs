@@ -12,6 +12,8 @@
 //! - [`vars`]: a request's CGI-style variables, names and values apart.
 //! - [`paths`]: what mod_wsgi does to `SCRIPT_NAME` and `PATH_INFO`.
 //! - [`text`]: bytes from the server as Rust text.
+//! - [`telemetry`]: stop reasons, request time buckets and latency quantiles.
+//! - [`status_page`]: the `wsgi-status` page in HTML, JSON and Prometheus text.
 
 pub mod alias;
 pub mod auth;
@@ -21,6 +23,8 @@ pub mod lifecycle;
 pub mod names;
 pub mod paths;
 pub mod protocol;
+pub mod status_page;
 pub mod supervision;
+pub mod telemetry;
 pub mod text;
 pub mod vars;

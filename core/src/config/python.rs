@@ -36,6 +36,9 @@ pub struct PythonSettings {
     pub restrict_stdin: bool,
     pub restrict_stdout: bool,
     pub restrict_signal: bool,
+    /// `WSGIServerMetrics` (Apache children) or `server-metrics=` (a
+    /// daemon): whether `mod_wsgi.server_metrics()` shows the scoreboard.
+    pub server_metrics: bool,
 }
 
 /// mod_wsgi 4.9.4's defaults (checked against Debian's build): stdin and
@@ -81,6 +84,10 @@ impl ServerConfig {
             restrict_stdin: self.restrict_stdin.unwrap_or(DEFAULT_RESTRICT_STDIN),
             restrict_stdout: self.restrict_stdout.unwrap_or(DEFAULT_RESTRICT_STDOUT),
             restrict_signal: self.restrict_signal.unwrap_or(DEFAULT_RESTRICT_SIGNAL),
+            server_metrics: match daemon {
+                None => self.server_metrics.unwrap_or(false),
+                Some(d) => d.server_metrics,
+            },
         }
     }
 }
@@ -163,6 +170,17 @@ mod tests {
         assert_eq!(p.python_path, ["/c"]);
         let env: Vec<(&str, &str)> = p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(env, [("PYTHON_EGG_CACHE", "/e"), ("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8")]);
+    }
+
+    #[test]
+    fn server_metrics_per_process_kind() {
+        let s = ServerConfig::default();
+        assert!(!s.python_settings(None).server_metrics);
+        let s = server(&[("WSGIServerMetrics", "On")]);
+        assert!(s.python_settings(None).server_metrics);
+        // A daemon has its own server-metrics= option.
+        assert!(!s.python_settings(Some(&daemon(&s, "d"))).server_metrics);
+        assert!(s.python_settings(Some(&daemon(&s, "d server-metrics=On"))).server_metrics);
     }
 
     #[test]
