@@ -208,6 +208,9 @@ impl Manager {
                 }
                 Control::Retiring(pid) => {
                     self.set_state(pid, ProcState::Retiring);
+                    if self.workers.iter().any(|w| w.pid == pid && !w.retiring) {
+                        self.record_retiring(pid);
+                    }
                     if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid && !w.retiring) {
                         w.retiring = true;
                         self.spawn();
@@ -229,7 +232,7 @@ impl Manager {
             }
             let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
             let worker = self.workers.remove(i);
-            if respawn {
+            if respawn && !worker.retiring {
                 self.record_end(&worker, status);
             }
             self.status().metrics.release(pid);
@@ -273,8 +276,15 @@ impl Manager {
         }
     }
 
-    /// Shows on the status page why `worker` ended (wait status `status`):
-    /// the reason it gave, else how it died.
+    /// Shows on the status page that `pid` retires, with the reason it gave.
+    fn record_retiring(&self, pid: libc::pid_t) {
+        let metrics = &self.status().metrics;
+        let reason = metrics.slot_of(pid).and_then(|s| s.stop_reason()).unwrap_or(StopReason::GracefulSignal);
+        metrics.record_restart(pid, reason, "");
+    }
+
+    /// Shows on the status page why `worker`, which did not retire, ended
+    /// (wait status `status`): the reason it gave, else how it died.
     fn record_end(&self, worker: &Worker, status: i32) {
         let metrics = &self.status().metrics;
         let given = metrics.slot_of(worker.pid).and_then(|s| s.stop_reason());
