@@ -17,7 +17,11 @@ packages=(
   wrk procps psmisc strace     # tests (strace checks sendfile use) and benchmarks
   haproxy nginx openssl iproute2  # front-proxy and multi-host tests (their own configs, netns); mod_wsgi-express --https-port certificates
   dpkg-dev                     # cargo deb: dpkg-shlibdeps finds the package's dependencies
+  prometheus                   # promtool checks the status page's Prometheus text
+  chromium                     # headless, loads the status page in a test
 )
+# System services those packages start; the tests start their own servers.
+services=(apache2 haproxy nginx prometheus)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,10 +34,13 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The packages enable system-wide services; ours are started with their own configs.
-  for service in apache2 haproxy nginx; do
-    $SUDO service "$service" stop >/dev/null 2>&1 || true
-    $SUDO update-rc.d "$service" disable >/dev/null 2>&1 || true
+  for svc in "${services[@]}"; do
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
+    else
+      $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
   done
 fi
 

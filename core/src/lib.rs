@@ -13,6 +13,8 @@
 //! - [`paths`]: what mod_wsgi does to `SCRIPT_NAME` and `PATH_INFO`.
 //! - [`proxy_headers`]: trusted proxy headers applied to a request's variables.
 //! - [`text`]: bytes from the server as Rust text.
+//! - [`telemetry`]: stop reasons, request time buckets and latency quantiles.
+//! - [`status_page`]: the `wsgi-status` page in HTML, JSON and Prometheus text.
 
 pub mod alias;
 pub mod auth;
@@ -23,6 +25,8 @@ pub mod names;
 pub mod paths;
 pub mod protocol;
 pub mod proxy_headers;
+pub mod status_page;
 pub mod supervision;
+pub mod telemetry;
 pub mod text;
 pub mod vars;

@@ -14,6 +14,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub deadlock_timeout: Duration,
     pub startup_timeout: Duration,
+    /// `interrupt-timeout`: requests past `request_timeout` are interrupted
+    /// first (see [`oldest_request_interrupting`]); zero recycles at once.
+    pub interrupt_timeout: Duration,
 }
 
 /// What a process looks like right now.
@@ -75,6 +78,15 @@ fn over(value: Duration, limit: Duration) -> bool {
     !limit.is_zero() && value >= limit
 }
 
+/// With `interrupt-timeout`, what [`Sample::oldest_request`] must say: the
+/// requests past `request-timeout` are interrupted instead, and one counts
+/// (as a request at the limit) only while it still runs `interrupt_timeout`
+/// after it was interrupted. `since_interrupt`: how long ago the
+/// longest-ago interrupted request still running was.
+pub fn oldest_request_interrupting(l: &Limits, since_interrupt: Option<Duration>) -> Option<Duration> {
+    since_interrupt.filter(|d| *d >= l.interrupt_timeout).map(|_| l.request_timeout)
+}
+
 /// The first limit the sample breaks, most urgent first.
 pub fn judge(l: &Limits, s: &Sample) -> Verdict {
     if over(s.gil_unseen_for, l.deadlock_timeout) {
@@ -107,6 +119,18 @@ pub fn judge(l: &Limits, s: &Sample) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_request_counts_once_interrupt_timeout_is_over() {
+        let l = Limits { request_timeout: S(5), interrupt_timeout: S(10), ..Default::default() };
+        assert_eq!(oldest_request_interrupting(&l, None), None);
+        assert_eq!(oldest_request_interrupting(&l, Some(S(9))), None);
+        let oldest = oldest_request_interrupting(&l, Some(S(10)));
+        assert_eq!(
+            judge(&l, &Sample { oldest_request: oldest, ..Default::default() }),
+            Verdict::Retire(Reason::RequestTimeout)
+        );
+    }
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 

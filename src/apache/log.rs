@@ -30,6 +30,7 @@ impl From<crate::python::io::LogLevel> for Level {
     fn from(l: crate::python::io::LogLevel) -> Self {
         use crate::python::io::LogLevel as L;
         match l {
+            L::Critical => Level::Crit,
             L::Error => Level::Error,
             L::Warning => Level::Warning,
             L::Info => Level::Info,

@@ -9,5 +9,6 @@ pub mod pool;
 pub mod regex;
 pub mod request;
 pub mod request_io;
+pub mod scoreboard;
 pub mod server;
 pub mod table;

@@ -56,6 +56,12 @@ impl Request {
         (!h.is_null()).then(|| self.text(h))
     }
 
+    /// The query string, if any.
+    pub fn args(&self) -> Option<String> {
+        let a = self.rec().args;
+        (!a.is_null()).then(|| self.text(a))
+    }
+
     pub fn uri(&self) -> String {
         self.text(self.rec().uri)
     }

@@ -21,7 +21,9 @@ use crate::apache::log::{self, Level};
 use crate::ffi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wsgi_core::status_page::ProcState;
 use wsgi_core::supervision::{Control, StartBackoff};
+use wsgi_core::telemetry::StopReason;
 
 struct Worker {
     pid: libc::pid_t,
@@ -106,10 +108,14 @@ impl Manager {
     fn spawn(&mut self) -> libc::pid_t {
         // A process that cannot start writes why; see `reap` for the others.
         self.status().set_reason("");
+        let figures = self.status().metrics.reserve(self.registry.groups[self.index].spec.config.threads);
         // SAFETY: this process is single-threaded, so the child may run
         // Rust code after fork; process::run never returns.
         match unsafe { libc::fork() } {
             -1 => {
+                if let Some(i) = figures {
+                    self.status().metrics.assign(i, 0);
+                }
                 self.log(
                     Level::Error,
                     &os_err(&format!("Unable to fork a process for daemon group '{}'", self.name())),
@@ -122,9 +128,13 @@ impl Manager {
                     libc::close(self.control.0);
                     libc::close(self.signals);
                 }
+                self.status().metrics.adopt(figures);
                 process::run(self.registry.clone(), self.index, self.server, self.control.1)
             }
             pid => {
+                if let Some(i) = figures {
+                    self.status().metrics.assign(i, pid);
+                }
                 self.log(Level::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
                 self.workers.push(Worker { pid, retiring: false, ready: false });
                 pid
@@ -189,6 +199,7 @@ impl Manager {
                     if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) {
                         w.ready = true;
                     }
+                    self.set_state(pid, ProcState::Ready);
                     if self.backoff.failures() > 0 {
                         self.log(Level::Warning, &format!("Process '{}' (pid {pid}) started.", self.name()));
                     }
@@ -196,6 +207,10 @@ impl Manager {
                     self.status().set_failing(0, Duration::ZERO);
                 }
                 Control::Retiring(pid) => {
+                    self.set_state(pid, ProcState::Retiring);
+                    if self.workers.iter().any(|w| w.pid == pid && !w.retiring) {
+                        self.record_retiring(pid);
+                    }
                     if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid && !w.retiring) {
                         w.retiring = true;
                         self.spawn();
@@ -217,6 +232,10 @@ impl Manager {
             }
             let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
             let worker = self.workers.remove(i);
+            if respawn && !worker.retiring {
+                self.record_end(&worker, status);
+            }
+            self.status().metrics.release(pid);
             self.publish_ready();
             if worker.retiring || !respawn {
                 continue;
@@ -249,6 +268,35 @@ impl Manager {
                 );
             }
         }
+    }
+
+    fn set_state(&self, pid: libc::pid_t, state: ProcState) {
+        if let Some(slot) = self.status().metrics.slot_of(pid) {
+            slot.set_state(state);
+        }
+    }
+
+    /// Shows on the status page that `pid` retires, with the reason it gave.
+    fn record_retiring(&self, pid: libc::pid_t) {
+        let metrics = &self.status().metrics;
+        let reason = metrics.slot_of(pid).and_then(|s| s.stop_reason()).unwrap_or(StopReason::GracefulSignal);
+        metrics.record_restart(pid, reason, "");
+    }
+
+    /// Shows on the status page why `worker`, which did not retire, ended
+    /// (wait status `status`): the reason it gave, else how it died.
+    fn record_end(&self, worker: &Worker, status: i32) {
+        let metrics = &self.status().metrics;
+        let given = metrics.slot_of(worker.pid).and_then(|s| s.stop_reason());
+        let clean = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        let how = if clean { String::new() } else { describe(status) };
+        let reason = match given {
+            Some(r) => r,
+            None if !worker.ready => StopReason::StartupFailed,
+            None if clean => StopReason::ShutdownSignal,
+            None => StopReason::Crashed,
+        };
+        metrics.record_restart(worker.pid, reason, &how);
     }
 
     /// Stops every worker: SIGTERM, then SIGKILL after shutdown-timeout.

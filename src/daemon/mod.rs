@@ -14,6 +14,8 @@
 //! - `monitor.rs`: request timings and the recycling limits.
 //! - `status.rs`: what Apache children know of a group's processes
 //!   (shared memory: how many are ready, why start-up fails).
+//! - `metrics.rs`: per-process figures in shared memory for the
+//!   `wsgi-status` page (also the Apache children's, in embedded mode).
 //! - `dispatch.rs`: which worker serves what: new connections, and kept
 //!   ones when their next request arrives.
 //! - `worker.rs`: a daemon's side of one request.
@@ -25,6 +27,7 @@ pub mod accounts;
 pub mod detach;
 pub mod dispatch;
 pub mod manager;
+pub mod metrics;
 pub mod monitor;
 pub mod process;
 pub mod proxy;

@@ -127,6 +127,7 @@ pub fn limits(c: &wsgi_core::config::DaemonProcess) -> Limits {
         request_timeout: c.request_timeout,
         deadlock_timeout: c.deadlock_timeout,
         startup_timeout: c.startup_timeout,
+        interrupt_timeout: c.interrupt_timeout,
     }
 }
 
@@ -167,10 +168,19 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
         loop {
             std::thread::sleep(TICK);
             let pid = std::process::id();
-            match lifecycle::judge(&limits, &sample(a)) {
+            let mut now = sample(a);
+            if !limits.interrupt_timeout.is_zero() && !limits.request_timeout.is_zero() {
+                let since = crate::python::timeout::interrupt_overdue(limits.request_timeout);
+                now.oldest_request = lifecycle::oldest_request_interrupting(&limits, since);
+            }
+            match lifecycle::judge(&limits, &now) {
                 Verdict::Keep => {}
-                Verdict::Retire(reason) => super::process::retire(&reason.to_string()),
+                Verdict::Retire(reason) => {
+                    super::metrics::stopping(reason.into());
+                    super::process::retire(&reason.to_string())
+                }
                 Verdict::Kill(reason) => {
+                    super::metrics::stopping(reason.into());
                     log::server(
                         Level::Error,
                         server as *mut ffi::server_rec,

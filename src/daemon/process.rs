@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wsgi_core::config::Account;
 use wsgi_core::supervision::Control;
+use wsgi_core::telemetry::StopReason;
 
 /// Requests being served right now, for a graceful stop.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -91,6 +92,7 @@ pub(super) fn ready() {
 pub fn request_done(maximum: u32) {
     let n = SERVED.fetch_add(1, Ordering::SeqCst) + 1;
     if maximum > 0 && n >= u64::from(maximum) {
+        super::metrics::stopping(StopReason::MaximumRequests);
         retire("maximum requests reached");
     }
 }
@@ -186,6 +188,9 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     });
     let signals = StopSignals::block();
     super::monitor::init(spec.threads.max(1) as usize);
+    if !spec.interrupt_timeout.is_zero() {
+        crate::python::timeout::enable();
+    }
     let dispatch = Arc::new(
         Dispatch::new(group.listener, wake_r, &STOPPING, group.spec.socket_timeout)
             .map_err(|e| format!("Unable to watch the socket of daemon process '{}' (epoll): {e}.", spec.name))?,
@@ -209,13 +214,22 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     ready();
 
     // How long running requests may take before shutdown-timeout starts.
-    let drain = match wait_for_stop(&signals) {
+    // SIGHUP and SIGUSR2 go to subscribe_signals callbacks when there are any.
+    let stop = loop {
+        match wait_for_stop(&signals) {
+            Some(sig @ (libc::SIGHUP | libc::SIGUSR2)) if crate::python::events::deliver_signal(sig) => continue,
+            other => break other,
+        }
+    };
+    let drain = match stop {
         Some(sig @ (libc::SIGUSR1 | libc::SIGUSR2)) => {
+            super::metrics::stopping(StopReason::GracefulSignal);
             let name = if sig == libc::SIGUSR1 { "SIGUSR1" } else { "SIGUSR2" };
             retire(&format!("graceful restart requested ({name})"));
             if spec.eviction_timeout.is_zero() { spec.graceful_timeout } else { spec.eviction_timeout }
         }
         Some(sig) => {
+            super::metrics::stopping(StopReason::ShutdownSignal);
             log::server(
                 Level::Info,
                 s,

@@ -92,7 +92,9 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={pid}): {msg}"));
         status as i32
     };
-    let queued = crate::python::environ::now_micros().to_string();
+    let queued_us = crate::python::environ::now_micros();
+    let queued = queued_us.to_string();
+    let _waiting = super::metrics::Waiting::enter(&target.status.metrics, queued_us.max(0) as u64);
     let base: Vec<(&[u8], &[u8])> =
         vars.iter().chain([(b"mod_wsgi.queue_start".as_slice(), queued.as_bytes())]).collect();
     if let Err(u) = wait_for_start(target) {

@@ -3,6 +3,7 @@
 //! before it forks anything, so children, the manager and the daemons
 //! all see it. The manager writes how many processes are ready and
 //! whether start-up keeps failing; a daemon that cannot start writes why.
+//! The figures of the `wsgi-status` page ride along (`metrics.rs`).
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use std::num::NonZeroUsize;
@@ -27,6 +28,8 @@ struct Page {
 #[derive(Debug)]
 pub struct Status {
     page: NonNull<Page>,
+    /// Per-process figures, waiting requests and restarts.
+    pub metrics: super::metrics::GroupMetrics,
 }
 
 // SAFETY: the page holds atomics only, and stays mapped while `Status` lives.
@@ -47,13 +50,14 @@ fn now_ms() -> u64 {
 }
 
 impl Status {
-    pub fn new() -> std::io::Result<Self> {
+    /// For a group of `processes` processes.
+    pub fn new(processes: u32) -> std::io::Result<Self> {
         let len = NonZeroUsize::new(std::mem::size_of::<Page>()).ok_or(std::io::ErrorKind::InvalidInput)?;
         // SAFETY: a new anonymous mapping, shared with the processes forked
         // later; zero-filled, which is a valid `Page` (all atomics at 0).
         let ptr =
             unsafe { mmap_anonymous(None, len, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED)? };
-        Ok(Self { page: ptr.cast() })
+        Ok(Self { page: ptr.cast(), metrics: super::metrics::GroupMetrics::new(processes)? })
     }
 
     fn page(&self) -> &Page {

@@ -15,6 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a manager may take to stop beyond its group's shutdown-timeout.
@@ -169,7 +170,7 @@ pub fn start(
             ));
         }
         let listener = listen(&socket, &spec.config)?;
-        let status = super::status::Status::new()
+        let status = super::status::Status::new(spec.config.processes)
             .map_err(|e| format!("WSGIDaemonProcess {}: cannot map its status page: {e}", spec.name()))?;
         groups.push(Group { spec, socket, listener, status });
     }
@@ -189,10 +190,46 @@ pub fn start(
     // run; the other-child registrations made later only unregister
     // themselves when the pool is cleared, before `sup` is freed.
     unsafe { ffi::apr_pool_cleanup_register(pconf, sup.cast(), Some(stop_all), Some(no_cleanup)) };
-    for slot in sup_ref.slots.iter_mut() {
-        spawn(slot);
+    if crate::apache::scoreboard::exists() {
+        for slot in sup_ref.slots.iter_mut() {
+            spawn(slot);
+        }
+    } else {
+        // As mod_wsgi does: Apache makes its scoreboard after post_config,
+        // just before the MPM starts; daemons forked now could never read
+        // it (server_metrics()). A last pre_mpm hook forks them instead.
+        // On a graceful restart it exists already and pre_mpm does not run.
+        DEFERRED.store(sup, Ordering::Release);
+        // SAFETY: registers a 'static function for this configuration
+        // generation, as mod_wsgi registers its own.
+        unsafe {
+            ffi::ap_hook_pre_mpm(
+                Some(start_deferred),
+                std::ptr::null(),
+                std::ptr::null(),
+                ffi::APR_HOOK_REALLY_LAST as i32,
+            )
+        };
     }
     Ok(())
+}
+
+/// The supervisor whose daemons wait for the scoreboard; set and taken in
+/// the same configuration generation.
+static DEFERRED: AtomicPtr<Supervisor> = AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn start_deferred(_pool: *mut ffi::apr_pool_t, _kind: ffi::ap_scoreboard_e) -> i32 {
+    crate::hooks::guard("starting daemon processes", ffi::OK as i32, || {
+        let sup = DEFERRED.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: set by `start` to the supervisor living in pconf, which is
+        // not cleared before the MPM runs (stop_all takes it back first).
+        if let Some(sup) = unsafe { sup.as_mut() } {
+            for slot in sup.slots.iter_mut() {
+                spawn(slot);
+            }
+        }
+        ffi::OK as i32
+    })
 }
 
 fn spawn(slot: &mut Slot) {
@@ -287,6 +324,7 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
         // SAFETY: `data` is the Supervisor registered in `start`.
         let sup = unsafe { &mut *(data as *mut Supervisor) };
         sup.stopping = true;
+        let _ = DEFERRED.compare_exchange(sup, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed);
         let pids: Vec<libc::pid_t> = sup.slots.iter().map(|s| s.proc_.pid).filter(|&p| p > 0).collect();
         for &pid in &pids {
             // SAFETY: signalling our own child processes.

@@ -444,6 +444,7 @@ pub fn say_goodbye(stream: UnixStream) {
 /// Log levels on the wire are Apache's (syslog) numbers.
 pub fn level_to_wire(l: LogLevel) -> u8 {
     match l {
+        LogLevel::Critical => 2,
         LogLevel::Error => 3,
         LogLevel::Warning => 4,
         LogLevel::Info => 6,
@@ -453,7 +454,8 @@ pub fn level_to_wire(l: LogLevel) -> u8 {
 
 pub fn level_from_wire(n: u8) -> LogLevel {
     match n {
-        0..=3 => LogLevel::Error,
+        0..=2 => LogLevel::Critical,
+        3 => LogLevel::Error,
         4 | 5 => LogLevel::Warning,
         6 => LogLevel::Info,
         _ => LogLevel::Debug,

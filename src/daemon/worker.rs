@@ -238,6 +238,7 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         }
         Err(_) => return None,
     };
+    super::metrics::picked_up(vars.get(b"mod_wsgi.queue_start"));
     if let Some(waited) = queued_for(&vars)
         && !group.queue_timeout.is_zero()
         && waited > group.queue_timeout
@@ -274,7 +275,10 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
     let io = SocketIo::new(conn, group);
     let kept = io.kept.clone();
     match call::run(call, Box::new(io)) {
-        Outcome::Restart => super::process::retire("script file changed"),
+        Outcome::Restart => {
+            super::metrics::stopping(wsgi_core::telemetry::StopReason::ScriptReload);
+            super::process::retire("script file changed")
+        }
         outcome => {
             if outcome == Outcome::Sent {
                 super::monitor::application_loaded();

@@ -30,10 +30,12 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             maximum_processes: mpm_limit(ffi::AP_MPMQ_MAX_DAEMONS),
             threads_per_process: mpm_limit(ffi::AP_MPMQ_MAX_THREADS),
         };
+        let threads = process.threads_per_process;
         if let Err(e) = runtime::initialize(&cfg.python_settings(None), process) {
             log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
             return;
         }
+        crate::daemon::metrics::embedded_child(threads);
         crate::python::preload::run(
             "",
             &super::preloads::for_group(&configs, ""),
@@ -52,6 +54,7 @@ const EXIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 extern "C" fn finalize(_: *mut std::ffi::c_void) -> ffi::apr_status_t {
     super::guard("child exit", 0, || {
+        crate::daemon::metrics::embedded_child_exit();
         runtime::finalize(EXIT_LIMIT);
         0
     })

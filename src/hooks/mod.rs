@@ -9,6 +9,7 @@ pub mod dispatch_script;
 pub mod handler;
 pub mod post_config;
 pub mod preloads;
+pub mod status;
 pub mod translate;
 
 use crate::ffi;
@@ -69,6 +70,12 @@ pub extern "C" fn register(pool: *mut ffi::apr_pool_t) {
             );
             ffi::ap_hook_handler(
                 Some(handler::handler),
+                std::ptr::null(),
+                std::ptr::null(),
+                ffi::APR_HOOK_MIDDLE as i32,
+            );
+            ffi::ap_hook_handler(
+                Some(status::handler),
                 std::ptr::null(),
                 std::ptr::null(),
                 ffi::APR_HOOK_MIDDLE as i32,

@@ -23,6 +23,7 @@ pub extern "C" fn post_config(
         let main = Server(s);
         // SAFETY: records made by create/merge_server_config.
         let main_cfg = unsafe { &(*main.config::<ServerRecord>()).cfg };
+        super::status::post_config(s, main_cfg);
         // SAFETY: the main server record is live; `timeout` is plain data.
         let timeout = std::time::Duration::from_micros(unsafe { (*s).timeout }.max(0) as u64);
         let mut said = Vec::new();

@@ -2,16 +2,20 @@
 
 use super::environ::{self, EnvironFlags};
 use super::errors;
+use super::events;
 use super::file_wrapper::{self, FilePlan, FileWrapper};
 use super::input::Input;
 use super::interpreters;
 use super::io::{IoError, LogLevel, RequestIo, SharedIo, with_io, with_io_now};
+use super::meter::{Meter, Metered};
+use super::metrics::Finished;
 use super::script::{self, Obtained, Script, ScriptError};
 use super::start_response::{self, ResponseState, SendError, SharedResponse, StartResponse, Timing};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Everything the WSGI layer needs to run one request.
 pub struct WsgiCall {
@@ -111,12 +115,30 @@ pub enum Outcome {
     Restart,
 }
 
+/// Microseconds since the epoch in variable `name` (0 when absent).
+fn var_us(vars: &environ::Vars, name: &[u8]) -> i64 {
+    vars.get(name).and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok()).unwrap_or(0)
+}
+
 /// Runs `call`, talking to the request through `io`.
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
-    let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    let meter = Arc::new(Meter::default());
+    let io: SharedIo = Arc::new(Mutex::new(Some(Box::new(Metered::new(io, meter.clone())))));
     let _attributed = super::errors::attribute_to(&io);
+    super::metrics::begin();
+    let mut finished = Finished {
+        request_start: var_us(&call.vars, b"mod_wsgi.request_start"),
+        queue_start: var_us(&call.vars, b"mod_wsgi.queue_start"),
+        daemon_start: var_us(&call.vars, b"mod_wsgi.daemon_start"),
+        ..Finished::default()
+    };
+    let waiting = Instant::now();
     let outcome = match interpreters::enter(&call.application_group, super::interpreter_setup::setup) {
-        Ok(_entered) => super::attached::run(|py| in_interpreter(py, &call, &io)).unwrap_or(Outcome::Failed(500)),
+        Ok(_entered) => {
+            let waited = waiting.elapsed();
+            super::attached::run(|py| in_interpreter(py, &call, &io, &meter, &mut finished, waited))
+                .unwrap_or(Outcome::Failed(500))
+        }
         Err(e) => {
             if let Some(io) = io.lock().as_mut() {
                 io.log(LogLevel::Error, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
@@ -128,7 +150,32 @@ pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     if let Some(mut io) = io.lock().take() {
         io.finish(outcome);
     }
+    let now = environ::now_micros();
+    if finished.application_start == 0 {
+        finished.application_start = now;
+    }
+    if finished.application_finish == 0 {
+        finished.application_finish = now;
+    }
+    if finished.status == 0
+        && let Outcome::Failed(code) = outcome
+    {
+        finished.status = code;
+    }
+    metered(&mut finished, &meter);
+    super::metrics::end(&finished);
     outcome
+}
+
+/// Copies the I/O counters into `f`.
+fn metered(f: &mut Finished, m: &Meter) {
+    f.input_bytes = Meter::get(&m.input_bytes);
+    f.input_reads = Meter::get(&m.input_reads);
+    f.input_us = Meter::get(&m.input_us);
+    f.output_bytes = Meter::get(&m.output_bytes);
+    f.output_writes = Meter::get(&m.output_writes);
+    f.output_us = Meter::get(&m.output_us);
+    f.thread_id = environ::thread_id();
 }
 
 fn log(py: Python<'_>, io: &SharedIo, level: LogLevel, msg: &str) {
@@ -157,7 +204,14 @@ fn log_exception(py: Python<'_>, io: &SharedIo, err: &PyErr) {
     }
 }
 
-fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
+fn in_interpreter(
+    py: Python<'_>,
+    call: &WsgiCall,
+    io: &SharedIo,
+    meter: &Meter,
+    finished: &mut Finished,
+    waited: std::time::Duration,
+) -> Outcome {
     let pid = std::process::id();
     let script = Script {
         path: &call.script_path,
@@ -208,8 +262,38 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
         }
     };
     let state: SharedResponse = Arc::new(Mutex::new(ResponseState::default()));
-    let report = |err: &PyErr| report_exception(py, io, &call.script_path, err);
-    let outcome = respond(py, call, io, &app, &state, &report);
+    let scope = events::Scope::begin(py, call.vars.get(b"mod_wsgi.request_id")).ok();
+    let subscribers = scope.as_ref().is_some_and(|s| s.subscribers);
+    let measured = subscribers || super::metrics::recording();
+    super::meter::measure_gil(measured);
+    let cpu_before = subscribers.then(super::metrics::thread_cpu);
+    super::timeout::began(&call.application_group);
+    let timed_out = std::cell::Cell::new(false);
+    let report = |err: &PyErr| {
+        if super::timeout::is_request_timeout(py, err) {
+            timed_out.set(true);
+            report_timeout(py, io, &call.script_path, err);
+        } else {
+            report_exception(py, io, &call.script_path, err);
+        }
+        events::request_exception(py, err);
+    };
+    let outcome = respond(py, call, io, &app, &state, &report, scope.as_ref(), finished);
+    finished.application_finish = environ::now_micros();
+    finished.status = state.lock().status();
+    super::timeout::ended();
+    if measured {
+        let (us, n) = super::meter::gil_waits();
+        finished.gil_wait_us = us + waited.as_micros() as u64;
+        finished.gil_wait_count = n + 1;
+    }
+    super::meter::measure_gil(false);
+    if let (Some(scope), Some(before)) = (&scope, cpu_before) {
+        metered(finished, meter);
+        let after = super::metrics::thread_cpu();
+        events::request_finished(scope, finished, ((after.0 - before.0).max(0.0), (after.1 - before.1).max(0.0)));
+    }
+    drop(scope);
     let answered = with_io_now(py, io, |io| Ok(io.answered())).unwrap_or(false);
     // Copied out: the lock must not be held while the GIL is released.
     let (sent, content_length, passed, produced, body_error) = {
@@ -242,7 +326,8 @@ fn in_interpreter(py: Python<'_>, call: &WsgiCall, io: &SharedIo) -> Outcome {
         // read failed because of the request: answer as Apache's modules
         // do for a body they cannot read (400, or 408 for a timeout), not
         // 500. mod_wsgi 4.9.4 answers 500; see docs/differences.md.
-        Outcome::Failed(body_error.unwrap_or(500))
+        // One unwound by RequestTimeout is a 504, as in mod_wsgi 6.
+        Outcome::Failed(if timed_out.get() { 504 } else { body_error.unwrap_or(500) })
     }
 }
 
@@ -270,10 +355,25 @@ fn report_exception(py: Python<'_>, io: &SharedIo, script: &str, err: &PyErr) {
     log_exception(py, io, err);
 }
 
+/// Logs a request that `mod_wsgi.RequestTimeout` unwound: where it was.
+fn report_timeout(py: Python<'_>, io: &SharedIo, script: &str, err: &PyErr) {
+    let pid = std::process::id();
+    log(
+        py,
+        io,
+        LogLevel::Error,
+        &format!(
+            "mod_wsgi (pid={pid}): Request in WSGI script '{script}' ran past request-timeout and was interrupted (mod_wsgi.RequestTimeout); the process keeps serving."
+        ),
+    );
+    log_exception(py, io, err);
+}
+
 /// Calls the application and streams its result, reporting exceptions as
 /// they happen; `close()` is called on the result whatever happens (also
 /// when iterating raised or the client went away). `Err(())`: an exception
 /// ended the response early.
+#[allow(clippy::too_many_arguments)]
 fn respond(
     py: Python<'_>,
     call: &WsgiCall,
@@ -281,6 +381,8 @@ fn respond(
     app: &Bound<'_, PyAny>,
     state: &SharedResponse,
     report: &dyn Fn(&PyErr),
+    scope: Option<&events::Scope<'_>>,
+    finished: &mut Finished,
 ) -> Result<(), ()> {
     let errors = match errors::request_stream(py, io.clone()) {
         Ok(e) => e,
@@ -289,7 +391,7 @@ fn respond(
             return Err(());
         }
     };
-    let result = call_application(py, call, io, app, state, &errors.wrapper);
+    let result = call_application(py, call, io, app, state, &errors.wrapper, scope, finished);
     let outcome = match result {
         Ok(result) => {
             let sent = send_result(py, io, state, &result).map_err(|e| report(&e));
@@ -306,6 +408,7 @@ fn respond(
     outcome
 }
 
+#[allow(clippy::too_many_arguments)]
 fn call_application<'py>(
     py: Python<'py>,
     call: &WsgiCall,
@@ -313,6 +416,8 @@ fn call_application<'py>(
     app: &Bound<'py, PyAny>,
     state: &SharedResponse,
     errors: &Bound<'py, PyAny>,
+    scope: Option<&events::Scope<'py>>,
+    finished: &mut Finished,
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
     let declared = call.vars.get(b"CONTENT_LENGTH").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
@@ -332,7 +437,38 @@ fn call_application<'py>(
         environ::set(&environ, b"apache.request_rec", capsule)?;
     }
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
+    finished.application_start = environ::now_micros();
+    let Some(scope) = scope.filter(|s| s.subscribers) else { return app.call1((environ, start)) };
+    // Subscribers may replace the application (mod_wsgi's hook for
+    // middleware added at run time).
+    let kwargs = request_started(py, call, app, &environ, finished)?;
+    scope.publish("request_started", &kwargs);
+    let app = kwargs.get_item("application_object")?.unwrap_or_else(|| app.clone());
     app.call1((environ, start))
+}
+
+/// The keyword arguments of `request_started` (less the scope's own).
+fn request_started<'py>(
+    py: Python<'py>,
+    call: &WsgiCall,
+    app: &Bound<'py, PyAny>,
+    environ: &Bound<'py, pyo3::types::PyDict>,
+    f: &Finished,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let count = |name: &[u8]| {
+        call.vars.get(name).and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("thread_id", environ::thread_id())?;
+    kwargs.set_item("daemon_connects", count(b"mod_wsgi.daemon_connects"))?;
+    kwargs.set_item("daemon_restarts", count(b"mod_wsgi.daemon_restarts"))?;
+    kwargs.set_item("request_start", f.request_start as f64 / 1e6)?;
+    kwargs.set_item("queue_start", f.queue_start as f64 / 1e6)?;
+    kwargs.set_item("daemon_start", f.daemon_start as f64 / 1e6)?;
+    kwargs.set_item("application_object", app)?;
+    kwargs.set_item("request_environ", environ)?;
+    kwargs.set_item("application_start", f.application_start as f64 / 1e6)?;
+    Ok(kwargs)
 }
 
 /// A list or tuple itself (not a subclass, which may add `close()` or

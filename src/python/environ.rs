@@ -40,6 +40,16 @@ thread_local! {
     static THREAD: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
+/// This thread's `mod_wsgi.thread_id` (0 before its first request).
+pub fn thread_id() -> u64 {
+    THREAD.with(|t| t.get().0)
+}
+
+/// How many threads have been given a `mod_wsgi.thread_id`.
+pub fn threads_started() -> u64 {
+    LAST_THREAD_ID.load(Ordering::Relaxed)
+}
+
 /// Whether an `HTTPS` variable's value means the request came over TLS.
 pub fn is_https(value: &[u8]) -> bool {
     matches!(value, b"1" | b"on" | b"On" | b"ON")

@@ -14,6 +14,8 @@
 //! wrapper cannot be told apart from a new one.
 
 use super::io::{LogLevel, SharedIo, log_process, with_io};
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -43,6 +45,12 @@ pub fn attribute_to(io: &SharedIo) -> impl Drop {
 /// request this thread runs), or to the server's log when there is no
 /// request or it is over.
 fn emit(py: Python<'_>, io: Option<&SharedIo>, lines: Vec<String>) {
+    log_lines(py, io, LogLevel::Error, lines);
+}
+
+/// Logs `lines` at `level` as `io`'s request's (by default the request
+/// this thread runs), or as the server's when there is none.
+pub fn log_lines(py: Python<'_>, io: Option<&SharedIo>, level: LogLevel, lines: Vec<String>) {
     if lines.is_empty() {
         return;
     }
@@ -50,14 +58,14 @@ fn emit(py: Python<'_>, io: Option<&SharedIo>, lines: Vec<String>) {
     let logged = io.or(current.as_ref()).is_some_and(|io| {
         with_io(py, io, |io| {
             for line in &lines {
-                io.log(LogLevel::Error, line);
+                io.log(level, line);
             }
             Ok(())
         })
         .is_ok()
     });
     if !logged {
-        py.detach(|| lines.iter().for_each(|l| log_process(LogLevel::Error, l)));
+        py.detach(|| lines.iter().for_each(|l| log_process(level, l)));
     }
 }
 
@@ -71,6 +79,10 @@ pub struct LogBuffer {
     partial: Vec<u8>,
     /// Called through the wrapper (by the application) at least once.
     used: bool,
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
 }
 
 impl LogBuffer {
@@ -93,13 +105,32 @@ impl LogBuffer {
 
 #[pymethods]
 impl LogBuffer {
-    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) -> usize {
+    /// Any bytes-like object: `bytes`, `bytearray`, `memoryview`, ...
+    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         self.used = true;
-        let data = data.as_bytes();
-        self.partial.extend_from_slice(data);
+        let n = match data.cast::<PyBytes>() {
+            Ok(b) => {
+                self.partial.extend_from_slice(b.as_bytes());
+                b.as_bytes().len()
+            }
+            Err(_) => {
+                let copied = PyBuffer::<u8>::get(data).and_then(|b| b.to_vec(py)).map_err(|_| {
+                    PyTypeError::new_err(format!("a bytes-like object is required, not '{}'", type_name(data)))
+                })?;
+                self.partial.extend_from_slice(&copied);
+                copied.len()
+            }
+        };
         let lines = self.take_lines();
         emit(py, self.io.as_ref(), lines);
-        data.len()
+        Ok(n)
+    }
+
+    fn writelines(&mut self, py: Python<'_>, lines: &Bound<'_, PyAny>) -> PyResult<()> {
+        for line in lines.try_iter()? {
+            self.write(py, &line?)?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self, py: Python<'_>) {

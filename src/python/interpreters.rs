@@ -167,6 +167,11 @@ fn create(group: &str, main: *mut ffi::PyInterpreterState, setup: Setup) -> Resu
     Ok(Entered { global: None })
 }
 
+/// The application groups that have a sub-interpreter now.
+pub fn group_names() -> Vec<String> {
+    GROUPS.lock().as_ref().map(|g| g.keys().cloned().collect()).unwrap_or_default()
+}
+
 /// Every sub-interpreter, for teardown.
 pub fn take_all_groups() -> Vec<(String, *mut ffi::PyInterpreterState)> {
     GROUPS.lock().take().unwrap_or_default().into_iter().map(|(k, v)| (k, v as *mut ffi::PyInterpreterState)).collect()

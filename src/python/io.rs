@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 /// Severity of a message for the error log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
+    Critical,
     Error,
     Warning,
     Info,
@@ -118,10 +119,21 @@ pub fn with_io<R: Send>(
     io: &SharedIo,
     f: impl FnOnce(&mut dyn RequestIo) -> Result<R, IoError> + Send,
 ) -> Result<R, IoError> {
-    py.detach(|| match io.lock().as_mut() {
-        Some(io) => f(io.as_mut()),
-        None => Err(IoError::Finished),
-    })
+    if !super::meter::measuring_gil() {
+        return py.detach(|| match io.lock().as_mut() {
+            Some(io) => f(io.as_mut()),
+            None => Err(IoError::Finished),
+        });
+    }
+    let (result, released) = py.detach(|| {
+        let r = match io.lock().as_mut() {
+            Some(io) => f(io.as_mut()),
+            None => Err(IoError::Finished),
+        };
+        (r, std::time::Instant::now())
+    });
+    super::meter::gil_waited(released);
+    result
 }
 
 /// Where messages with no request go: the server's error log, once the

@@ -73,6 +73,7 @@ pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result
     if let Some(home) = &settings.home {
         check_home(home)?;
     }
+    super::metrics::init(process.threads_per_process, !process.process_group.is_empty(), settings.server_metrics);
     super::interpreter_setup::configure(InterpreterSettings::new(settings, process));
     let pid = std::process::id();
     super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Initializing Python."));
@@ -209,6 +210,9 @@ pub fn finalize(limit: std::time::Duration) {
         return;
     };
     exit_after(limit);
+    // While Python is whole and threads the subscribers own can still be
+    // told to stop (finalisation waits for non-daemon threads).
+    super::events::process_stopping();
     // SAFETY: this thread's main thread state takes the GIL. The request
     // threads have stopped, so their thread states are deleted first: that
     // releases the lock `threading` keeps for a thread it took for its main

@@ -117,15 +117,19 @@ pub enum Obtained {
 pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModule>, Obtained), ScriptError> {
     let load_err = |err| ScriptError::Load { path: s.path.to_string(), err };
     let changed = || ScriptError::Changed { path: s.path.to_string() };
+    // The script's own reload_required() asked for a reload.
+    let mut asked = false;
     match cached(py, s).map_err(load_err)? {
-        Cached::Current(m) => return Ok((m, Obtained::Cached)),
-        Cached::Stale if s.restart_on_change => return Err(changed()),
+        Cached::Current(m) if !reload_required(py, &m, s) => return Ok((m, Obtained::Cached)),
+        Cached::Current(_) | Cached::Stale if s.restart_on_change => return Err(changed()),
+        Cached::Current(_) => asked = true,
         // A module another thread is still loading is waited for below,
         // never taken for a changed file nor used half-run.
         _ => {}
     }
     let _loading = py.detach(|| LOADING.lock());
     let how = match cached(py, s).map_err(load_err)? {
+        Cached::Current(_) if asked => Obtained::Reloaded,
         Cached::Current(m) => return Ok((m, Obtained::Cached)),
         Cached::Stale if s.restart_on_change => return Err(changed()),
         Cached::Stale => Obtained::Reloaded,
@@ -137,6 +141,31 @@ pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModu
         let _ = modules.del_item(s.module_name);
     }
     exec(py, s).map(|m| (m, how)).map_err(load_err)
+}
+
+/// Whether the script's `reload_required(resource)` function (if it has
+/// one, and reloading is on) says to load it again, as mod_wsgi asks it
+/// before each request with the script's path. An exception in it is
+/// logged, and the script kept.
+fn reload_required(py: Python<'_>, module: &Bound<'_, PyModule>, s: &Script<'_>) -> bool {
+    if !s.reload {
+        return false;
+    }
+    let Ok(name) = super::strings::interned(py, b"reload_required") else { return false };
+    let Ok(Some(f)) = module.dict().get_item(name) else { return false };
+    match f.call1((s.path,)).and_then(|r| r.is_truthy()) {
+        Ok(yes) => yes,
+        Err(e) => {
+            let mut lines = vec![format!(
+                "mod_wsgi (pid={}): Exception occurred processing WSGI script '{}'.",
+                std::process::id(),
+                s.path
+            )];
+            lines.extend(super::call::traceback_lines(py, &e));
+            super::errors::log_lines(py, None, super::io::LogLevel::Error, lines);
+            false
+        }
+    }
 }
 
 /// The application callable named `callable` in the script.

@@ -25,6 +25,8 @@ pub struct ResponseState {
     /// The status a failed read of the request body calls for (the
     /// client's fault: 400, or 408 for a timeout), once one failed.
     body_error: Option<u16>,
+    /// The status code last given to `start_response` (0: none yet).
+    status: u16,
 }
 
 pub type SharedResponse = Arc<Mutex<ResponseState>>;
@@ -32,6 +34,11 @@ pub type SharedResponse = Arc<Mutex<ResponseState>>;
 impl ResponseState {
     pub fn started(&self) -> bool {
         self.pending.is_some() || self.sent
+    }
+
+    /// The status code given to `start_response`, 0 before it is called.
+    pub fn status(&self) -> u16 {
+        self.status
     }
 
     pub fn headers_sent(&self) -> bool {
@@ -296,6 +303,7 @@ impl StartResponse {
         } else if self.state.lock().sent {
             return Err(PyRuntimeError::new_err("headers have already been sent"));
         }
+        let status_obj = status;
         let status = header_text(status)?;
         headers::parse_status(&status).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut hdrs = Vec::new();
@@ -317,7 +325,13 @@ impl StartResponse {
             headers::check_header(&name, &value).map_err(|e| PyValueError::new_err(e.to_string()))?;
             hdrs.push((name, value));
         }
-        self.state.lock().pending = Some((status, hdrs));
+        super::events::response_started(py, status_obj, response_headers, exc_info);
+        let code = status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        {
+            let mut st = self.state.lock();
+            st.status = code;
+            st.pending = Some((status, hdrs));
+        }
         Ok(Write { state: self.state.clone(), io: self.io.clone() })
     }
 }

@@ -17,6 +17,7 @@
 #include "unixd.h"
 #include "mpm_common.h"
 #include "mod_auth.h"
+#include "scoreboard.h"
 #include "apr_buckets.h"
 #include "apr_strings.h"
 #include "apr_tables.h"

@@ -124,6 +124,10 @@ pub struct DaemonProcess {
     pub virtual_memory_limit: u64,
     /// `server-metrics=On|Off` (default Off).
     pub server_metrics: bool,
+    /// `interrupt-timeout=` (mod_wsgi 6): a request past request-timeout
+    /// gets `mod_wsgi.RequestTimeout` raised in its thread and this long to
+    /// unwind before the process is recycled; 0 (default) recycles at once.
+    pub interrupt_timeout: Duration,
     /// `newrelic-config-file=` and `newrelic-environment=`: accepted and
     /// kept because mod_wsgi 4.9 accepts them; nothing uses them.
     pub newrelic_config_file: Option<String>,
@@ -188,6 +192,7 @@ impl DaemonProcess {
             memory_limit: 0,
             virtual_memory_limit: 0,
             server_metrics: false,
+            interrupt_timeout: Duration::ZERO,
             newrelic_config_file: None,
             switch_interval: None,
             newrelic_environment: None,
@@ -261,6 +266,7 @@ impl DaemonProcess {
             "deadlock-timeout" => self.deadlock_timeout = f.seconds(value)?,
             "inactivity-timeout" => self.inactivity_timeout = f.seconds(value)?,
             "request-timeout" => self.request_timeout = f.seconds(value)?,
+            "interrupt-timeout" => self.interrupt_timeout = f.seconds(value)?,
             "graceful-timeout" => self.graceful_timeout = f.seconds(value)?,
             "eviction-timeout" => self.eviction_timeout = f.seconds(value)?,
             "restart-interval" => self.restart_interval = f.seconds(value)?,

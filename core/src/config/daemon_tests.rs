@@ -239,6 +239,13 @@ fn script_user_and_group_exclude_each_other() {
 }
 
 #[test]
+fn interrupt_timeout_is_seconds() {
+    assert_eq!(parse("a").interrupt_timeout, std::time::Duration::ZERO);
+    assert_eq!(parse("a interrupt-timeout=10").interrupt_timeout, std::time::Duration::from_secs(10));
+    assert!(error("a interrupt-timeout=x").contains("interrupt-timeout"));
+}
+
+#[test]
 fn server_metrics_is_on_off() {
     assert!(parse("a server-metrics=ON").server_metrics);
     assert!(!parse("a server-metrics=off").server_metrics);
@@ -249,7 +256,7 @@ fn server_metrics_is_on_off() {
 fn unknown_duplicate_and_malformed_options() {
     assert_eq!(error("a bogus=1"), "WSGIDaemonProcess: unknown option 'bogus': check its spelling");
     // Options of later mod_wsgi releases that 4.9 does not know.
-    assert!(error("a interrupt-timeout=5").contains("unknown option"));
+    assert!(error("a telemetry-interval=5").contains("unknown option"));
     assert_eq!(error("a threads=2 threads=3"), "WSGIDaemonProcess: option 'threads' is given more than once: keep one");
     assert!(error("a threads").contains("found 'threads'"));
     assert!(error("a =3").contains("found '=3'"));

@@ -42,6 +42,9 @@ pub struct PythonSettings {
     /// `WSGIDestroyInterpreter` (default On): end Python when the process
     /// exits (exit functions run); Off leaves it to the exit.
     pub destroy_interpreter: bool,
+    /// `WSGIServerMetrics` (Apache children) or `server-metrics=` (a
+    /// daemon): whether `mod_wsgi.server_metrics()` shows the scoreboard.
+    pub server_metrics: bool,
 }
 
 /// mod_wsgi 4.9.4's defaults (checked against Debian's build): stdin and
@@ -89,6 +92,10 @@ impl ServerConfig {
             restrict_signal: self.restrict_signal.unwrap_or(DEFAULT_RESTRICT_SIGNAL),
             switch_interval: daemon.and_then(|d| d.switch_interval).or(self.switch_interval),
             destroy_interpreter: self.destroy_interpreter.unwrap_or(true),
+            server_metrics: match daemon {
+                None => self.server_metrics.unwrap_or(false),
+                Some(d) => d.server_metrics,
+            },
         }
     }
 }
@@ -171,6 +178,17 @@ mod tests {
         assert_eq!(p.python_path, ["/c"]);
         let env: Vec<(&str, &str)> = p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(env, [("PYTHON_EGG_CACHE", "/e"), ("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8")]);
+    }
+
+    #[test]
+    fn server_metrics_per_process_kind() {
+        let s = ServerConfig::default();
+        assert!(!s.python_settings(None).server_metrics);
+        let s = server(&[("WSGIServerMetrics", "On")]);
+        assert!(s.python_settings(None).server_metrics);
+        // A daemon has its own server-metrics= option.
+        assert!(!s.python_settings(Some(&daemon(&s, "d"))).server_metrics);
+        assert!(s.python_settings(Some(&daemon(&s, "d server-metrics=On"))).server_metrics);
     }
 
     #[test]

@@ -1,0 +1,520 @@
+//! The `wsgi-status` page: embedded mode and each daemon group with their
+//! processes, busy threads, waiting requests, latencies and restarts, in
+//! HTML, JSON and Prometheus text (checked by `promtool check metrics`),
+//! answered from shared memory while a daemon is busy, hung or failing to
+//! start; and the HTML page as headless Chromium shows it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const APP: &str = r#"import os, time
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    if path == '/slow':
+        time.sleep(float(environ.get('QUERY_STRING') or '2'))
+    if path == '/fail':
+        start_response('503 Service Unavailable', [('Content-Type', 'text/plain')])
+        return [b'no\n']
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'%d\n' % os.getpid()]
+"#;
+
+const STATUS: &str = "<Location /wsgi-status>\n    SetHandler wsgi-status\n</Location>";
+
+fn builder(daemon_options: &str) -> ApacheBuilder {
+    ApacheBuilder::new()
+        .embedded_only()
+        .file("wsgi/app.wsgi", APP)
+        .conf(
+            "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8",
+        )
+        .conf("WSGIScriptAlias /e {root}/wsgi/app.wsgi")
+        .conf(&format!(
+            "WSGIDaemonProcess g display-name=%{{GROUP}} {daemon_options}\n\
+             WSGIScriptAlias /d {{root}}/wsgi/app.wsgi process-group=g application-group=%{{GLOBAL}}"
+        ))
+        .conf(STATUS)
+}
+
+fn pid_at(apache: &Apache, path: &str) -> i32 {
+    let resp = apache.get(path);
+    assert_eq!(resp.status, 200, "{resp:?}");
+    resp.text().trim().parse().unwrap_or(0)
+}
+
+// ------------------------------------------------------------- a small JSON reader
+
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    List(Vec<Json>),
+    Obj(BTreeMap<String, Json>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Json {
+        let mut p = Parser { s: text.as_bytes(), i: 0 };
+        let v = p.value();
+        p.ws();
+        assert_eq!(p.i, p.s.len(), "trailing text in JSON: {text}");
+        v
+    }
+
+    fn get(&self, key: &str) -> &Json {
+        match self {
+            Json::Obj(m) => m.get(key).unwrap_or_else(|| panic!("no {key} in {self:?}")),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+
+    fn list(&self) -> &[Json] {
+        match self {
+            Json::List(l) => l,
+            _ => panic!("not a list: {self:?}"),
+        }
+    }
+
+    fn num(&self) -> f64 {
+        match self {
+            Json::Num(n) => *n,
+            _ => panic!("not a number: {self:?}"),
+        }
+    }
+
+    fn str(&self) -> &str {
+        match self {
+            Json::Str(s) => s,
+            _ => panic!("not a string: {self:?}"),
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) {
+        self.ws();
+        assert_eq!(self.s.get(self.i), Some(&c), "expected {} at {}", c as char, self.i);
+        self.i += 1;
+    }
+
+    fn value(&mut self) -> Json {
+        self.ws();
+        match self.s[self.i] {
+            b'{' => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                self.ws();
+                if self.s[self.i] == b'}' {
+                    self.i += 1;
+                    return Json::Obj(m);
+                }
+                loop {
+                    let Json::Str(k) = self.value() else { panic!("key expected") };
+                    self.eat(b':');
+                    m.insert(k, self.value());
+                    self.ws();
+                    self.i += 1;
+                    if self.s[self.i - 1] == b'}' {
+                        return Json::Obj(m);
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut l = Vec::new();
+                self.ws();
+                if self.s[self.i] == b']' {
+                    self.i += 1;
+                    return Json::List(l);
+                }
+                loop {
+                    l.push(self.value());
+                    self.ws();
+                    self.i += 1;
+                    if self.s[self.i - 1] == b']' {
+                        return Json::List(l);
+                    }
+                }
+            }
+            b'"' => {
+                self.i += 1;
+                let mut out = String::new();
+                loop {
+                    let c = self.s[self.i];
+                    self.i += 1;
+                    match c {
+                        b'"' => return Json::Str(out),
+                        b'\\' => {
+                            let e = self.s[self.i];
+                            self.i += 1;
+                            match e {
+                                b'n' => out.push('\n'),
+                                b't' => out.push('\t'),
+                                b'r' => out.push('\r'),
+                                b'u' => {
+                                    let hex = std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
+                                    out.push(char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap_or('?'));
+                                    self.i += 4;
+                                }
+                                other => out.push(other as char),
+                            }
+                        }
+                        _ => {
+                            // Multi-byte UTF-8: copy the whole character.
+                            let start = self.i - 1;
+                            let mut end = self.i;
+                            while end < self.s.len() && (self.s[end] & 0xc0) == 0x80 {
+                                end += 1;
+                            }
+                            out.push_str(std::str::from_utf8(&self.s[start..end]).unwrap());
+                            self.i = end;
+                        }
+                    }
+                }
+            }
+            b't' => {
+                self.i += 4;
+                Json::Bool(true)
+            }
+            b'f' => {
+                self.i += 5;
+                Json::Bool(false)
+            }
+            b'n' => {
+                self.i += 4;
+                Json::Null
+            }
+            _ => {
+                let start = self.i;
+                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    self.i += 1;
+                }
+                Json::Num(std::str::from_utf8(&self.s[start..self.i]).unwrap().parse().unwrap())
+            }
+        }
+    }
+}
+
+fn status_json(apache: &Apache) -> Json {
+    let resp = apache.get("/wsgi-status?format=json");
+    assert_eq!(resp.status, 200, "{resp:?}\n{}", apache.error_log());
+    assert_eq!(resp.header("Content-Type"), Some("application/json"));
+    Json::parse(&resp.text())
+}
+
+fn group<'a>(status: &'a Json, name: &str) -> &'a Json {
+    status
+        .get("groups")
+        .list()
+        .iter()
+        .find(|g| g.get("name").str() == name)
+        .unwrap_or_else(|| panic!("no group {name:?}"))
+}
+
+fn process(group: &Json, pid: i32) -> &Json {
+    group
+        .get("process_list")
+        .list()
+        .iter()
+        .find(|p| p.get("pid").num() as i32 == pid)
+        .unwrap_or_else(|| panic!("pid {pid} not listed: {group:?}"))
+}
+
+/// `promtool check metrics` on `text`: (passed, what it said).
+fn promtool(text: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: scripts/setup.sh installs it (Debian package prometheus)");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+#[test]
+fn lists_embedded_and_daemon_processes_in_three_formats() {
+    let apache = builder("processes=2 threads=3").start();
+    let embedded = pid_at(&apache, "/e");
+    let mut daemons = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        daemons.insert(pid_at(&apache, "/d"));
+    }
+    assert_eq!(apache.get("/d/fail").status, 503);
+    let listed = common::daemon::wait_for_daemons(&apache, "(wsgi:g)", 2, Duration::from_secs(10));
+    let status = status_json(&apache);
+    assert!(status.get("server").str().contains("mod_wsgi/4.9.4"), "{status:?}");
+    let e = group(&status, "");
+    assert_eq!(e.get("mode").str(), "embedded");
+    let child = process(e, embedded);
+    assert_eq!(child.get("requests").num(), 1.0, "{child:?}");
+    assert_eq!(child.get("threads").num(), 8.0);
+    assert_eq!(child.get("state").str(), "ready");
+    let g = group(&status, "g");
+    assert_eq!(g.get("mode").str(), "daemon");
+    assert_eq!((g.get("processes").num(), g.get("threads").num()), (2.0, 3.0));
+    let pids: Vec<i32> = g.get("process_list").list().iter().map(|p| p.get("pid").num() as i32).collect();
+    let mut sorted = pids.clone();
+    sorted.sort();
+    assert_eq!(sorted, listed, "the group's processes");
+    let served: f64 = pids.iter().map(|&p| process(g, p).get("requests").num()).sum();
+    assert_eq!(served, 13.0, "{g:?}");
+    for &p in &pids {
+        let p = process(g, p);
+        assert_eq!(p.get("state").str(), "ready");
+        assert!(p.get("rss_bytes").num() > 1e6, "{p:?}");
+        assert!(p.get("cpu_seconds").num() >= 0.0);
+        assert_eq!(p.get("threads").num(), 3.0);
+    }
+    let statuses: f64 = pids.iter().map(|&p| process(g, p).get("statuses").list()[4].num()).sum();
+    assert_eq!(statuses, 1.0, "one 5xx");
+    assert!(g.get("requests_per_second").num() > 0.0);
+    assert!(g.get("latency_seconds").get("p50").num() > 0.0);
+
+    // HTML, refreshing itself.
+    let resp = apache.get("/wsgi-status");
+    assert_eq!(resp.header("Content-Type"), Some("text/html; charset=utf-8"));
+    let html = resp.text();
+    assert!(html.contains("<meta http-equiv=\"refresh\""), "{html}");
+    assert!(html.contains("Daemon process group &#39;g&#39;"), "{html}");
+    assert!(html.contains("Embedded mode"), "{html}");
+    for p in &pids {
+        assert!(html.contains(&format!("<td>{p}</td>")), "{p} missing");
+    }
+
+    // Prometheus text that promtool accepts, with per-process samples.
+    let resp = apache.get("/wsgi-status?format=prometheus");
+    assert!(resp.header("Content-Type").is_some_and(|t| t.starts_with("text/plain; version=0.0.4")));
+    let text = resp.text();
+    let (ok, said) = promtool(&text);
+    assert!(ok, "promtool check metrics: {said}\n{text}");
+    for &p in &pids {
+        let n = process(g, p).get("requests").num() as u64;
+        let sample = format!("mod_wsgi_process_requests_total{{mode=\"daemon\",group=\"g\",pid=\"{p}\"}} {n}");
+        assert!(text.contains(&sample), "{sample}\n{text}");
+    }
+    assert!(text.contains("mod_wsgi_request_duration_seconds_count{mode=\"daemon\",group=\"g\"} 13"), "{text}");
+    assert!(text.contains("mod_wsgi_responses_total{mode=\"daemon\",group=\"g\",class=\"5xx\"} 1"), "{text}");
+    // Prometheus sample, for the notes.
+    let sample_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wsgi-status.prom");
+    let _ = std::fs::write(&sample_path, &text);
+    println!("Prometheus sample: {}", sample_path.display());
+
+    assert_eq!(apache.get("/wsgi-status?format=yaml").status, 400);
+    assert_eq!(apache.post("/wsgi-status", "text/plain", b"x").status, 405);
+}
+
+#[test]
+fn apaches_access_rules_protect_it() {
+    let apache = ApacheBuilder::new()
+        .embedded_only()
+        .conf("<Location /wsgi-status>\n    SetHandler wsgi-status\n    Require ip 192.0.2.1\n</Location>")
+        .conf("<Location /open-status>\n    SetHandler wsgi-status\n</Location>")
+        .start();
+    assert_eq!(apache.get("/wsgi-status").status, 403);
+    assert_eq!(apache.get("/open-status?format=json").status, 200);
+}
+
+/// Runs `path` on `apache` on a thread of its own.
+fn in_background(apache: &Apache, path: &str) -> std::thread::JoinHandle<u16> {
+    let port = apache.port();
+    let path = path.to_string();
+    std::thread::spawn(move || {
+        let mut conn = Conn::open(port).unwrap();
+        conn.try_request("GET", &path, &[], b"").map(|r| r.status).unwrap_or(0)
+    })
+}
+
+#[test]
+fn shows_busy_threads_and_waiting_requests() {
+    let apache = builder("processes=1 threads=1").start();
+    let pid = pid_at(&apache, "/d");
+    let slow = in_background(&apache, "/d/slow?3");
+    assert!(
+        wait_until(Duration::from_secs(5), || process(group(&status_json(&apache), "g"), pid)
+            .get("threads_busy")
+            .num()
+            == 1.0),
+        "never busy"
+    );
+    let waiting = in_background(&apache, "/d/pid");
+    let mut seen = None;
+    wait_until(Duration::from_secs(5), || {
+        let s = status_json(&apache);
+        let g = group(&s, "g");
+        let found = g.get("waiting").num() == 1.0 && g.get("longest_wait_seconds") != &Json::Null;
+        seen = Some(g.clone());
+        found
+    });
+    let g = seen.unwrap();
+    assert_eq!(g.get("waiting").num(), 1.0, "{g:?}");
+    assert!(g.get("longest_wait_seconds").num() > 0.0, "{g:?}");
+    let p = process(&g, pid);
+    assert_eq!(p.get("threads_busy").num(), 1.0);
+    assert!(p.get("oldest_request_seconds").num() > 0.0, "{p:?}");
+    let text = apache.get("/wsgi-status?format=prometheus").text();
+    assert!(text.contains("mod_wsgi_requests_waiting{mode=\"daemon\",group=\"g\"} 1"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "mod_wsgi_process_threads{{mode=\"daemon\",group=\"g\",pid=\"{pid}\",state=\"busy\"}} 1"
+        ))
+    );
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(waiting.join().unwrap(), 200);
+    let g = group(&status_json(&apache), "g").clone();
+    assert_eq!(g.get("waiting").num(), 0.0, "{g:?}");
+    assert_eq!(process(&g, pid).get("threads_busy").num(), 0.0);
+}
+
+#[test]
+fn lists_restarts_with_their_reasons() {
+    let apache = builder("processes=1 threads=2 maximum-requests=3").start();
+    let first = pid_at(&apache, "/d");
+    pid_at(&apache, "/d");
+    pid_at(&apache, "/d");
+    let second = pid_at(&apache, "/d");
+    assert_ne!(first, second, "maximum-requests");
+    let script = apache.root().join("wsgi/app.wsgi");
+    let later = std::time::SystemTime::now() + Duration::from_secs(2);
+    std::fs::File::options().write(true).open(&script).and_then(|f| f.set_modified(later)).unwrap();
+    let third = pid_at(&apache, "/d");
+    assert_ne!(third, second, "touched script");
+    // Killed once it is ready (before, it would be a failed start).
+    assert!(wait_until(Duration::from_secs(5), || {
+        process(group(&status_json(&apache), "g"), third).get("state").str() == "ready"
+    }));
+    process::kill(third, libc::SIGKILL);
+    let mut status = Json::Null;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            status = status_json(&apache);
+            group(&status, "g").get("restarts").list().len() >= 3
+        }),
+        "{status:?}"
+    );
+    let g = group(&status, "g");
+    let restarts: Vec<(i32, String, String)> = g
+        .get("restarts")
+        .list()
+        .iter()
+        .map(|r| (r.get("pid").num() as i32, r.get("reason").str().to_string(), r.get("detail").str().to_string()))
+        .collect();
+    assert_eq!(restarts[0], (third, "crashed".into(), "killed by signal 9 (SIGKILL)".into()), "{restarts:?}");
+    assert_eq!(restarts[1], (second, "script_reload".into(), String::new()));
+    assert_eq!(restarts[2], (first, "maximum_requests".into(), String::new()));
+    for reason in ["crashed", "script_reload", "maximum_requests"] {
+        assert_eq!(g.get("restart_totals").get(reason).num(), 1.0, "{reason}");
+    }
+    let text = apache.get("/wsgi-status?format=prometheus").text();
+    assert!(
+        text.contains("mod_wsgi_process_restarts_total{mode=\"daemon\",group=\"g\",reason=\"crashed\"} 1"),
+        "{text}"
+    );
+    let html = apache.get("/wsgi-status").text();
+    assert!(
+        html.contains("touched script") && html.contains("maximum-requests") && html.contains("killed by signal 9"),
+        "{html}"
+    );
+    let (ok, said) = promtool(&text);
+    assert!(ok, "{said}");
+}
+
+/// The page is read from shared memory: a stopped (hung) daemon and a
+/// group whose processes cannot start do not hold it up.
+#[test]
+fn answers_while_a_daemon_is_hung_or_cannot_start() {
+    let apache = builder("processes=1 threads=2")
+        .file("wsgi/other.wsgi", APP)
+        .conf(
+            "WSGIDaemonProcess broken python-home=/nonexistent/python\n\
+             WSGIScriptAlias /broken {root}/wsgi/other.wsgi process-group=broken application-group=%{GLOBAL}",
+        )
+        .start();
+    let pid = pid_at(&apache, "/d");
+    process::kill(pid, libc::SIGSTOP);
+    let started = Instant::now();
+    let status = status_json(&apache);
+    let took = started.elapsed();
+    process::kill(pid, libc::SIGCONT);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let p = process(group(&status, "g"), pid);
+    assert_eq!(p.get("requests").num(), 1.0);
+    assert!(p.get("rss_bytes").num() > 0.0);
+    let mut status = status;
+    wait_until(Duration::from_secs(10), || {
+        status = status_json(&apache);
+        group(&status, "broken").get("unavailable") != &Json::Null
+    });
+    let broken = group(&status, "broken");
+    let why = broken.get("unavailable").str();
+    assert!(why.contains("failures in a row") && why.contains("/nonexistent/python"), "{why}");
+    assert!(broken.get("restart_totals").get("startup_failed").num() >= 1.0, "{broken:?}");
+    let html = apache.get("/wsgi-status").text();
+    assert!(html.contains("No process can take requests"), "{html}");
+    assert_eq!(pid_at(&apache, "/d"), pid, "the stopped daemon went on");
+}
+
+fn chromium(args: &[&str]) -> std::process::Output {
+    Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+        .args(args)
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("chromium not found: scripts/setup.sh installs it (Debian package chromium)")
+}
+
+/// The HTML page in a real browser while the daemon is busy: what it
+/// renders (the DOM after load) and a screenshot for people.
+#[test]
+fn headless_chromium_shows_a_busy_daemon() {
+    let apache = builder("processes=1 threads=2").start();
+    let pid = pid_at(&apache, "/d");
+    for _ in 0..20 {
+        pid_at(&apache, "/d");
+        pid_at(&apache, "/e");
+    }
+    let slow = in_background(&apache, "/d/slow?6");
+    assert!(wait_until(Duration::from_secs(5), || process(group(&status_json(&apache), "g"), pid)
+        .get("threads_busy")
+        .num()
+        == 1.0));
+    let url = format!("{}/wsgi-status", apache.base_url());
+    let out = chromium(&["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dom.contains("Daemon process group 'g'"), "{dom}");
+    assert!(dom.contains(&format!("<td>{pid}</td>")), "{dom}");
+    assert!(dom.contains("1/2</td>"), "one of two threads busy:\n{dom}");
+    assert!(dom.contains("<b>1/2</b><span>threads busy</span>"), "{dom}");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wsgi-status.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1280,900", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&shot).unwrap_or_default();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000, "{} bytes", png.len());
+    println!("screenshot: {}", shot.display());
+    assert_eq!(slow.join().unwrap(), 200);
+}
