@@ -407,7 +407,13 @@ fn spawn(inst: &Instance, addr: SocketAddr) -> Result<i32, StartError> {
                     outcome = Some(Err(StartError::Failed(report())));
                     return true;
                 }
-                if inst.accepts(addr) {
+                // The parent listens before it forks its children: wait for
+                // them too, so a test that records them sees the first ones.
+                let children = process::all()
+                    .into_iter()
+                    .filter(|c| c.ppid == pid && !process::cmdline(c.pid).starts_with("(wsgi"))
+                    .count();
+                if children > 0 && inst.accepts(addr) {
                     outcome = Some(Ok(pid));
                     return true;
                 }
