@@ -152,6 +152,43 @@ fn request_data_is_the_requests_scratchpad() {
     }
 }
 
+/// No subscriber: the scratchpad is still the request's, and listed.
+const SCRATCHPAD: &str = r#"import mod_wsgi
+def application(environ, start_response):
+    data = mod_wsgi.request_data()
+    data['mine'] = environ['PATH_INFO']
+    rid = environ.get('mod_wsgi.request_id')
+    active = mod_wsgi.active_requests
+    text = '%s %s %s %d' % (mod_wsgi.request_data() is data, active.get(rid) is data, 'active_requests' in dir(mod_wsgi), len(active))
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [text.encode()]
+"#;
+
+#[test]
+fn request_data_without_subscribers() {
+    for place in PLACES {
+        let mut answers = Vec::new();
+        for module in [Module::Ours, Module::Debian] {
+            let b = ApacheBuilder::new().embedded_only().module(module).conf(ONE_CHILD).file("wsgi/s.wsgi", SCRATCHPAD);
+            let apache = match place {
+                Place::Embedded => b.conf("WSGIScriptAlias /s {root}/wsgi/s.wsgi"),
+                Place::Daemon => b.conf(
+                    "WSGIDaemonProcess s threads=2
+WSGIScriptAlias /s {root}/wsgi/s.wsgi process-group=s",
+                ),
+            }
+            .start();
+            let first = apache.get("/s/a").text();
+            let second = apache.get("/s/b").text();
+            assert_eq!(first, "True True True 1", "{module:?} {place:?}");
+            answers.push(second);
+        }
+        // Ours lists only the running request; Debian's may still list the previous one.
+        assert_eq!(answers[0], "True True True 1", "{place:?}");
+        assert!(answers[1].starts_with("True True True"), "{place:?}: {}", answers[1]);
+    }
+}
+
 /// `process_metrics()`, `request_metrics()` (its first call starts the
 /// count and returns {}), `server_metrics()` off and on.
 #[test]

@@ -108,6 +108,11 @@ fn events_and_their_arguments_are_debians() {
         // application never called start_response.
         let r = kv(&ours.get("/api/events?/pid"));
         assert_eq!(r["2.status"], "200", "{r:?}");
+        // The body, "pid=N\n", counted as Debian counts it.
+        let d = kv(&debian.get("/api/events?/pid"));
+        let body = |m: &BTreeMap<String, String>| m["2.output_length"].parse::<usize>().unwrap_or(0);
+        // (The pids may differ in length.)
+        assert!(body(&r) >= 6 && body(&r).abs_diff(body(&d)) <= 2, "{r:?}\n{d:?}");
         let r = kv(&ours.get("/api/events?/raise"));
         assert_eq!(r["2.status"], "0", "{r:?}");
     }

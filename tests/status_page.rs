@@ -442,6 +442,24 @@ fn lists_restarts_with_their_reasons() {
     assert!(ok, "{said}");
 }
 
+/// A limit of `WSGIDaemonProcess` that recycles a process is named too.
+#[test]
+fn lists_a_limit_as_the_reason_of_a_restart() {
+    let apache = builder("processes=1 threads=2 inactivity-timeout=1").start();
+    let pid = pid_at(&apache, "/d");
+    let mut status = Json::Null;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            status = status_json(&apache);
+            !group(&status, "g").get("restarts").list().is_empty()
+        }),
+        "{status:?}"
+    );
+    let r = &group(&status, "g").get("restarts").list()[0];
+    assert_eq!((r.get("pid").num() as i32, r.get("reason").str()), (pid, "inactivity_timeout"), "{r:?}");
+    assert!(apache.get("/wsgi-status").text().contains("inactivity-timeout"));
+}
+
 /// The page is read from shared memory: a stopped (hung) daemon and a
 /// group whose processes cannot start do not hold it up.
 #[test]

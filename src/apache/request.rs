@@ -56,6 +56,14 @@ impl Request {
         (!h.is_null()).then(|| self.text(h))
     }
 
+    /// Whether the request's handler is `name` (no copy: asked of every request).
+    pub fn handler_is(&self, name: &std::ffi::CStr) -> bool {
+        let h = self.rec().handler;
+        // SAFETY: a non-null handler is a NUL-terminated string that lives
+        // as long as the request.
+        !h.is_null() && unsafe { std::ffi::CStr::from_ptr(h) } == name
+    }
+
     /// The query string, if any.
     pub fn args(&self) -> Option<String> {
         let a = self.rec().args;

@@ -102,16 +102,14 @@ impl Slot {
         StopReason::from_code(self.stop_reason.load(RELAXED))
     }
 
-    /// A request starts: returns the tracking entry it took, if any.
-    fn begin(&self) -> Option<usize> {
+    /// A request starts at `now`: returns the tracking entry it took, if any.
+    fn begin(&self, now: u64) -> Option<usize> {
         self.busy.fetch_add(1, RELAXED);
-        let now = now_us();
         self.running.iter().position(|r| r.compare_exchange(0, now, RELAXED, RELAXED).is_ok())
     }
 
-    /// A request that started at `start_us` ended with `status`.
-    fn end(&self, tracked: Option<usize>, start_us: u64, status: u16) {
-        let now = now_us();
+    /// A request that started at `start_us` ended at `now` with `status`.
+    fn end(&self, tracked: Option<usize>, start_us: u64, now: u64, status: u16) {
         if let Some(r) = tracked.and_then(|i| self.running.get(i)) {
             r.store(0, RELAXED);
         }
@@ -277,16 +275,16 @@ thread_local! {
     static TRACKED_ENTRY: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-fn begin() {
+fn begin(now: i64) {
     if let Some(s) = mine() {
-        TRACKED_ENTRY.with(|t| t.set(s.begin()));
+        TRACKED_ENTRY.with(|t| t.set(s.begin(now.max(1) as u64)));
     }
 }
 
-fn end(f: &crate::python::metrics::Finished) {
+fn end(f: &crate::python::metrics::Finished, now: i64) {
     if let Some(s) = mine() {
-        let start = if f.request_start > 0 { f.request_start } else { f.application_start };
-        s.end(TRACKED_ENTRY.with(Cell::take), start.max(0) as u64, f.status);
+        let start = if f.request_start > 0 { f.request_start } else { now };
+        s.end(TRACKED_ENTRY.with(Cell::take), start.max(0) as u64, now.max(0) as u64, f.status);
     }
 }
 
@@ -372,19 +370,21 @@ struct GroupPage {
 pub struct Waiting<'a> {
     group: &'a GroupMetrics,
     queued_us: u64,
-    counted: bool,
+    /// Where it is counted (none when the table was full).
+    at: Option<usize>,
 }
 
 impl<'a> Waiting<'a> {
     pub fn enter(group: &'a GroupMetrics, queued_us: u64) -> Self {
-        Waiting { group, queued_us, counted: group.enter_queue(queued_us) }
+        Waiting { group, queued_us, at: group.enter_queue(queued_us) }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.counted {
-            self.group.leave_queue(self.queued_us);
+        // Mostly a daemon thread cleared it already.
+        if let Some(at) = self.at {
+            let _ = self.group.page().waiting[at].compare_exchange(self.queued_us, 0, RELAXED, RELAXED);
         }
     }
 }
@@ -392,13 +392,13 @@ impl Drop for Waiting<'_> {
 /// The group of this daemon process, for [`picked_up`].
 static MY_GROUP: AtomicPtr<GroupMetrics> = AtomicPtr::new(std::ptr::null_mut());
 
-/// A daemon thread took the request queued at `queue_start` (the value of
-/// `mod_wsgi.queue_start`): it no longer waits.
-pub fn picked_up(queue_start: Option<&[u8]>) {
+/// A daemon thread took the request queued at `queue_start` (µs, from
+/// `mod_wsgi.queue_start`; 0: unknown): it no longer waits.
+pub fn picked_up(queue_start: i64) {
     // SAFETY: set by `adopt` from the registry, which this process keeps.
     let Some(group) = (unsafe { MY_GROUP.load(Ordering::Acquire).as_ref() }) else { return };
-    if let Some(us) = queue_start.and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok()) {
-        group.leave_queue(us);
+    if queue_start > 0 {
+        group.leave_queue(queue_start as u64);
     }
 }
 
@@ -430,17 +430,18 @@ impl GroupMetrics {
         &self.page.all()[0]
     }
 
-    /// An Apache child queues a request stamped `queued_us`; false when
-    /// the table is full (the request is then not counted).
-    pub fn enter_queue(&self, queued_us: u64) -> bool {
+    /// An Apache child queues a request stamped `queued_us`: where it is
+    /// counted, none when the table is full (it then goes uncounted).
+    fn enter_queue(&self, queued_us: u64) -> Option<usize> {
         let w = &self.page().waiting;
         let start = wait_start(queued_us);
-        (0..WAIT_SLOTS).any(|i| w[(start + i) % WAIT_SLOTS].compare_exchange(0, queued_us, RELAXED, RELAXED).is_ok())
+        (0..WAIT_SLOTS)
+            .map(|i| (start + i) % WAIT_SLOTS)
+            .find(|&i| w[i].compare_exchange(0, queued_us, RELAXED, RELAXED).is_ok())
     }
 
-    /// The request stamped `queued_us` left the queue (a daemon thread
-    /// took it, or the Apache child gave up).
-    pub fn leave_queue(&self, queued_us: u64) {
+    /// A daemon thread took the request stamped `queued_us`.
+    fn leave_queue(&self, queued_us: u64) {
         let w = &self.page().waiting;
         let start = wait_start(queued_us);
         for i in 0..WAIT_SLOTS {

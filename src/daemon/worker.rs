@@ -238,8 +238,9 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         }
         Err(_) => return None,
     };
-    super::metrics::picked_up(vars.get(b"mod_wsgi.queue_start"));
-    if let Some(waited) = queued_for(&vars)
+    let queued = call::micros(vars.get(b"mod_wsgi.queue_start"));
+    super::metrics::picked_up(queued);
+    if let Some(waited) = queued_for(queued)
         && !group.queue_timeout.is_zero()
         && waited > group.queue_timeout
     {
@@ -269,9 +270,11 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
     }
     let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
-    vars.push(b"mod_wsgi.daemon_start", environ::now_micros().to_string().as_bytes());
+    let daemon_start = environ::now_micros();
+    vars.push(b"mod_wsgi.daemon_start", daemon_start.to_string().as_bytes());
     let mut call = WsgiCall::from_vars(vars, flags, None, group.case_sensitive);
     call.restart_on_change = true;
+    (call.times[1], call.times[2]) = (queued, daemon_start);
     let io = SocketIo::new(conn, group);
     let kept = io.kept.clone();
     match call::run(call, Box::new(io)) {
@@ -300,10 +303,8 @@ fn script_inside_jail(vars: &mut Vars, root: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// How long the request waited since the Apache child queued it
-/// (`mod_wsgi.queue_start`, microseconds since the epoch).
-fn queued_for(vars: &Vars) -> Option<std::time::Duration> {
-    let v = vars.get(b"mod_wsgi.queue_start")?;
-    let start: i64 = std::str::from_utf8(v).ok()?.parse().ok()?;
-    Some(std::time::Duration::from_micros(environ::now_micros().saturating_sub(start).max(0) as u64))
+/// How long the request waited since the Apache child queued it at
+/// `start` (`mod_wsgi.queue_start`, microseconds since the epoch; 0: unknown).
+fn queued_for(start: i64) -> Option<std::time::Duration> {
+    (start > 0).then(|| std::time::Duration::from_micros(environ::now_micros().saturating_sub(start).max(0) as u64))
 }

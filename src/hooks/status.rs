@@ -16,7 +16,7 @@ use crate::python::call::Outcome;
 use crate::python::io::RequestIo;
 use wsgi_core::status_page::{self, Group, Mode, Snapshot};
 
-pub const HANDLER: &str = "wsgi-status";
+pub const HANDLER: &std::ffi::CStr = c"wsgi-status";
 
 /// Seconds between refreshes of the HTML page.
 const REFRESH_SECONDS: u32 = 2;
@@ -44,7 +44,7 @@ pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
     super::guard("wsgi-status handler", ffi::HTTP_INTERNAL_SERVER_ERROR as i32, || {
         // SAFETY: Apache passes the live request.
         let req = unsafe { Request::new(r) };
-        if req.handler().as_deref() != Some(HANDLER) {
+        if !req.handler_is(HANDLER) {
             return ffi::DECLINED;
         }
         if !req.is_get_or_head() {

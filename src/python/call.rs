@@ -28,6 +28,10 @@ pub struct WsgiCall {
     pub process_group: String,
     pub application_group: String,
     pub callable: String,
+    /// `mod_wsgi.request_start`, `queue_start` and `daemon_start` in µs
+    /// since the epoch (0 when absent: the last two in embedded mode; a
+    /// daemon sets them).
+    pub times: [i64; 3],
     /// CGI-style variables, as bytes, in the order the server gave them.
     pub vars: environ::Vars,
     pub flags: EnvironFlags,
@@ -51,6 +55,8 @@ impl WsgiCall {
             b"mod_wsgi.callable_object",
             b"mod_wsgi.script_reloading",
         ]);
+        // Near the end of the variables, so found at once.
+        let times = [micros(vars.get(b"mod_wsgi.request_start")), 0, 0];
         let text = |v: Option<&[u8]>| v.map(wsgi_core::text::lossy);
         // A WSGIHandlerScript serves the request in place of the file.
         let script_path = text(handler_script.filter(|h| !h.is_empty()).or(script_path)).unwrap_or_default();
@@ -68,11 +74,19 @@ impl WsgiCall {
             process_group,
             application_group,
             callable,
+            times,
             vars,
             flags,
             apache_request: None,
         }
     }
+}
+
+/// Microseconds since the epoch in a variable's value, digits as the
+/// server writes them (0 when absent or not a number).
+pub fn micros(v: Option<&[u8]>) -> i64 {
+    let Some(v) = v.filter(|v| !v.is_empty() && v.len() <= 18) else { return 0 };
+    v.iter().try_fold(0i64, |n, &b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))).unwrap_or(0)
 }
 
 thread_local! {
@@ -115,28 +129,20 @@ pub enum Outcome {
     Restart,
 }
 
-/// Microseconds since the epoch in variable `name` (0 when absent).
-fn var_us(vars: &environ::Vars, name: &[u8]) -> i64 {
-    vars.get(name).and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok()).unwrap_or(0)
-}
-
 /// Runs `call`, talking to the request through `io`.
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
-    let meter = Arc::new(Meter::default());
-    let io: SharedIo = Arc::new(Mutex::new(Some(Box::new(Metered::new(io, meter.clone())))));
+    let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    // Set when someone will read the request's I/O figures.
+    let mut meter: Option<Arc<Meter>> = None;
     let _attributed = super::errors::attribute_to(&io);
     super::metrics::begin();
-    let mut finished = Finished {
-        request_start: var_us(&call.vars, b"mod_wsgi.request_start"),
-        queue_start: var_us(&call.vars, b"mod_wsgi.queue_start"),
-        daemon_start: var_us(&call.vars, b"mod_wsgi.daemon_start"),
-        ..Finished::default()
-    };
+    let [request_start, queue_start, daemon_start] = call.times;
+    let mut finished = Finished { request_start, queue_start, daemon_start, ..Finished::default() };
     let waiting = Instant::now();
     let outcome = match interpreters::enter(&call.application_group, super::interpreter_setup::setup) {
         Ok(_entered) => {
             let waited = waiting.elapsed();
-            super::attached::run(|py| in_interpreter(py, &call, &io, &meter, &mut finished, waited))
+            super::attached::run(|py| in_interpreter(py, &call, &io, &mut meter, &mut finished, waited))
                 .unwrap_or(Outcome::Failed(500))
         }
         Err(e) => {
@@ -150,19 +156,15 @@ pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     if let Some(mut io) = io.lock().take() {
         io.finish(outcome);
     }
-    let now = environ::now_micros();
-    if finished.application_start == 0 {
-        finished.application_start = now;
-    }
-    if finished.application_finish == 0 {
-        finished.application_finish = now;
-    }
     if finished.status == 0
         && let Outcome::Failed(code) = outcome
     {
         finished.status = code;
     }
-    metered(&mut finished, &meter);
+    finished.thread_id = environ::thread_id();
+    if let Some(m) = &meter {
+        metered(&mut finished, m);
+    }
     super::metrics::end(&finished);
     outcome
 }
@@ -175,7 +177,6 @@ fn metered(f: &mut Finished, m: &Meter) {
     f.output_bytes = Meter::get(&m.output_bytes);
     f.output_writes = Meter::get(&m.output_writes);
     f.output_us = Meter::get(&m.output_us);
-    f.thread_id = environ::thread_id();
 }
 
 fn log(py: Python<'_>, io: &SharedIo, level: LogLevel, msg: &str) {
@@ -208,7 +209,7 @@ fn in_interpreter(
     py: Python<'_>,
     call: &WsgiCall,
     io: &SharedIo,
-    meter: &Meter,
+    meter: &mut Option<Arc<Meter>>,
     finished: &mut Finished,
     waited: std::time::Duration,
 ) -> Outcome {
@@ -262,10 +263,21 @@ fn in_interpreter(
         }
     };
     let state: SharedResponse = Arc::new(Mutex::new(ResponseState::default()));
-    let scope = events::Scope::begin(py, call.vars.get(b"mod_wsgi.request_id")).ok();
+    let scope = Some(events::Scope::begin(py, call.vars.get(b"mod_wsgi.request_id")));
     let subscribers = scope.as_ref().is_some_and(|s| s.subscribers);
     let measured = subscribers || super::metrics::recording();
     super::meter::measure_gil(measured);
+    if measured {
+        // Nothing has used the request's I/O yet, so nothing holds it.
+        if let Some(mut slot) = io.try_lock()
+            && let Some(inner) = slot.take()
+        {
+            let m = Arc::new(Meter::default());
+            m.timed.store(subscribers, std::sync::atomic::Ordering::Relaxed);
+            *slot = Some(Box::new(Metered::new(inner, m.clone())));
+            *meter = Some(m);
+        }
+    }
     let cpu_before = subscribers.then(super::metrics::thread_cpu);
     super::timeout::began(&call.application_group);
     let timed_out = std::cell::Cell::new(false);
@@ -278,8 +290,10 @@ fn in_interpreter(
         }
         events::request_exception(py, err);
     };
-    let outcome = respond(py, call, io, &app, &state, &report, scope.as_ref(), finished);
-    finished.application_finish = environ::now_micros();
+    let outcome = respond(py, call, io, &app, &state, &report, scope.as_ref(), finished, measured);
+    if measured {
+        finished.application_finish = environ::now_micros();
+    }
     finished.status = state.lock().status();
     super::timeout::ended();
     if measured {
@@ -289,7 +303,10 @@ fn in_interpreter(
     }
     super::meter::measure_gil(false);
     if let (Some(scope), Some(before)) = (&scope, cpu_before) {
-        metered(finished, meter);
+        if let Some(m) = meter.as_ref() {
+            metered(finished, m);
+        }
+        finished.thread_id = environ::thread_id();
         let after = super::metrics::thread_cpu();
         events::request_finished(scope, finished, ((after.0 - before.0).max(0.0), (after.1 - before.1).max(0.0)));
     }
@@ -383,6 +400,7 @@ fn respond(
     report: &dyn Fn(&PyErr),
     scope: Option<&events::Scope<'_>>,
     finished: &mut Finished,
+    measured: bool,
 ) -> Result<(), ()> {
     let errors = match errors::request_stream(py, io.clone()) {
         Ok(e) => e,
@@ -391,7 +409,7 @@ fn respond(
             return Err(());
         }
     };
-    let result = call_application(py, call, io, app, state, &errors.wrapper, scope, finished);
+    let result = call_application(py, call, io, app, state, &errors.wrapper, scope, finished, measured);
     let outcome = match result {
         Ok(result) => {
             let sent = send_result(py, io, state, &result).map_err(|e| report(&e));
@@ -418,6 +436,7 @@ fn call_application<'py>(
     errors: &Bound<'py, PyAny>,
     scope: Option<&events::Scope<'py>>,
     finished: &mut Finished,
+    measured: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let environ = environ::build(py, &call.vars, &call.flags)?;
     let declared = call.vars.get(b"CONTENT_LENGTH").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
@@ -437,7 +456,9 @@ fn call_application<'py>(
         environ::set(&environ, b"apache.request_rec", capsule)?;
     }
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
-    finished.application_start = environ::now_micros();
+    if measured {
+        finished.application_start = environ::now_micros();
+    }
     let Some(scope) = scope.filter(|s| s.subscribers) else { return app.call1((environ, start)) };
     // Subscribers may replace the application (mod_wsgi's hook for
     // middleware added at run time).

@@ -15,11 +15,15 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-/// The request this thread runs, as `request_data()` and the events of
-/// `start_response` find it. The pointers are borrowed from the live
-/// [`Scope`], which holds them for the request.
+/// The request this thread runs. Its scratchpad dict and id string are
+/// made on demand (most requests never need them): `data` and `id` are
+/// references owned here, released when the request's [`Scope`] ends.
 #[derive(Clone, Copy)]
 struct Current {
+    handles: Option<Handles>,
+    /// The request id's bytes, borrowed from the request's variables,
+    /// which outlive the scope.
+    id_bytes: Option<(*const u8, usize)>,
     data: *mut ffi::PyObject,
     id: *mut ffi::PyObject,
     subscribers: bool,
@@ -29,76 +33,173 @@ thread_local! {
     static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
 }
 
-/// This interpreter's `mod_wsgi` module, when it has one.
-fn module(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
-    let key = super::strings::interned(py, b"mod_wsgi").ok()?;
-    super::script::sys_modules(py).ok()?.get_item(key).ok().flatten()
+impl Current {
+    /// The request id as a string, made now if needed.
+    fn id<'py>(&mut self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        if self.id.is_null() {
+            let (ptr, len) = self.id_bytes?;
+            // SAFETY: the bytes of the request's variables, alive for the scope.
+            let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+            self.id = super::strings::latin1(py, bytes).ok()?.into_ptr();
+        }
+        // SAFETY: owned by this record (above), released only when it ends.
+        Some(unsafe { Bound::from_borrowed_ptr(py, self.id).cast_into_unchecked() })
+    }
+
+    /// The scratchpad, made now if needed and then listed in
+    /// `active_requests` when that dict exists.
+    fn data<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        if self.data.is_null() {
+            let data = PyDict::new(py);
+            if let (Some(active), Some(id)) = (self.handles.and_then(|h| h.active_requests(py)), self.id(py)) {
+                active.set_item(id, &data)?;
+            }
+            self.data = data.into_ptr();
+        }
+        // SAFETY: owned by this record, as `id`.
+        Ok(unsafe { Bound::from_borrowed_ptr(py, self.data).cast_into_unchecked() })
+    }
 }
 
-/// `mod_wsgi.<name>` as a list, when it is one and not empty.
-fn callbacks<'py>(module: &Bound<'py, PyAny>, name: &[u8]) -> Option<Bound<'py, PyList>> {
-    let key = super::strings::interned(module.py(), name).ok()?;
-    let list = module.getattr(key).ok()?.cast_into::<PyList>().ok()?;
-    (!list.is_empty()).then_some(list)
+/// Runs `f` on this thread's request record, keeping what it made.
+fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Option<R> {
+    CURRENT.with(|c| {
+        let mut current = c.get()?;
+        let r = f(&mut current);
+        c.set(Some(current));
+        Some(r)
+    })
+}
+
+/// This thread's handles on one interpreter's `mod_wsgi` module: its
+/// `__dict__`, and the keys looked up in it on every request. Each holds a
+/// reference never released (as the spare streams of errors.rs do: a
+/// process has few interpreters and threads, and they live as long as it).
+#[derive(Clone, Copy)]
+struct Handles {
+    interp: usize,
+    dict: *mut ffi::PyObject,
+    active: *mut ffi::PyObject,
+    callbacks: *mut ffi::PyObject,
+}
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<Vec<Handles>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The current interpreter's handles, made on first use on this thread.
+fn handles(py: Python<'_>) -> Option<Handles> {
+    // SAFETY: the GIL is held, so there is a current interpreter.
+    let interp = unsafe { ffi::PyInterpreterState_Get() } as usize;
+    if let Some(h) = HANDLES.with(|h| h.borrow().iter().find(|h| h.interp == interp).copied()) {
+        return Some(h);
+    }
+    let key = super::strings::interned(py, b"mod_wsgi").ok()?;
+    let module = super::script::sys_modules(py).ok()?.get_item(key).ok().flatten()?;
+    let dict = module.getattr("__dict__").ok()?.cast_into::<PyDict>().ok()?;
+    let h = Handles {
+        interp,
+        dict: dict.into_ptr(),
+        active: PyString::intern(py, "active_requests").into_ptr(),
+        callbacks: PyString::intern(py, "event_callbacks").into_ptr(),
+    };
+    HANDLES.with(|v| v.borrow_mut().push(h));
+    Some(h)
+}
+
+impl Handles {
+    /// `mod_wsgi.<key>` (borrowed), if set.
+    fn get<'py>(&self, py: Python<'py>, key: *mut ffi::PyObject) -> Option<Bound<'py, PyAny>> {
+        // SAFETY: the GIL is held in the interpreter the handles belong to
+        // (callers look them up for the current one); both objects are
+        // alive through the references the handles hold. PyDict_GetItem
+        // returns a borrowed reference or null, and sets no exception.
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, ffi::PyDict_GetItem(self.dict, key)) }
+    }
+
+    fn active_requests<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyDict>> {
+        self.get(py, self.active)?.cast_into::<PyDict>().ok()
+    }
+
+    /// `mod_wsgi.event_callbacks`, when it is a list and not empty.
+    fn event_callbacks<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyList>> {
+        let list = self.get(py, self.callbacks)?.cast_into::<PyList>().ok()?;
+        (!list.is_empty()).then_some(list)
+    }
+
+    /// Another list of the module (rare events), when not empty.
+    fn list<'py>(&self, py: Python<'py>, name: &str) -> Option<Bound<'py, PyList>> {
+        let key = PyString::new(py, name);
+        let list = self.get(py, key.as_ptr())?.cast_into::<PyList>().ok()?;
+        (!list.is_empty()).then_some(list)
+    }
 }
 
 /// One request's scratchpad and identity, from before the application is
 /// called to after its response is sent.
 pub struct Scope<'py> {
-    module: Option<Bound<'py, PyAny>>,
-    pub data: Bound<'py, PyDict>,
-    pub id: Option<Bound<'py, PyString>>,
+    py: Python<'py>,
     /// Whether this interpreter has event subscribers (checked once).
     pub subscribers: bool,
 }
 
 impl<'py> Scope<'py> {
-    /// Opens the request's scope: its `request_data()` dict, listed in
-    /// `mod_wsgi.active_requests` under `request_id`.
-    pub fn begin(py: Python<'py>, request_id: Option<&[u8]>) -> PyResult<Self> {
-        let module = module(py);
-        let data = PyDict::new(py);
-        let id = request_id.map(|id| super::strings::latin1(py, id)).transpose()?;
-        if let (Some(m), Some(id)) = (&module, &id)
-            && let Ok(active) = m.getattr(super::strings::interned(py, b"active_requests")?)
-            && let Ok(active) = active.cast::<PyDict>()
-        {
-            active.set_item(id, &data)?;
+    /// Opens the request's scope. Its `request_data()` dict is made now
+    /// when events need it or `mod_wsgi.active_requests` has been used
+    /// (and must list it), else when asked for. `request_id` must outlive
+    /// the scope.
+    pub fn begin(py: Python<'py>, request_id: Option<&[u8]>) -> Self {
+        let handles = handles(py);
+        let subscribers = handles.is_some_and(|h| h.event_callbacks(py).is_some());
+        let mut current = Current {
+            handles,
+            id_bytes: request_id.map(|id| (id.as_ptr(), id.len())),
+            data: std::ptr::null_mut(),
+            id: std::ptr::null_mut(),
+            subscribers,
+        };
+        let eager = subscribers || handles.is_some_and(|h| h.active_requests(py).is_some());
+        // A dict that cannot be made now is made (or fails) when asked for.
+        if eager && current.data(py).is_err() {
+            // SAFETY: the GIL is held; the failure left an exception set.
+            unsafe { ffi::PyErr_Clear() };
         }
-        let subscribers = module.as_ref().and_then(|m| callbacks(m, b"event_callbacks")).is_some();
-        let current =
-            Current { data: data.as_ptr(), id: id.as_ref().map_or(std::ptr::null_mut(), |i| i.as_ptr()), subscribers };
         CURRENT.with(|c| c.set(Some(current)));
-        Ok(Scope { module, data, id, subscribers })
+        Scope { py, subscribers }
     }
 
     /// Calls the subscribers with event `name` and `kwargs` (which their
     /// returned dicts update); the `request_data` and `request_id` keys
     /// are added here.
     pub fn publish(&self, name: &str, kwargs: &Bound<'py, PyDict>) {
-        let Some(module) = &self.module else { return };
-        let Some(list) = callbacks(module, b"event_callbacks") else { return };
-        let py = kwargs.py();
-        if let Some(id) = &self.id {
-            let _ = kwargs.set_item("request_id", id);
+        let py = self.py;
+        let Some(Some(list)) = with_current(|c| c.handles.and_then(|h| h.event_callbacks(py))) else { return };
+        if set_current(py, kwargs).is_ok() {
+            call_all(py, name, &list, kwargs);
         }
-        let _ = kwargs.set_item("request_data", &self.data);
-        call_all(py, name, &list, kwargs);
     }
 }
 
 impl Drop for Scope<'_> {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(None));
-        if let (Some(m), Some(id)) = (&self.module, &self.id) {
-            let py = m.py();
-            let removed = super::strings::interned(py, b"active_requests")
-                .and_then(|k| m.getattr(k))
-                .and_then(|a| Ok(a.cast_into::<PyDict>()?))
-                .and_then(|a| if a.contains(id)? { a.del_item(id) } else { Ok(()) });
-            if removed.is_err() {
-                // SAFETY: the GIL is held (the scope lives inside the request's attached call).
-                unsafe { ffi::PyErr_Clear() };
+        let Some(c) = CURRENT.with(|c| c.take()) else { return };
+        let py = self.py;
+        // SAFETY: the GIL is held (the scope lives inside the request's
+        // attached call); `data` and `id` are this record's own
+        // references, released once. A key the application removed from
+        // active_requests sets KeyError, which is cleared.
+        unsafe {
+            if !c.data.is_null() {
+                if !c.id.is_null()
+                    && let Some(active) = c.handles.and_then(|h| h.active_requests(py))
+                    && ffi::PyDict_DelItem(active.as_ptr(), c.id) != 0
+                {
+                    ffi::PyErr_Clear();
+                }
+                ffi::Py_DECREF(c.data);
+            }
+            if !c.id.is_null() {
+                ffi::Py_DECREF(c.id);
             }
         }
     }
@@ -128,13 +229,23 @@ fn call_all(py: Python<'_>, name: &str, list: &Bound<'_, PyList>, kwargs: &Bound
 
 /// `mod_wsgi.request_data()`.
 #[pyfunction]
-pub fn request_data(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    match CURRENT.with(Cell::get) {
-        // SAFETY: the scope of this thread's request holds the dict alive
-        // until it clears CURRENT; the GIL is held.
-        Some(c) if !c.data.is_null() => Ok(unsafe { Bound::from_borrowed_ptr(py, c.data) }),
-        _ => Err(PyRuntimeError::new_err("no active request for thread")),
-    }
+pub fn request_data(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    with_current(|c| c.data(py)).unwrap_or_else(|| Err(PyRuntimeError::new_err("no active request for thread")))
+}
+
+/// Called when `mod_wsgi.active_requests` is first used in an interpreter
+/// (the module makes the dict then): lists the asking request in it.
+/// Requests of other threads running at that moment are not listed.
+#[pyfunction]
+pub fn list_active_request(py: Python<'_>, active: &Bound<'_, PyDict>) -> PyResult<()> {
+    let made = with_current(|c| -> PyResult<()> {
+        let data = c.data(py)?;
+        if let Some(id) = c.id(py) {
+            active.set_item(id, data)?;
+        }
+        Ok(())
+    });
+    made.unwrap_or(Ok(()))
 }
 
 /// The `response_started` event, from `start_response` on the request's
@@ -145,11 +256,13 @@ pub fn response_started(
     headers: &Bound<'_, PyAny>,
     exc_info: Option<&Bound<'_, PyAny>>,
 ) {
-    let Some(current) = CURRENT.with(Cell::get).filter(|c| c.subscribers) else { return };
-    let Some(list) = module(py).and_then(|m| callbacks(&m, b"event_callbacks")) else { return };
+    if !CURRENT.with(Cell::get).is_some_and(|c| c.subscribers) {
+        return;
+    }
+    let Some(list) = handles(py).and_then(|h| h.event_callbacks(py)) else { return };
     let kwargs = PyDict::new(py);
     let set = || -> PyResult<()> {
-        set_current(py, &kwargs, current)?;
+        set_current(py, &kwargs)?;
         kwargs.set_item("response_status", status)?;
         kwargs.set_item("response_headers", headers)?;
         kwargs.set_item("exception_info", exc_info.map_or_else(|| py.None().into_bound(py), Clone::clone))?;
@@ -161,23 +274,26 @@ pub fn response_started(
 }
 
 /// `request_id` and `request_data` of the current request.
-fn set_current(py: Python<'_>, kwargs: &Bound<'_, PyDict>, c: Current) -> PyResult<()> {
-    if !c.id.is_null() {
-        // SAFETY: held by the live scope, as in request_data.
-        kwargs.set_item("request_id", unsafe { Bound::from_borrowed_ptr(py, c.id) })?;
-    }
-    // SAFETY: as above.
-    kwargs.set_item("request_data", unsafe { Bound::from_borrowed_ptr(py, c.data) })
+fn set_current(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<()> {
+    with_current(|c| -> PyResult<()> {
+        if let Some(id) = c.id(py) {
+            kwargs.set_item("request_id", id)?;
+        }
+        kwargs.set_item("request_data", c.data(py)?)
+    })
+    .unwrap_or(Ok(()))
 }
 
 /// The `request_exception` event: `err` came out of the application.
 pub fn request_exception(py: Python<'_>, err: &PyErr) {
-    let Some(current) = CURRENT.with(Cell::get).filter(|c| c.subscribers) else { return };
-    let Some(list) = module(py).and_then(|m| callbacks(&m, b"event_callbacks")) else { return };
+    if !CURRENT.with(Cell::get).is_some_and(|c| c.subscribers) {
+        return;
+    }
+    let Some(list) = handles(py).and_then(|h| h.event_callbacks(py)) else { return };
     let kwargs = PyDict::new(py);
     let info = (err.get_type(py), err.value(py), err.traceback(py));
     let set = || -> PyResult<()> {
-        set_current(py, &kwargs, current)?;
+        set_current(py, &kwargs)?;
         kwargs.set_item("exception_info", info.into_pyobject(py)?)?;
         Ok(())
     };
@@ -193,7 +309,7 @@ fn seconds(us: i64) -> f64 {
 /// The `request_finished` event. `cpu` is the thread's user and system
 /// CPU seconds for the request.
 pub fn request_finished(scope: &Scope<'_>, f: &Finished, cpu: (f64, f64)) {
-    let py = scope.data.py();
+    let py = scope.py;
     let kwargs = PyDict::new(py);
     let set = || -> PyResult<()> {
         kwargs.set_item("input_reads", f.input_reads)?;
@@ -253,13 +369,13 @@ fn in_every_interpreter(f: &mut dyn FnMut(Python<'_>)) {
 pub fn process_stopping() {
     let reason = shutdown_reason();
     in_every_interpreter(&mut |py| {
-        let Some(module) = module(py) else { return };
+        let Some(h) = handles(py) else { return };
         let kwargs = PyDict::new(py);
         if kwargs.set_item("shutdown_reason", reason).is_err() {
             return;
         }
-        for list in [b"event_callbacks".as_slice(), b"shutdown_callbacks"] {
-            if let Some(list) = callbacks(&module, list) {
+        for list in ["event_callbacks", "shutdown_callbacks"] {
+            if let Some(list) = h.list(py, list) {
                 call_all(py, "process_stopping", &list, &kwargs);
             }
         }
@@ -283,7 +399,7 @@ pub fn deliver_signal(signal: i32) -> bool {
         return false;
     }
     in_every_interpreter(&mut |py| {
-        let Some(list) = module(py).and_then(|m| callbacks(&m, b"signal_callbacks")) else { return };
+        let Some(list) = handles(py).and_then(|h| h.list(py, "signal_callbacks")) else { return };
         let sig = match py.import("signal").and_then(|s| s.getattr("Signals")?.call1((signal,))) {
             Ok(sig) => sig,
             Err(_) => {

@@ -16,7 +16,6 @@ _mod.implementation = "mod_wsgi-rs"
 _mod.event_callbacks = []
 _mod.shutdown_callbacks = []
 _mod.signal_callbacks = []
-_mod.active_requests = {}
 
 
 def subscribe_events(callback):
@@ -45,6 +44,13 @@ class RequestTimeout(BaseException):
 
 
 def __getattr__(name):
+    # active_requests is made on first use: until then requests need not
+    # make their request_data() dicts (made when asked for).
+    if name == "active_requests":
+        active = {}
+        _settings["list_active_request"](active)
+        _mod.active_requests = active
+        return active
     # LogHandler is made on first use: importing logging costs every
     # interpreter time most never need.
     if name == "LogHandler":
@@ -70,7 +76,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted((set(_mod.__dict__) | {"LogHandler"}) - {"__getattr__", "__dir__"})
+    return sorted((set(_mod.__dict__) | {"LogHandler", "active_requests"}) - {"__getattr__", "__dir__"})
 
 
 for _f in (subscribe_events, subscribe_shutdown, subscribe_signals, RequestTimeout, __getattr__, __dir__):

@@ -95,6 +95,7 @@ fn run_setup(py: Python<'_>, group: &str, s: &InterpreterSettings) -> PyResult<(
     cfg.set_item("python_path", &s.python_path)?;
     cfg.set_item("log", wrap_pyfunction!(log, py)?)?;
     cfg.set_item("note_signal_subscriber", wrap_pyfunction!(super::events::note_signal_subscriber, py)?)?;
+    cfg.set_item("list_active_request", wrap_pyfunction!(super::events::list_active_request, py)?)?;
     let apache = *APACHE.lock();
     match apache.map(|read| read()) {
         Some(a) => {

@@ -13,6 +13,8 @@ use std::time::Instant;
 /// Counters of one request, written under the request's I/O lock.
 #[derive(Default)]
 pub struct Meter {
+    /// Whether reads and writes are timed too (someone will read it).
+    pub timed: std::sync::atomic::AtomicBool,
     pub input_bytes: AtomicU64,
     pub input_reads: AtomicU64,
     pub input_us: AtomicU64,
@@ -27,6 +29,19 @@ fn add(counter: &AtomicU64, n: u64) {
 
 fn micros_since(t: Instant) -> u64 {
     t.elapsed().as_micros() as u64
+}
+
+impl Metered {
+    /// The start of an I/O call, when timing.
+    fn clock(&self) -> Option<Instant> {
+        self.meter.timed.load(Ordering::Relaxed).then(Instant::now)
+    }
+
+    fn timed(&self, counter: &AtomicU64, since: Option<Instant>) {
+        if let Some(t) = since {
+            add(counter, micros_since(t));
+        }
+    }
 }
 
 impl Meter {
@@ -49,9 +64,9 @@ impl Metered {
 
 impl RequestIo for Metered {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        let t = Instant::now();
+        let t = self.clock();
         let r = self.inner.read(buf);
-        add(&self.meter.input_us, micros_since(t));
+        self.timed(&self.meter.input_us, t);
         add(&self.meter.input_reads, 1);
         if let Ok(n) = r {
             add(&self.meter.input_bytes, n as u64);
@@ -60,16 +75,16 @@ impl RequestIo for Metered {
     }
 
     fn send_headers(&mut self, status: &str, headers: &[(String, String)]) -> Result<(), IoError> {
-        let t = Instant::now();
+        let t = self.clock();
         let r = self.inner.send_headers(status, headers);
-        add(&self.meter.output_us, micros_since(t));
+        self.timed(&self.meter.output_us, t);
         r
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
-        let t = Instant::now();
+        let t = self.clock();
         let r = self.inner.write(data);
-        add(&self.meter.output_us, micros_since(t));
+        self.timed(&self.meter.output_us, t);
         add(&self.meter.output_writes, 1);
         add(&self.meter.output_bytes, data.len() as u64);
         r
@@ -89,9 +104,9 @@ impl RequestIo for Metered {
     }
 
     fn send_file(&mut self, fd: i32, offset: u64, len: u64) -> Result<bool, IoError> {
-        let t = Instant::now();
+        let t = self.clock();
         let r = self.inner.send_file(fd, offset, len);
-        add(&self.meter.output_us, micros_since(t));
+        self.timed(&self.meter.output_us, t);
         if let Ok(true) = r {
             add(&self.meter.output_writes, 1);
             add(&self.meter.output_bytes, len);
@@ -120,9 +135,9 @@ impl RequestIo for Metered {
     }
 
     fn finish(&mut self, outcome: Outcome) {
-        let t = Instant::now();
+        let t = self.clock();
         self.inner.finish(outcome);
-        add(&self.meter.output_us, micros_since(t));
+        self.timed(&self.meter.output_us, t);
     }
 }
 

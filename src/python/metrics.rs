@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use wsgi_core::telemetry::{MOD_WSGI_BUCKETS, mod_wsgi_bucket, status_class};
 
 /// One finished request. Times are microseconds since the epoch; the
@@ -72,19 +72,35 @@ struct Interval {
     gil_wait_count: u64,
 }
 
-struct Monitor {
-    active: u64,
-    total: u64,
-    /// Thread-seconds spent inside requests.
-    busy: f64,
-    last_us: i64,
-    /// Requests served, by `mod_wsgi.thread_id` - 1.
-    per_thread: Vec<u64>,
-    interval: Option<Interval>,
+/// Requests running now, by when they began (µs since the epoch; 0:
+/// free), for the busy time of requests still running.
+const TRACKED: usize = 256;
+/// Requests served, by `mod_wsgi.thread_id` - 1 (threads past this are
+/// counted in the process total only).
+const THREADS: usize = 512;
+
+static RUNNING: [AtomicI64; TRACKED] = [const { AtomicI64::new(0) }; TRACKED];
+static ACTIVE: AtomicU64 = AtomicU64::new(0);
+static TOTAL: AtomicU64 = AtomicU64::new(0);
+/// Microseconds spent in requests that have finished.
+static FINISHED_BUSY: AtomicU64 = AtomicU64::new(0);
+static PER_THREAD: [AtomicU64; THREADS] = [const { AtomicU64::new(0) }; THREADS];
+/// `request_metrics()`'s figures since its last call, while it counts.
+static INTERVAL: Mutex<Option<Interval>> = Mutex::new(None);
+
+thread_local! {
+    /// (when this thread's request began, its RUNNING entry or TRACKED).
+    static STARTED: std::cell::Cell<(i64, usize)> = const { std::cell::Cell::new((0, TRACKED)) };
 }
 
-static MONITOR: Mutex<Monitor> =
-    Mutex::new(Monitor { active: 0, total: 0, busy: 0.0, last_us: 0, per_thread: Vec::new(), interval: None });
+/// Thread-seconds spent in requests up to `now`, and requests served:
+/// mod_wsgi's utilisation clock, kept without a lock on the request path.
+fn busy(now: i64) -> (f64, u64) {
+    let running: i64 =
+        RUNNING.iter().map(|r| r.load(Ordering::Relaxed)).filter(|&t| t > 0).map(|t| (now - t).max(0)).sum();
+    let us = FINISHED_BUSY.load(Ordering::Relaxed) as f64 + running as f64;
+    (us / 1e6, TOTAL.load(Ordering::Relaxed))
+}
 
 /// Facts fixed when Python starts in the process.
 #[derive(Debug, Clone, Copy)]
@@ -111,29 +127,12 @@ fn facts() -> Facts {
     FACTS.get().copied().unwrap_or(Facts { start_us: 0, threads_max: 1, daemon: false, server_metrics: false })
 }
 
-impl Monitor {
-    /// mod_wsgi's utilisation clock: busy time grows with the number of
-    /// requests running since the last change.
-    fn tick(&mut self, now_us: i64, adjust: i64) {
-        if self.last_us != 0 {
-            self.busy += self.active as f64 * ((now_us - self.last_us).max(0) as f64 / 1e6);
-        }
-        self.last_us = now_us;
-        if adjust > 0 {
-            self.active += 1;
-        } else if adjust < 0 {
-            self.active = self.active.saturating_sub(1);
-            self.total += 1;
-        }
-    }
-}
-
 /// How a request is seen by the server side (the status page); both run
-/// on the request's thread without the GIL held.
+/// on the request's thread, given the time (µs since the epoch).
 #[derive(Clone, Copy)]
 pub struct Observer {
-    pub begin: fn(),
-    pub end: fn(&Finished),
+    pub begin: fn(i64),
+    pub end: fn(&Finished, i64),
 }
 
 static OBSERVER: OnceLock<Observer> = OnceLock::new();
@@ -145,30 +144,41 @@ pub fn set_observer(o: Observer) {
 
 /// A request starts on this thread.
 pub fn begin() {
-    MONITOR.lock().tick(super::environ::now_micros(), 1);
+    let now = super::environ::now_micros();
+    let first = super::environ::thread_id() as usize % TRACKED;
+    let entry = (0..TRACKED)
+        .map(|i| (first + i) % TRACKED)
+        .find(|&i| RUNNING[i].compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed).is_ok())
+        .unwrap_or(TRACKED);
+    STARTED.with(|s| s.set((now, entry)));
+    ACTIVE.fetch_add(1, Ordering::Relaxed);
     if let Some(o) = OBSERVER.get() {
-        (o.begin)();
+        (o.begin)(now);
     }
 }
 
 /// A request ended on this thread.
 pub fn end(f: &Finished) {
+    let now = super::environ::now_micros();
+    let (started, entry) = STARTED.with(|s| s.replace((0, TRACKED)));
+    // Added before the entry is cleared: a reader in between counts the
+    // request twice rather than not at all.
+    FINISHED_BUSY.fetch_add((now - started).max(0) as u64, Ordering::Relaxed);
+    if let Some(r) = RUNNING.get(entry) {
+        r.store(0, Ordering::Relaxed);
+    }
+    TOTAL.fetch_add(1, Ordering::Relaxed);
+    let _ = ACTIVE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |a| Some(a.saturating_sub(1)));
+    if let Some(n) = (f.thread_id as usize).checked_sub(1).and_then(|i| PER_THREAD.get(i)) {
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+    if RECORDING.load(Ordering::Relaxed)
+        && let Some(iv) = INTERVAL.lock().as_mut()
     {
-        let mut m = MONITOR.lock();
-        m.tick(super::environ::now_micros(), -1);
-        if f.thread_id > 0 {
-            let i = (f.thread_id - 1) as usize;
-            if m.per_thread.len() <= i {
-                m.per_thread.resize(i + 1, 0);
-            }
-            m.per_thread[i] += 1;
-        }
-        if let Some(iv) = m.interval.as_mut() {
-            iv.add(f, facts().daemon);
-        }
+        iv.add(f, facts().daemon);
     }
     if let Some(o) = OBSERVER.get() {
-        (o.end)(f);
+        (o.end)(f, now);
     }
 }
 
@@ -233,11 +243,10 @@ pub fn recording() -> bool {
 /// after the first change nothing.
 pub fn start_recording() {
     let now = super::environ::now_micros();
-    let mut m = MONITOR.lock();
-    if m.interval.is_none() {
-        m.tick(now, 0);
-        let (busy, total) = (m.busy, m.total);
-        m.interval = Some(Interval::new(now, busy, total));
+    let mut interval = INTERVAL.lock();
+    if interval.is_none() {
+        let (busy, total) = busy(now);
+        *interval = Some(Interval::new(now, busy, total));
     }
     RECORDING.store(true, Ordering::Relaxed);
 }
@@ -291,10 +300,9 @@ pub fn request_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let f = facts();
     let now = super::environ::now_micros();
     let (iv, busy, count) = {
-        let mut m = MONITOR.lock();
-        m.tick(now, 0);
-        let (busy, count) = (m.busy, m.total);
-        match m.interval.replace(Interval::new(now, busy, count)) {
+        let mut interval = INTERVAL.lock();
+        let (busy, count) = busy(now);
+        match interval.replace(Interval::new(now, busy, count)) {
             Some(iv) => (iv, busy, count),
             None => {
                 RECORDING.store(true, Ordering::Relaxed);
@@ -360,11 +368,8 @@ pub fn request_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 pub fn process_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let f = facts();
     let now = super::environ::now_micros();
-    let (busy, total, active, per_thread) = {
-        let mut m = MONITOR.lock();
-        m.tick(now, 0);
-        (m.busy, m.total, m.active, m.per_thread.clone())
-    };
+    let (busy, total) = busy(now);
+    let active = ACTIVE.load(Ordering::Relaxed);
     let d = PyDict::new(py);
     d.set_item("pid", std::process::id())?;
     d.set_item("request_busy_time", busy)?;
@@ -386,7 +391,7 @@ pub fn process_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     for id in 1..=started {
         let t = PyDict::new(py);
         t.set_item("thread_id", id)?;
-        t.set_item("request_count", per_thread.get(id as usize - 1).copied().unwrap_or(0))?;
+        t.set_item("request_count", PER_THREAD.get(id as usize - 1).map_or(0, |n| n.load(Ordering::Relaxed)))?;
         threads.append(t)?;
     }
     d.set_item("threads", threads)?;

@@ -34,7 +34,8 @@ def subscriber(name, **kwargs):
         data['ident'] = threading.get_ident()
     path = data.get('path', '?') if data is not None else '-'
     with LOCK:
-        EVENTS.append((path, name, describe(kwargs), kwargs.get('status'), kwargs.get('request_id')))
+        EVENTS.append((path, name, describe(kwargs), kwargs.get('status'), kwargs.get('request_id'),
+                       kwargs.get('output_length')))
     if name == 'request_started' and path == '/replace':
         return {'application_object': wrapped(kwargs['application_object'])}
     if name == 'request_started' and path == '/callback-fails':
@@ -83,10 +84,11 @@ def application(environ, start_response):
         want = query
         with LOCK:
             mine = [e for e in EVENTS if e[0] == want]
-        for i, (p, name, desc, status, rid) in enumerate(mine):
+        for i, (p, name, desc, status, rid, length) in enumerate(mine):
             out.append(('%d' % i, '%s %s' % (name, desc)))
             if name == 'request_finished':
                 out.append(('%d.status' % i, status))
+                out.append(('%d.output_length' % i, length))
             out.append(('%d.request_id' % i, rid == mine[0][4]))
         out.append(('count', len(mine)))
     elif path == '/raise':
