@@ -61,14 +61,15 @@ impl Current {
     }
 }
 
-/// Runs `f` on this thread's request record, keeping what it made.
+/// Runs `f` on this thread's request record, keeping what it made. The
+/// record is taken meanwhile, so that Python code `f` may run (a
+/// finalizer) finds no request rather than a copy that would make a
+/// second dict.
 fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Option<R> {
-    CURRENT.with(|c| {
-        let mut current = c.get()?;
-        let r = f(&mut current);
-        c.set(Some(current));
-        Some(r)
-    })
+    let mut current = CURRENT.with(Cell::take)?;
+    let r = f(&mut current);
+    CURRENT.with(|c| c.set(Some(current)));
+    Some(r)
 }
 
 /// This thread's handles on one interpreter's `mod_wsgi` module: its
