@@ -234,6 +234,7 @@ const PLAIN_APP: &str = "import os\ndef application(environ, start_response):\n 
 #[test]
 fn subscribe_signals_gets_sighup_and_sigusr2_in_daemons() {
     let apache = ApacheBuilder::new()
+        .module(Module::Ours)
         .embedded_only()
         .writable_dir("out")
         .file("wsgi/signals.wsgi", SIGNALS_APP)
@@ -290,6 +291,7 @@ def application(environ, start_response):
 #[test]
 fn request_timeout_is_raised_in_the_request_with_interrupt_timeout() {
     let apache = ApacheBuilder::new()
+        .module(Module::Ours)
         .embedded_only()
         .file("wsgi/t.wsgi", TIMEOUT_APP)
         .conf(

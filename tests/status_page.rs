@@ -27,8 +27,10 @@ def application(environ, start_response):
 
 const STATUS: &str = "<Location /wsgi-status>\n    SetHandler wsgi-status\n</Location>";
 
+/// Ours: Debian's mod_wsgi has no status page.
 fn builder(daemon_options: &str) -> ApacheBuilder {
     ApacheBuilder::new()
+        .module(Module::Ours)
         .embedded_only()
         .file("wsgi/app.wsgi", APP)
         .conf(
@@ -330,6 +332,7 @@ fn lists_embedded_and_daemon_processes_in_three_formats() {
 #[test]
 fn apaches_access_rules_protect_it() {
     let apache = ApacheBuilder::new()
+        .module(Module::Ours)
         .embedded_only()
         .conf("<Location /wsgi-status>\n    SetHandler wsgi-status\n    Require ip 192.0.2.1\n</Location>")
         .conf("<Location /open-status>\n    SetHandler wsgi-status\n</Location>")
