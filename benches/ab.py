@@ -3,7 +3,7 @@
 
 Starts the server of benches/bench.py with each build in turn, alternating
 the order round by round, and runs wrk on each URL path; prints the median
-req/s of each build and their ratio. For before/after figures of one
+req/s of each build, their ratio and the median of each round's ratio. For before/after figures of one
 change on a noisy machine (the two builds meet the same noise).
 
     cp target/release/libmod_wsgi.so /tmp/before.so    # then change, rebuild
@@ -57,8 +57,13 @@ def main():
     finally:
         shutil.rmtree(lua_dir, ignore_errors=True)
     for path in paths:
-        b, a = statistics.median(rps[(path, "before")]), statistics.median(rps[(path, "after")])
-        print(f"{path}: before {b:.0f} after {a:.0f} req/s, after/before {a / b:.3f}")
+        befores, afters = rps[(path, "before")], rps[(path, "after")]
+        b, a = statistics.median(befores), statistics.median(afters)
+        # Each round's ratio is of neighbouring runs, which meet the same
+        # machine: their median drifts less than the ratio of medians.
+        per_round = statistics.median(x / y for x, y in zip(afters, befores))
+        print(f"{path}: before {b:.0f} after {a:.0f} req/s, after/before {a / b:.3f}, "
+              f"median of the rounds' ratios {per_round:.3f}")
 
 
 if __name__ == "__main__":

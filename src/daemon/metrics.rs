@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use wsgi_core::status_page::ProcState;
 use wsgi_core::telemetry::{LATENCY_BUCKETS, StopReason, latency_bucket, status_class};
 
@@ -102,10 +102,16 @@ impl Slot {
         StopReason::from_code(self.stop_reason.load(RELAXED))
     }
 
-    /// A request starts at `now`: returns the tracking entry it took, if any.
-    fn begin(&self, now: u64) -> Option<usize> {
+    /// A request starts at `now`: returns the tracking entry it took, if
+    /// any, looking first at `hint` (the entry this thread took last time).
+    /// Entries are read before they are claimed, so that a thread does not
+    /// take other threads' cache lines for entries in use.
+    fn begin(&self, now: u64, hint: usize) -> Option<usize> {
         self.busy.fetch_add(1, RELAXED);
-        self.running.iter().position(|r| r.compare_exchange(0, now, RELAXED, RELAXED).is_ok())
+        (0..TRACKED).map(|i| (hint + i) % TRACKED).find(|&i| {
+            let r = &self.running[i];
+            r.load(RELAXED) == 0 && r.compare_exchange(0, now, RELAXED, RELAXED).is_ok()
+        })
     }
 
     /// A request that started at `start_us` ended at `now` with `status`.
@@ -273,11 +279,20 @@ fn mine() -> Option<&'static Slot> {
 thread_local! {
     /// The tracking entry of the request this thread runs.
     static TRACKED_ENTRY: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The entry this thread took last, where it looks first next time;
+    /// threads start spread out.
+    static LAST_ENTRY: Cell<usize> = Cell::new(NEXT_THREAD.fetch_add(1, RELAXED) % TRACKED);
 }
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 
 fn begin(now: i64) {
     if let Some(s) = mine() {
-        TRACKED_ENTRY.with(|t| t.set(s.begin(now.max(1) as u64)));
+        let entry = s.begin(now.max(1) as u64, LAST_ENTRY.get());
+        if let Some(e) = entry {
+            LAST_ENTRY.set(e);
+        }
+        TRACKED_ENTRY.set(entry);
     }
 }
 
