@@ -21,7 +21,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -31,47 +31,7 @@ use common::*;
 /// (set with `?set=value`), the `MARK`s of every script module loaded in its
 /// interpreter, and its own module-global hit counter. `{mark}` names the
 /// script.
-const PROBE: &str = r#"MARK = '{mark}'
-import os, sys, types, urllib.parse
-import mod_wsgi
-import _xxsubinterpreters
-
-hits = 0
-
-def application(environ, start_response):
-    global hits
-    hits += 1
-    query = dict(urllib.parse.parse_qsl(environ.get('QUERY_STRING', '')))
-    shared = sys.modules.get('probe_shared')
-    if shared is None:
-        shared = types.ModuleType('probe_shared')
-        shared.value = ''
-        sys.modules['probe_shared'] = shared
-    if 'set' in query:
-        shared.value = query['set']
-    marks = set()
-    for m in list(sys.modules.values()):
-        mark = getattr(m, '__dict__', {}).get('MARK')
-        if isinstance(mark, str):
-            marks.add(mark)
-    out = [
-        ('mark', MARK),
-        ('group', mod_wsgi.application_group),
-        ('environ_group', environ.get('mod_wsgi.application_group')),
-        ('interp', int(_xxsubinterpreters.get_current())),
-        ('main_interp', int(_xxsubinterpreters.get_main())),
-        ('shared', shared.value),
-        ('marks', ','.join(sorted(marks))),
-        ('hits', hits),
-        ('pid', os.getpid()),
-        ('SERVER_NAME', environ.get('SERVER_NAME')),
-        ('SERVER_PORT', environ.get('SERVER_PORT')),
-        ('SCRIPT_NAME', environ.get('SCRIPT_NAME')),
-    ]
-    body = ''.join('%s=%s\n' % item for item in out).encode('utf-8')
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const PROBE: &str = include_str!("apps/app_groups/probe.py");
 
 fn probe(mark: &str) -> String {
     PROBE.replace("{mark}", mark)
@@ -89,7 +49,7 @@ const ONE_CHILD: &str = "StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMaxR
 
 /// One server for the tests that only send requests.
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let mut b = ApacheBuilder::new().mpm(Mpm::Event).conf(ONE_CHILD).env("WSGI_PROC_GROUP", "from-process-env");
         for name in [
             "iso_a",
@@ -156,8 +116,7 @@ WSGIScriptAlias /envproc {root}/wsgi/envproc.wsgi
 "#,
         )
         .start()
-    });
-    &SERVER
+    })
 }
 
 fn get_kv(apache: &Apache, path: &str) -> BTreeMap<String, String> {
@@ -428,19 +387,7 @@ fn group_names_match_debian_mod_wsgi() {
 
 /// A probe for the load test: the group and interpreter, after a little
 /// work that releases the GIL (so threads interleave inside Python).
-const LOAD_APP: &str = r#"
-import os, time, mod_wsgi, _xxsubinterpreters
-count = 0
-def application(environ, start_response):
-    global count
-    count += 1
-    time.sleep(0.001)
-    total = sum(i * i for i in range(200))
-    body = ('group=%s\ninterp=%d\npid=%d\ntotal=%d\n' % (
-        mod_wsgi.application_group, int(_xxsubinterpreters.get_current()), os.getpid(), total)).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const LOAD_APP: &str = include_str!("apps/app_groups/load.py");
 
 const CRASH_SIGNS: &[&str] = &["exit signal", "Fatal Python error", "Segmentation", "panicked", "deadlock"];
 
@@ -593,24 +540,7 @@ WSGIScriptAlias /load/three {root}/wsgi/load.wsgi
 /// Registers an atexit function that writes `{state}/atexit-<name>` (the
 /// name from the group; `global` for the main interpreter), naming the
 /// interpreter and process.
-const ATEXIT_APP: &str = r#"
-import atexit, os, mod_wsgi, _xxsubinterpreters
-
-NAME = mod_wsgi.application_group or 'global'
-INTERP = int(_xxsubinterpreters.get_current())
-
-def _at_exit():
-    path = os.path.join('{state}', 'atexit-%s-%d' % (NAME, os.getpid()))
-    with open(path, 'w') as f:
-        f.write('interp=%d\n' % INTERP)
-
-atexit.register(_at_exit)
-
-def application(environ, start_response):
-    body = ('%s %d %d' % (NAME, INTERP, os.getpid())).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [body]
-"#;
+const ATEXIT_APP: &str = include_str!("apps/app_groups/atexit.py");
 
 /// A directory outside the server root (which is removed with the server)
 /// that the Apache user may write to.

@@ -13,7 +13,6 @@
 mod common;
 
 use std::fs;
-use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
 use common::*;
@@ -25,16 +24,7 @@ const AUTH_SCRIPT: &str = include_str!("apps/auth_scripts.wsgi");
 
 /// Shows what the application was given, one `key=value` line each, and
 /// its own process id.
-const APP: &str = r#"
-import os
-def application(environ, start_response):
-    keys = ['REMOTE_USER', 'AUTH_TYPE', 'HTTP_AUTHORIZATION', 'mod_wsgi.process_group']
-    lines = ['%s=%s' % (k, environ.get(k, '-')) for k in keys]
-    lines.append('pid=%d' % os.getpid())
-    out = ('\n'.join(lines) + '\n').encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(out)))])
-    return [out]
-"#;
+const APP: &str = include_str!("apps/auth_scripts/app.py");
 
 const DAEMON: &str = "authd";
 
@@ -54,7 +44,7 @@ fn digest(location: &str, script: &str, extra: &str) -> String {
 }
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let auth = "{root}/auth/auth.wsgi";
         let valid = "    Require valid-user";
         let group = "    WSGIAuthGroupScript {root}/auth/auth.wsgi";
@@ -156,8 +146,7 @@ fn server() -> &'static Apache {
             b = b.conf(section);
         }
         b.start()
-    });
-    &SERVER
+    })
 }
 
 // ---------------------------------------------------------------------------

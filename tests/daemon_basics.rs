@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::apps::{self, py_str};
@@ -15,23 +14,7 @@ use common::*;
 
 /// The guide's hello world at `/`; `/__info` answers like INFO_APP (the
 /// guide mounts one script at `/`, so the diagnostics live in it).
-const GUIDE_APP: &str = r#"import os
-
-def application(environ, start_response):
-    if environ.get('PATH_INFO') == '/__info':
-        facts = {'proc.pid': os.getpid(), 'proc.ppid': os.getppid()}
-        lines = ['%s=%r' % (k, v) for k, v in sorted(facts.items())]
-        lines += ['%s=%r' % (k, environ[k]) for k in sorted(environ)]
-        output = ('\n'.join(lines) + '\n').encode('utf-8')
-        start_response('200 OK', [('Content-Type', 'text/plain; charset=utf-8')])
-        return [output]
-    status = '200 OK'
-    output = b'Hello World!'
-    response_headers = [('Content-type', 'text/plain'),
-                        ('Content-Length', str(len(output)))]
-    start_response(status, response_headers)
-    return [output]
-"#;
+const GUIDE_APP: &str = include_str!("apps/daemon_basics/guide.py");
 
 // ---------------------------------------------------------------------------
 // 1. The Quick Configuration Guide's daemon virtual host, unchanged.
@@ -114,49 +97,16 @@ fn titles(apache: &Apache) -> Vec<(i32, String)> {
 // ---------------------------------------------------------------------------
 // One server for the rest of this file: one group per concern.
 
-const LIMITED_APP: &str = r#"import os
-
-def application(environ, start_response):
-    open(os.path.join(environ['STATE_DIR'], 'called-' + environ['QUERY_STRING']), 'w').close()
-    body = environ['wsgi.input'].read()
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'read %d bytes' % len(body)]
-"#;
+const LIMITED_APP: &str = include_str!("apps/daemon_basics/limited.py");
 
 /// `?read` (default): one read(); `?readline`: readline() until b'';
 /// `?iter`: iteration; `?chunks`: read(1000) until b''. Answers the bytes
 /// (or, with `repr`, the list of pieces) and X-Pieces.
-const INPUT_APP: &str = r#"import os
-
-def application(environ, start_response):
-    mode, _, show = environ['QUERY_STRING'].partition('&')
-    f = environ['wsgi.input']
-    if mode == 'readline':
-        pieces = list(iter(f.readline, b''))
-    elif mode == 'iter':
-        pieces = list(f)
-    elif mode == 'chunks':
-        pieces = list(iter(lambda: f.read(1000), b''))
-    else:
-        pieces = [f.read()]
-    body = repr(pieces).encode() if show == 'repr' else b''.join(pieces)
-    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
-                              ('Content-Length', str(len(body))),
-                              ('X-Pieces', str(len(pieces))),
-                              ('X-Pid', str(os.getpid()))])
-    return [body]
-"#;
+const INPUT_APP: &str = include_str!("apps/daemon_basics/input.py");
 
 /// 160 chunks of 64 KiB (10 MiB), chunk i made of b'%08d' % i, no
 /// Content-Length: the response is streamed.
-const STREAM_APP: &str = r#"
-def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-    def chunks():
-        for i in range(160):
-            yield (b'%08d' % i) * 8192
-    return chunks()
-"#;
+const STREAM_APP: &str = include_str!("apps/daemon_basics/stream.py");
 
 const STREAM_CHUNKS: usize = 160;
 
@@ -168,24 +118,12 @@ fn expected_stream() -> Vec<u8> {
     out
 }
 
-const ERRORS_APP: &str = r#"
-def application(environ, start_response):
-    token = environ['QUERY_STRING']
-    errors = environ['wsgi.errors']
-    errors.write('%s first line\n' % token)
-    errors.writelines(['%s second line\n' % token, '%s third line\n' % token])
-    errors.flush()
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'logged']
-"#;
+const ERRORS_APP: &str = include_str!("apps/daemon_basics/errors.py");
 
-const RAISES_APP: &str = r#"
-def application(environ, start_response):
-    raise RuntimeError('daemon boom %s' % environ['QUERY_STRING'])
-"#;
+const RAISES_APP: &str = include_str!("apps/daemon_basics/raises.py");
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         ApacheBuilder::new()
             .file("scripts/info.wsgi", INFO_APP)
             .file("scripts/hello.wsgi", apps::HELLO_WORLD)
@@ -228,8 +166,7 @@ WSGIScriptAlias /limited {root}/scripts/limited.wsgi process-group=requests
 </Location>",
             )
             .start()
-    });
-    &SERVER
+    })
 }
 
 // ---------------------------------------------------------------------------

@@ -11,12 +11,7 @@ use std::process::Command;
 
 use common::*;
 
-const APP: &str = r#"import os
-def application(environ, start_response):
-    body = ('jailed=%s root=%s' % (os.path.exists('/JAIL_MARKER'), sorted(os.listdir('/')))).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [body]
-"#;
+const APP: &str = include_str!("apps/daemon_chroot/app.py");
 
 /// A jail directory and the mounts in it, undone on drop (also on failure).
 struct Jail {

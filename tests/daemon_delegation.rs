@@ -6,28 +6,16 @@
 
 mod common;
 
-use std::sync::LazyLock;
-
 use common::*;
 
 /// `/app/<anything>?<location>`: 200 with that Location and a few headers
 /// of its own; `/app/status?<code>`: that status with the app's own page.
-const APP: &str = r#"def application(environ, start_response):
-    if environ['PATH_INFO'] == '/status':
-        code = environ['QUERY_STRING']
-        start_response(code + ' From App', [('Content-Type', 'text/plain')])
-        return [b'the application page']
-    start_response('200 OK', [('Content-Type', 'text/html'),
-                              ('Location', environ['QUERY_STRING']),
-                              ('Cache-Control', 'private'),
-                              ('Content-Disposition', 'attachment; filename="report.txt"')])
-    return [b'body the application sent, dropped']
-"#;
+const APP: &str = include_str!("apps/daemon_delegation/app.py");
 
 const REPORT: &str = "the report Apache serves, with sendfile and ranges\n";
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         ApacheBuilder::new()
             .file("scripts/app.wsgi", APP)
             .file("files/report.txt", REPORT)
@@ -53,8 +41,7 @@ Alias /errors {root}/errors
 </Location>",
             )
             .start()
-    });
-    &SERVER
+    })
 }
 
 #[test]

@@ -18,19 +18,7 @@ use common::*;
 
 /// INFO_APP, `/slow` answers its pid after 1.5 seconds, and `/big` 320 KiB
 /// in 64 KiB chunks (most through the shared window).
-const APP: &str = r#"import os, time
-
-def application(environ, start_response):
-    if environ.get('PATH_INFO') == '/big':
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-        return (bytes([65 + i]) * 65536 for i in range(5))
-    if environ.get('PATH_INFO') == '/slow':
-        time.sleep(1.5)
-        body = b'proc.pid=%d\n' % os.getpid()
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return [body]
-    return info(environ, start_response)
-"#;
+const APP: &str = include_str!("apps/daemon_kept_connections/app.py");
 
 /// Prefork children, two at least: a client connection stays with one
 /// child, so each client connection has its own connection to the daemons.

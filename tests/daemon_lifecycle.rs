@@ -22,15 +22,7 @@ use common::*;
 
 /// Sleeps for the number of milliseconds in the query string (if any),
 /// then answers its pid.
-const SLOW_PID_APP: &str = r#"import os, time
-
-def application(environ, start_response):
-    ms = environ.get('QUERY_STRING') or '0'
-    time.sleep(int(ms) / 1000.0)
-    body = str(os.getpid()).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const SLOW_PID_APP: &str = include_str!("apps/daemon_lifecycle/slow_pid.py");
 
 /// A group name unique on this machine, so its `(wsgi:NAME)` title finds
 /// this test's processes and nobody else's.

@@ -11,12 +11,7 @@ use std::time::{Duration, Instant};
 use common::daemon::wait_for_daemons;
 use common::*;
 
-const PID_APP: &str = r#"import os, time
-def application(environ, start_response):
-    time.sleep(float(environ.get('QUERY_STRING') or 0))
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [str(os.getpid()).encode()]
-"#;
+const PID_APP: &str = include_str!("apps/daemon_lifecycle_startup/pid.py");
 
 #[test]
 fn startup_timeout_replaces_a_process_whose_application_never_loads() {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::*;
@@ -15,38 +14,16 @@ fn big_file() -> Vec<u8> {
     (0..3_000_000u32).map(|i| (i % 251) as u8).collect()
 }
 
-const FILE_APP: &str = r#"import os
-PATH = os.path.join(os.path.dirname(__file__), 'big.bin')
+const FILE_APP: &str = include_str!("apps/daemon_responses/file.py");
 
-def application(environ, start_response):
-    f = open(PATH, 'rb')
-    f.seek(int(environ.get('QUERY_STRING') or 0))
-    headers = [('Content-Type', 'application/octet-stream')]
-    if environ['PATH_INFO'] == '/limited':
-        headers.append(('Content-Length', '1000'))
-    start_response('200 OK', headers)
-    return environ['wsgi.file_wrapper'](f, 65536)
-"#;
+const BIG_HEADER_APP: &str = include_str!("apps/daemon_responses/big_header.py");
 
-const BIG_HEADER_APP: &str = r#"def application(environ, start_response):
-    start_response('200 OK', [('X-Big', 'y' * int(environ['QUERY_STRING']))])
-    return [b'body']
-"#;
+const MID_STREAM_APP: &str = include_str!("apps/daemon_responses/mid_stream.py");
 
-const MID_STREAM_APP: &str = r#"def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    yield b'first chunk\n'
-    raise RuntimeError('fails mid-stream')
-"#;
-
-const DAEMON_KEYS_APP: &str = r#"def application(environ, start_response):
-    keys = sorted(k for k in environ if k.startswith('mod_wsgi.daemon_'))
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [('\n'.join('%s=%s' % (k, environ[k]) for k in keys)).encode()]
-"#;
+const DAEMON_KEYS_APP: &str = include_str!("apps/daemon_responses/daemon_keys.py");
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         ApacheBuilder::new()
             .file("scripts/big.bin", big_file())
             .file("scripts/file.wsgi", FILE_APP)
@@ -61,8 +38,7 @@ WSGIScriptAlias /midstream {root}/scripts/midstream.wsgi process-group=responses
 WSGIScriptAlias /keys {root}/scripts/keys.wsgi process-group=responses",
             )
             .start()
-    });
-    &SERVER
+    })
 }
 
 #[test]

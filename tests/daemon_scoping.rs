@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::apps::{self, py_str};
@@ -24,7 +23,7 @@ struct Fixture {
 /// each with its own daemon groups, and a group at server scope. Every
 /// path of a host runs the same INFO_APP; `<Location>` picks the group.
 fn fixture() -> &'static Fixture {
-    static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    shared!(Fixture, {
         let user1 = ensure_system_user("wsgitest1");
         let user2 = ensure_system_user("wsgitest2");
         let apache = ApacheBuilder::new()
@@ -92,8 +91,7 @@ fn fixture() -> &'static Fixture {
             )
             .start();
         Fixture { apache, user1, user2 }
-    });
-    &FIXTURE
+    })
 }
 
 /// GET `path` on virtual host `host`.

@@ -11,11 +11,7 @@ use std::time::Duration;
 
 use common::*;
 
-const PID_APP: &str = r#"import os
-def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [str(os.getpid()).encode()]
-"#;
+const PID_APP: &str = include_str!("apps/daemon_socket_rotation/pid.py");
 
 /// The status of a request whose head an old prefork child started reading
 /// before a graceful restart and that ends after it, and the socket files

@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::*;
@@ -16,25 +15,7 @@ use common::*;
 /// each chunk's bytes a pattern of its offset in the body and of `seed`
 /// (the path info), so a stale or misplaced byte shows. `/write` sends
 /// them through start_response's write() instead.
-const CHUNKS_APP: &str = r#"def pattern(seed, start, n):
-    return bytes((seed + i * 7 + i // 251) % 256 for i in range(start, start + n))
-
-def application(environ, start_response):
-    sizes = [int(s) for s in environ['QUERY_STRING'].split(',')]
-    mode, seed = environ['PATH_INFO'].strip('/').split('/')
-    seed = int(seed)
-    write = start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-    def chunks():
-        offset = 0
-        for n in sizes:
-            yield pattern(seed, offset, n)
-            offset += n
-    if mode == 'write':
-        for c in chunks():
-            write(c)
-        return []
-    return chunks()
-"#;
+const CHUNKS_APP: &str = include_str!("apps/daemon_window/chunks.py");
 
 /// The body `CHUNKS_APP` sends for `seed` and `total` bytes.
 fn pattern(seed: u64, total: usize) -> Vec<u8> {
@@ -42,7 +23,7 @@ fn pattern(seed: u64, total: usize) -> Vec<u8> {
 }
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         ApacheBuilder::new()
             .file("scripts/chunks.wsgi", CHUNKS_APP)
             .conf(
@@ -55,8 +36,7 @@ WSGIScriptAlias /deflated {root}/scripts/chunks.wsgi process-group=window
 </Location>",
             )
             .start()
-    });
-    &SERVER
+    })
 }
 
 fn sizes_query(sizes: &[usize]) -> String {

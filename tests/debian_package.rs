@@ -162,13 +162,7 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-const APP: &str = r#"import mod_wsgi
-
-def application(environ, start_response):
-    body = ('%s %s' % (mod_wsgi.implementation, environ['mod_wsgi.process_group'])).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const APP: &str = include_str!("apps/debian_package/app.py");
 
 /// Starts an Apache with the system's enabled modules (as Debian's
 /// apache2.conf includes them) on a loopback port, requests /, stops it.

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::apps::{self, simple_app};
@@ -105,13 +104,10 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-const APP_NAMED_APP: &str = r#"def app(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'called app']
-"#;
+const APP_NAMED_APP: &str = include_str!("apps/embedded_errors/app_named.py");
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let mut builder = ApacheBuilder::new()
             .file("scripts/good.wsgi", apps::HELLO_WORLD)
             .conf("WSGIScriptAlias /good {root}/scripts/good.wsgi")
@@ -138,8 +134,7 @@ fn server() -> &'static Apache {
             builder = builder.conf(&format!("WSGIScriptAlias /{0} {{root}}/scripts/{0}.wsgi", case.name));
         }
         builder.start()
-    });
-    &SERVER
+    })
 }
 
 /// Requests the case's URL and checks the status; returns the log mark

@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::apps::{self, environ, py_str};
@@ -14,106 +13,20 @@ use common::*;
 /// Reads wsgi.input in the way named by the query string and answers with
 /// what it read; X-Pieces counts the reads, X-Bad-Pieces the pieces that
 /// break the mode's contract (size limit, one line per piece, bytes type).
-const INPUT_APP: &str = r#"
-def pieces_of(f, mode):
-    if mode == 'read':
-        return [f.read()], None
-    if mode.startswith('read-'):
-        n = int(mode[5:])
-        return list(iter(lambda: f.read(n), b'')), n
-    if mode == 'readline':
-        return list(iter(f.readline, b'')), None
-    if mode.startswith('readline-'):
-        n = int(mode[9:])
-        return list(iter(lambda: f.readline(n), b'')), n
-    if mode == 'readlines':
-        return f.readlines(), None
-    if mode == 'iter':
-        return list(f), None
-    raise ValueError('unknown mode %r' % mode)
-
-def application(environ, start_response):
-    mode = environ['QUERY_STRING']
-    pieces, limit = pieces_of(environ['wsgi.input'], mode)
-    lines = mode.startswith('readline') or mode in ('readlines', 'iter')
-    bad = 0
-    for i, piece in enumerate(pieces):
-        last = i == len(pieces) - 1
-        if not isinstance(piece, bytes):
-            bad += 1
-        elif limit is not None and (len(piece) > limit or (not last and not lines and len(piece) != limit)):
-            bad += 1
-        elif lines and limit is None and b'\n' in piece[:-1]:
-            bad += 1
-        elif lines and limit is None and not last and not piece.endswith(b'\n'):
-            bad += 1
-    body = b''.join(p for p in pieces if isinstance(p, bytes))
-    after = environ['wsgi.input'].read()
-    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
-                              ('Content-Length', str(len(body))),
-                              ('X-Pieces', str(len(pieces))),
-                              ('X-Bad-Pieces', str(bad)),
-                              ('X-After-EOF', repr(after))])
-    return [body]
-"#;
+const INPUT_APP: &str = include_str!("apps/embedded_requests/input.py");
 
 /// Writes the query string to wsgi.errors.
-const ERRORS_APP: &str = r#"
-def application(environ, start_response):
-    environ['wsgi.errors'].write('%s\n' % environ['QUERY_STRING'])
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'logged']
-"#;
+const ERRORS_APP: &str = include_str!("apps/embedded_requests/errors.py");
 
-const WRITE_APP: &str = r#"
-def application(environ, start_response):
-    write = start_response('200 OK', [('Content-Type', 'text/plain')])
-    write(b'written;')
-    write(b'')
-    write(b'again;')
-    return [b'returned;', b'', b'end']
-"#;
+const WRITE_APP: &str = include_str!("apps/embedded_requests/write.py");
 
 /// Returns an iterable whose close() creates {state}/<query string>.
-const CLOSE_APP: &str = r#"
-import os
-
-class Body:
-    def __init__(self, marker):
-        self.marker = marker
-    def __iter__(self):
-        yield b'part1;'
-        yield b'part2'
-    def close(self):
-        with open(self.marker, 'w') as f:
-            f.write('closed')
-
-def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return Body(os.path.join('{state}', environ['QUERY_STRING']))
-"#;
+const CLOSE_APP: &str = include_str!("apps/embedded_requests/close.py");
 
 /// A generator that yields 'first;', then waits (up to 10 s) for the test to
 /// create {state}/<query string> before yielding the rest: the test sees
 /// 'first;' only if it was sent before the generator finished.
-const STREAM_APP: &str = r#"
-import os, time
-
-def application(environ, start_response):
-    go = os.path.join('{state}', environ['QUERY_STRING'])
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    def generate():
-        yield b'first;'
-        for _ in range(200):
-            if os.path.exists(go):
-                break
-            time.sleep(0.05)
-        else:
-            yield b'timed-out;'
-        yield b'second;'
-        yield b'third'
-    return generate()
-"#;
+const STREAM_APP: &str = include_str!("apps/embedded_requests/stream.py");
 
 fn builder_with_env_app(mpm: Mpm) -> ApacheBuilder {
     ApacheBuilder::new()
@@ -123,7 +36,7 @@ fn builder_with_env_app(mpm: Mpm) -> ApacheBuilder {
 }
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let builder = builder_with_env_app(Mpm::Event).writable_dir("state");
         let state = builder.root().join("state").display().to_string();
         builder
@@ -140,8 +53,7 @@ WSGIScriptAlias /close {root}/scripts/close.wsgi
 WSGIScriptAlias /stream {root}/scripts/stream.wsgi",
             )
             .start()
-    });
-    &SERVER
+    })
 }
 
 fn state_file(name: &str) -> PathBuf {
@@ -329,48 +241,16 @@ fn wsgi_errors_write_goes_to_error_log() {
 /// sees of it: a stream is reused between requests only when the
 /// application left no trace on it, so none of this may leak into the next
 /// request.
-const ERRORS_STATE_APP: &str = r#"
-kept = []
-
-def application(environ, start_response):
-    e = environ['wsgi.errors']
-    what = environ['QUERY_STRING']
-    if what == 'mark':
-        e.marker = 1
-    elif what == 'keep':
-        kept.append(e)
-    elif what == 'close':
-        e.close()
-    elif what == 'reconfigure':
-        e.reconfigure(line_buffering=False)
-    seen = 'marker=%s kept=%s closed=%s line_buffering=%s type=%s' % (
-        hasattr(e, 'marker'), any(k is e for k in kept), e.closed, e.line_buffering, type(e).__name__)
-    if what == 'write':
-        e.write('errors-state written\n')
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [seen.encode()]
-"#;
+const ERRORS_STATE_APP: &str = include_str!("apps/embedded_requests/errors_state.py");
 
 /// Changes its environ as the query says (a framework adds keys, a
 /// middleware rewrites some), then reports it.
-const ENVIRON_CHANGING_APP: &str = r#"
-def application(environ, start_response):
-    seen = '%s %s %s %s' % (environ.get('added'), environ.get('REQUEST_METHOD'),
-                            'wsgi.version' in environ, environ['wsgi.version'])
-    what = environ['QUERY_STRING']
-    if what == 'change':
-        environ['added'] = 'yes'
-        environ['REQUEST_METHOD'] = 'CHANGED'
-        del environ['wsgi.version']
-        environ.clear()
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [seen.encode()]
-"#;
+const ENVIRON_CHANGING_APP: &str = include_str!("apps/embedded_requests/environ_changing.py");
 
 /// A server with one worker thread, so that every request meets what the
 /// previous one left in that thread (strings and streams kept for reuse).
 fn one_worker() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         builder_with_env_app(Mpm::Prefork)
             .conf("StartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nServerLimit 1\nMaxRequestWorkers 1")
             .file("scripts/errors-state.wsgi", ERRORS_STATE_APP)
@@ -378,8 +258,7 @@ fn one_worker() -> &'static Apache {
             .file("scripts/environ-changing.wsgi", ENVIRON_CHANGING_APP)
             .conf("WSGIScriptAlias /environ-changing {root}/scripts/environ-changing.wsgi")
             .start()
-    });
-    &SERVER
+    })
 }
 
 #[test]
@@ -492,16 +371,7 @@ fn head_request_has_headers_but_no_body() {
 /// ip:port]` from a daemon process.
 #[test]
 fn lines_written_during_a_request_carry_the_client_address() {
-    const APP: &str = r#"import sys
-def application(environ, start_response):
-    token = environ['QUERY_STRING']
-    environ['wsgi.errors'].write('errors %s\n' % token)
-    sys.stderr.write('stderr %s\n' % token)
-    sys.stderr.flush()
-    print('print %s' % token)
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'ok']
-"#;
+    const APP: &str = include_str!("apps/embedded_requests/app.py");
     let apache =
         ApacheBuilder::new().file("scripts/log.wsgi", APP).conf("WSGIScriptAlias /log {root}/scripts/log.wsgi").start();
     let token = unique_token("tagged");

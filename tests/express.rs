@@ -22,7 +22,6 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -50,7 +49,7 @@ impl Env {
 }
 
 fn env() -> &'static Env {
-    static ENV: LazyLock<Env> = LazyLock::new(|| {
+    shared!(Env, {
         reap_orphans();
         let dir = Path::new(BASE).join(std::process::id().to_string());
         make_dir(Path::new(BASE));
@@ -72,8 +71,7 @@ fn env() -> &'static Env {
         run_ok(Command::new("chmod").arg("-R").arg("a+rX").arg(&dir));
         eprintln!("express: venv with the package built in {:?}", started.elapsed());
         Env { dir, venv }
-    });
-    &ENV
+    })
 }
 
 static ANY_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -384,31 +382,7 @@ fn assert_one_line_error(out: &Output, status: i32, needle: &str) {
 // Applications.
 
 /// Tells where and how it runs, one `key=value` per line.
-const INFO_APP: &str = r#"import os, sys
-import mod_wsgi
-
-def application(environ, start_response):
-    environ['wsgi.errors'].write('express-test-marker %s\n' % environ['PATH_INFO'])
-    values = {
-        'pid': os.getpid(),
-        'uid': os.getuid(),
-        'prefix': sys.prefix,
-        'cwd': os.getcwd(),
-        'process_group': environ['mod_wsgi.process_group'],
-        'application_group': environ['mod_wsgi.application_group'],
-        'multiprocess': environ['wsgi.multiprocess'],
-        'multithread': environ['wsgi.multithread'],
-        'maximum_processes': mod_wsgi.maximum_processes,
-        'threads_per_process': mod_wsgi.threads_per_process,
-        'url_scheme': environ['wsgi.url_scheme'],
-        'script_name': environ['SCRIPT_NAME'],
-        'path_info': environ['PATH_INFO'],
-        'sys_path': ':'.join(sys.path),
-    }
-    body = ''.join('%s=%s\n' % item for item in values.items()).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const INFO_APP: &str = include_str!("apps/express/info.py");
 
 // ---------------------------------------------------------------------------
 // start-server.
@@ -501,18 +475,7 @@ fn sigterm_stops_it_and_process_options_logs_and_limits_reach_apache() {
     case.assert_nothing_running();
 }
 
-const FLASK_APP: &str = r#"from flask import Flask
-
-app = Flask(__name__)
-
-@app.route('/')
-def index():
-    return 'Hello from Flask'
-
-@app.route('/hello/<name>')
-def hello(name):
-    return 'Hello %s' % name
-"#;
+const FLASK_APP: &str = include_str!("apps/express/flask.py");
 
 #[test]
 fn flask_app_with_url_aliases_and_a_document_root() {
@@ -594,12 +557,7 @@ def handler(environ, start_response):
     case.assert_nothing_running();
 }
 
-const GREETING_APP: &str = r#"import greeting
-
-def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [greeting.TEXT.encode()]
-"#;
+const GREETING_APP: &str = include_str!("apps/express/greeting.py");
 
 #[test]
 fn reload_on_changes_picks_up_an_edit_of_an_imported_module() {

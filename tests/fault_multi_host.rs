@@ -40,17 +40,7 @@ const TITLE: &str = "(wsgi:app)";
 
 /// Answers "<pid>\n<SERVER_ADDR> <REMOTE_ADDR>\n" after sleeping the
 /// milliseconds in the query string.
-const APP: &str = r#"import os, time
-
-def application(environ, start_response):
-    ms = environ.get('QUERY_STRING') or '0'
-    if ms != '0':
-        time.sleep(int(ms) / 1000.0)
-    body = ('%d\n%s %s\n' % (os.getpid(), environ['SERVER_ADDR'], environ['REMOTE_ADDR'])).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'),
-                              ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const APP: &str = include_str!("apps/fault_multi_host/app.py");
 
 /// Fields drop in order: HAProxy, then the hosts, then the namespaces.
 struct Cluster {

@@ -10,7 +10,6 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::LazyLock;
 
 use common::*;
 
@@ -76,7 +75,7 @@ fn make_django_project(root: &Path) {
 }
 
 fn django() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let venv = common::venv::get();
         let b = ApacheBuilder::new();
         make_django_project(b.root());
@@ -90,8 +89,7 @@ WSGIScriptAlias / {{root}}/django/mysite/wsgi.py
             home = venv.path.display()
         ))
         .start()
-    });
-    &SERVER
+    })
 }
 
 /// The value of cookie `name` set by `resp`.
@@ -199,28 +197,10 @@ fn django_static_files_are_served_by_apache_through_alias() {
 // ---------------------------------------------------------------------------
 // Flask.
 
-const FLASK_APP: &str = r#"
-import flask
-from flask import Flask, jsonify, request, url_for
-
-app = Flask(__name__)
-
-@app.route('/')
-def index():
-    return 'Hello from Flask %s' % flask.__version__ if hasattr(flask, '__version__') else 'Hello from Flask'
-
-@app.route('/greet/<name>')
-def greet(name):
-    return jsonify(greeting='hello ' + name, q=request.args.get('q'),
-                   url=url_for('greet', name=name), script_root=request.script_root)
-
-@app.route('/form', methods=['POST'])
-def form():
-    return jsonify(sorted(request.form.items()))
-"#;
+const FLASK_APP: &str = include_str!("apps/frameworks/flask.py");
 
 fn flask() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let venv = common::venv::get();
         ApacheBuilder::new()
             .file("flask/flaskapp.py", FLASK_APP)
@@ -239,8 +219,7 @@ WSGIScriptAlias /other {{root}}/flask/other.py
                 site = venv.site_packages().display()
             ))
             .start()
-    });
-    &SERVER
+    })
 }
 
 #[test]
@@ -289,32 +268,10 @@ fn wsgi_callable_object_applies_only_inside_its_files_section() {
 // ---------------------------------------------------------------------------
 // numpy.
 
-const NUMPY_APP: &str = r#"
-import numpy as np
-import mod_wsgi, _xxsubinterpreters
-
-def application(environ, start_response):
-    seed = int(environ.get('QUERY_STRING') or '0')
-    a = np.arange(1, 1001, dtype=np.float64)
-    m = np.array([[2.0, 1.0], [1.0, 3.0]])
-    # Sorting a large array releases the GIL inside numpy.
-    r = np.sort(np.random.default_rng(seed).random(200000))
-    out = [
-        ('sum', int(a.sum())),
-        ('dot', int(a @ a)),
-        ('det', round(float(np.linalg.det(m)), 6)),
-        ('sorted', bool(np.all(r[:-1] <= r[1:]))),
-        ('group', repr(mod_wsgi.application_group)),
-        ('main', int(_xxsubinterpreters.get_current()) == int(_xxsubinterpreters.get_main())),
-        ('numpy', np.__version__),
-    ]
-    body = ''.join('%s=%s\n' % kv for kv in out).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const NUMPY_APP: &str = include_str!("apps/frameworks/numpy.py");
 
 fn numpy_server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let venv = common::venv::get();
         ApacheBuilder::new()
             .file("wsgi/numpy.wsgi", NUMPY_APP)
@@ -324,8 +281,7 @@ fn numpy_server() -> &'static Apache {
                 venv.path.display()
             ))
             .start()
-    });
-    &SERVER
+    })
 }
 
 fn check_numpy_response(resp: &Response) {

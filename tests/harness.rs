@@ -8,7 +8,6 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::*;
@@ -149,8 +148,7 @@ fn log_marks_separate_requests() {
 const CHILD_ENV: &str = "MOD_WSGI_RS_HARNESS_CHILD";
 
 fn shared() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| hello_server(Mpm::Event));
-    &SERVER
+    shared!(Apache, hello_server(Mpm::Event))
 }
 
 /// A shared server answers; run as a child process by the test below, it

@@ -7,18 +7,7 @@ mod common;
 
 use common::*;
 
-const FACTS_APP: &str = r#"import os
-def application(environ, start_response):
-    facts = [
-        'PYTHON_EGG_CACHE=%s' % os.environ.get('PYTHON_EGG_CACHE'),
-        'LANG=%s' % os.environ.get('LANG'),
-        'LC_ALL=%s' % os.environ.get('LC_ALL'),
-        'groups=%s' % ','.join(str(g) for g in sorted(os.getgroups())),
-        'module=%s' % __name__,
-    ]
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [('\n'.join(facts) + '\n').encode()]
-"#;
+const FACTS_APP: &str = include_str!("apps/process_options/facts.py");
 
 fn fact(body: &str, key: &str) -> String {
     body.lines()
@@ -99,14 +88,7 @@ fn socket_user_decides_who_may_connect() {
 }
 
 /// The nice value (field 19 of /proc/PID/stat) of the process answering.
-const NICE_APP: &str = r#"import os
-def application(environ, start_response):
-    with open('/proc/self/stat') as f:
-        stat = f.read()
-    nice = stat[stat.rindex(')') + 2:].split()[16]
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [nice.encode()]
-"#;
+const NICE_APP: &str = include_str!("apps/process_options/nice.py");
 
 #[test]
 fn cpu_priority_sets_the_daemon_processes_nice_value() {

@@ -153,16 +153,7 @@ fn request_data_is_the_requests_scratchpad() {
 }
 
 /// No subscriber: the scratchpad is still the request's, and listed.
-const SCRATCHPAD: &str = r#"import mod_wsgi
-def application(environ, start_response):
-    data = mod_wsgi.request_data()
-    data['mine'] = environ['PATH_INFO']
-    rid = environ.get('mod_wsgi.request_id')
-    active = mod_wsgi.active_requests
-    text = '%s %s %s %d' % (mod_wsgi.request_data() is data, active.get(rid) is data, 'active_requests' in dir(mod_wsgi), len(active))
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [text.encode()]
-"#;
+const SCRATCHPAD: &str = include_str!("apps/python_api/scratchpad.py");
 
 #[test]
 fn request_data_without_subscribers() {
@@ -370,27 +361,7 @@ fn log_handler_logs_at_the_records_level() {
 }
 
 /// A script whose `reload_required(resource)` says when to reload it.
-const RELOADING: &str = r#"import os
-HERE = os.path.dirname(__file__)
-OUT = os.path.join(HERE, '..', 'out')
-LOADED = os.getpid(), id(object())
-
-def reload_required(resource):
-    with open(os.path.join(OUT, 'asked'), 'a') as f:
-        f.write(resource + '\n')
-    if os.path.exists(os.path.join(OUT, 'raise')):
-        raise ValueError('reload_required failed on purpose')
-    flag = os.path.join(OUT, 'reload')
-    if os.path.exists(flag):
-        os.remove(flag)
-        return True
-    return False
-
-def application(environ, start_response):
-    text = ('%d %d\n' % LOADED).encode()
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [text]
-"#;
+const RELOADING: &str = include_str!("apps/python_api/reloading.py");
 
 /// Asked before each request with the script's path: True reloads the
 /// script (embedded mode) or replaces the process (daemon mode); an

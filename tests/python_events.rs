@@ -213,18 +213,7 @@ fn process_stopping_says_why_a_daemon_retires() {
     assert_eq!(stopping_files(apache.root())[&second], "process_stopping script_reload shutdown_reason:str");
 }
 
-const SIGNALS_APP: &str = r#"import os, mod_wsgi
-OUT = os.path.join(os.path.dirname(__file__), '..', 'out')
-
-@mod_wsgi.subscribe_signals
-def received(signum):
-    with open(os.path.join(OUT, 'signal-%d' % os.getpid()), 'a') as f:
-        f.write('%s %d\n' % (signum.name, int(signum)))
-
-def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'%d\n' % os.getpid()]
-"#;
+const SIGNALS_APP: &str = include_str!("apps/python_events/signals.py");
 
 const PLAIN_APP: &str = "import os\ndef application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'%d\\n' % os.getpid()]\n";
 
@@ -266,23 +255,7 @@ fn subscribe_signals_gets_sighup_and_sigusr2_in_daemons() {
     assert_ne!(pid_of("/plain"), plain);
 }
 
-const TIMEOUT_APP: &str = r#"import os, time, mod_wsgi
-def application(environ, start_response):
-    path = environ['PATH_INFO']
-    if path == '/spin':
-        n = 0
-        while True:
-            n += sum(range(100))
-    if path == '/stubborn':
-        while True:
-            try:
-                while True:
-                    time.sleep(0.05)
-            except mod_wsgi.RequestTimeout:
-                pass
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'%d\n' % os.getpid()]
-"#;
+const TIMEOUT_APP: &str = include_str!("apps/python_events/timeout.py");
 
 /// mod_wsgi 6's interrupt-timeout=: a request past request-timeout gets
 /// mod_wsgi.RequestTimeout raised in its thread; one that unwinds is a

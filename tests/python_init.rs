@@ -182,13 +182,7 @@ WSGIScriptAlias /daemon {root}/wsgi/hello.wsgi
 }
 
 /// Puts a module into `sys.modules` of the interpreter it is loaded in.
-const STARTUP_SCRIPT: &str = r#"
-import os, sys, time, types
-marker = types.ModuleType('startup_marker')
-marker.pid = os.getpid()
-marker.loaded_at = time.time()
-sys.modules['startup_marker'] = marker
-"#;
+const STARTUP_SCRIPT: &str = include_str!("apps/python_init/startup_script.py");
 
 const STARTUP_PROBE: &str = "import time, mod_wsgi\n\
     m = sys.modules.get('startup_marker')\n\
@@ -297,13 +291,7 @@ const MODULE_PROBE: &str = "import mod_wsgi\n\
     out.append(('environ_file_wrapper_is_it', environ['wsgi.file_wrapper'] is mod_wsgi.FileWrapper))";
 
 /// Serves `{root}/data.bin` through `mod_wsgi.FileWrapper`.
-const FILE_WRAPPER_APP: &str = r#"
-import os, mod_wsgi
-def application(environ, start_response):
-    path = os.path.join(os.path.dirname(__file__), '..', 'data.bin')
-    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-    return mod_wsgi.FileWrapper(open(path, 'rb'), 4096)
-"#;
+const FILE_WRAPPER_APP: &str = include_str!("apps/python_init/file_wrapper.py");
 
 fn data_bin() -> Vec<u8> {
     (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()

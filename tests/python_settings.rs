@@ -229,26 +229,7 @@ fn python_hash_seed_gives_the_same_hashes_in_every_process_and_after_a_restart()
 }
 
 /// What the probe says about the standard streams and `signal.signal`.
-const STREAMS: &str = r#"token = environ.get('QUERY_STRING', '')
-for n in ('stdin', 'stdout', 'stderr'):
-    o = getattr(sys, n)
-    out.append((n + '_type', type_name(o)))
-    out.append((n + '_repr', repr(o).split(' at 0x')[0]))
-    out.append((n + '_is_text', attempt(lambda: isinstance(o, io.TextIOBase))))
-out.append(('stdin_read', attempt(lambda: sys.stdin.read())))
-out.append(('stdin_readline', attempt(lambda: sys.stdin.readline())))
-out.append(('stdin_fileno', attempt(lambda: sys.stdin.fileno())))
-out.append(('stdin_iter', attempt(lambda: list(sys.stdin))))
-out.append(('stdin_setattr', attempt(lambda: setattr(sys.stdin, 'x', 1))))
-out.append(('stdout_write', attempt(lambda: sys.stdout.write('stdout-%s\n' % token))))
-out.append(('print', attempt(lambda: print('print-%s' % token))))
-out.append(('stderr_write', attempt(lambda: sys.stderr.write('stderr-%s\n' % token))))
-out.append(('stderr_encoding', attempt(lambda: sys.stderr.encoding)))
-out.append(('signal_type', type_name(signal.signal)))
-def handler(signum, frame):
-    pass
-out.append(('signal_call', attempt(lambda: signal.signal(signal.SIGALRM, handler) is handler)))
-out.append(('getsignal', attempt(lambda: signal.getsignal(signal.SIGALRM))))"#;
+const STREAMS: &str = include_str!("apps/python_settings/streams.py");
 
 #[test]
 fn by_default_stdin_and_stdout_are_usable_and_signal_registration_is_ignored() {
@@ -331,17 +312,7 @@ fn restricted_stdin_and_stdout_raise_naming_the_stream_and_stderr_still_logs() {
 
 /// Registers a handler for SIGALRM when the process starts (the main
 /// thread, main interpreter: the one place Python allows it).
-const REGISTER_AT_START: &str = r#"
-import signal, sys, types
-def startup_handler(signum, frame):
-    pass
-try:
-    signal.signal(signal.SIGALRM, startup_handler)
-    outcome = 'ok'
-except BaseException as e:
-    outcome = '%s:%s' % (type(e).__name__, e)
-sys.modules['startup_signal'] = types.SimpleNamespace(outcome=outcome)
-"#;
+const REGISTER_AT_START: &str = include_str!("apps/python_settings/register_at_start.py");
 
 const SIGNAL_PROBE: &str = r#"out.append(('signal_type', type_name(signal.signal)))
 out.append(('startup', sys.modules['startup_signal'].outcome if 'startup_signal' in sys.modules else 'not run'))

@@ -11,24 +11,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
 use common::*;
 
 /// Answers with `key=repr(value)` lines for the environ, then one
 /// `os.environ:<key>=...` line for each variable that must not leak there.
-const ENV_APP: &str = r#"
-import os
-
-def application(environ, start_response):
-    lines = ['%s=%r' % (k, environ[k]) for k in sorted(environ)]
-    for k in ('TEST_SETENV', 'TEST_REWRITE_ENV', 'REMOTE_USER', 'AUTH_TYPE', 'HTTP_AUTHORIZATION'):
-        lines.append('os.environ:%s=%r' % (k, os.environ.get(k)))
-    body = ('\n'.join(lines) + '\n').encode('utf-8', 'backslashreplace')
-    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
-    return [body]
-"#;
+const ENV_APP: &str = include_str!("apps/request_directives/env.py");
 
 fn conf() -> &'static str {
     r#"SetEnv TEST_SETENV from-setenv
@@ -113,13 +102,11 @@ fn start(module: Module) -> Apache {
 }
 
 fn ours() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| start(Module::default_for_tests()));
-    &SERVER
+    shared!(Apache, start(Module::default_for_tests()))
 }
 
 fn debian() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| start(Module::Debian));
-    &SERVER
+    shared!(Apache, start(Module::Debian))
 }
 
 /// `alice:wonderland`.
@@ -378,21 +365,7 @@ fn script_reloading_off_keeps_the_loaded_script() {
 /// reads the request line from it. Off, and in a daemon, there is none.
 #[test]
 fn pass_apache_request_gives_the_request_rec_in_a_capsule() {
-    const APP: &str = r#"import ctypes
-def application(environ, start_response):
-    capsule = environ.get('apache.request_rec')
-    if capsule is None:
-        body = b'none'
-    else:
-        get = ctypes.pythonapi.PyCapsule_GetPointer
-        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-        r = get(capsule, None)
-        # request_rec: pool, connection, server, next, prev, main, the_request.
-        the_request = ctypes.c_char_p.from_address(r + 6 * ctypes.sizeof(ctypes.c_void_p)).value
-        body = type(capsule).__name__.encode() + b' ' + the_request
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [body]
-"#;
+    const APP: &str = include_str!("apps/request_directives/app.py");
     let apache = ApacheBuilder::new()
         .embedded_only()
         .file("scripts/rec.wsgi", APP)
@@ -418,14 +391,7 @@ def application(environ, start_response):
 /// process group its options name, with `mod_wsgi.handler_script` set.
 #[test]
 fn handler_script_serves_a_named_handler() {
-    const HANDLER: &str = r#"import os
-def handle_request(environ, start_response):
-    body = '%s|%s|%s|%s' % (os.path.basename(environ['SCRIPT_FILENAME']),
-                            os.path.basename(environ['mod_wsgi.handler_script']),
-                            environ['mod_wsgi.process_group'], environ['mod_wsgi.application_group'])
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [body.encode()]
-"#;
+    const HANDLER: &str = include_str!("apps/request_directives/handler.py");
     let apache = ApacheBuilder::new()
         .embedded_only()
         .file("handlers/resource.wsgi", HANDLER)
@@ -457,28 +423,8 @@ def handle_request(environ, start_response):
 /// choice) decide per request where the application runs.
 #[test]
 fn dispatch_script_chooses_group_interpreter_and_callable_per_request() {
-    const DISPATCH: &str = r#"def process_group(environ):
-    if environ['REQUEST_URI'].startswith('/app/admin'):
-        return 'admin'
-    return None
-
-def application_group(environ):
-    if 'global' in environ.get('QUERY_STRING', ''):
-        return '%{GLOBAL}'
-    return None
-
-def callable_object(environ):
-    return 'other' if environ['REQUEST_URI'].endswith('/other') else None
-"#;
-    const APP: &str = r#"def answer(name):
-    def app(environ, start_response):
-        body = '%s|%s|%s' % (name, environ['mod_wsgi.process_group'], environ['mod_wsgi.application_group'])
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return [body.encode()]
-    return app
-application = answer('application')
-other = answer('other')
-"#;
+    const DISPATCH: &str = include_str!("apps/request_directives/dispatch.py");
+    const APP: &str = include_str!("apps/request_directives/app.py");
     let apache = ApacheBuilder::new()
         .embedded_only()
         .file("scripts/app.wsgi", APP)

@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::sync::LazyLock;
-
 use common::apps::{self, environ, py_str};
 use common::*;
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         ApacheBuilder::new()
             .file("scripts/env.wsgi", apps::ENVIRON)
             .file("scripts/other", apps::ENVIRON)
@@ -43,8 +41,7 @@ fn server() -> &'static Apache {
 </Directory>",
             )
             .start()
-    });
-    &SERVER
+    })
 }
 
 /// GETs `url` and checks the SCRIPT_NAME and PATH_INFO the app saw.

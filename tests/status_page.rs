@@ -13,17 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const APP: &str = r#"import os, time
-def application(environ, start_response):
-    path = environ.get('PATH_INFO', '')
-    if path == '/slow':
-        time.sleep(float(environ.get('QUERY_STRING') or '2'))
-    if path == '/fail':
-        start_response('503 Service Unavailable', [('Content-Type', 'text/plain')])
-        return [b'no\n']
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'%d\n' % os.getpid()]
-"#;
+const APP: &str = include_str!("apps/status_page/app.py");
 
 const STATUS: &str = "<Location /wsgi-status>\n    SetHandler wsgi-status\n</Location>";
 

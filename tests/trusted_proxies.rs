@@ -12,7 +12,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::LazyLock;
 
 use common::*;
 
@@ -53,7 +52,7 @@ const ALL_HEADERS: &[(&str, &str)] = &[
 ];
 
 fn server() -> &'static Apache {
-    static SERVER: LazyLock<Apache> = LazyLock::new(|| {
+    shared!(Apache, {
         let mut conf = String::from(
             "WSGIDaemonProcess tp threads=4\nWSGIApplicationGroup %{GLOBAL}\n<VirtualHost 127.0.0.1:{port}>\n\
              ServerName 127.0.0.1\n",
@@ -83,8 +82,7 @@ fn server() -> &'static Apache {
             .file("ht/.htaccess", "WSGITrustedProxyHeaders X-Real-IP X-Forwarded-Proto\nWSGITrustedProxies 127.0.0.1\n")
             .conf(&conf)
             .start()
-    });
-    &SERVER
+    })
 }
 
 /// What the trusted-proxy rules touch, from one request's environ.

@@ -5,24 +5,11 @@ use std::collections::BTreeMap;
 use super::http::Response;
 
 /// The Quick Configuration Guide's hello-world application, verbatim.
-pub const HELLO_WORLD: &str = r#"def application(environ, start_response):
-    status = '200 OK'
-    output = b'Hello World!'
-    response_headers = [('Content-type', 'text/plain'),
-                        ('Content-Length', str(len(output)))]
-    start_response(status, response_headers)
-    return [output]
-"#;
+pub const HELLO_WORLD: &str = include_str!("../apps/common/hello_world.py");
 
 /// Answers with one `key=repr(value)` line per environ entry, sorted.
 /// Read it with [`environ`].
-pub const ENVIRON: &str = r#"def application(environ, start_response):
-    lines = ['%s=%r' % (key, environ[key]) for key in sorted(environ)]
-    output = ('\n'.join(lines) + '\n').encode('utf-8')
-    start_response('200 OK', [('Content-Type', 'text/plain; charset=utf-8'),
-                              ('Content-Length', str(len(output)))])
-    return [output]
-"#;
+pub const ENVIRON: &str = include_str!("../apps/common/environ.py");
 
 /// Parses the output of [`ENVIRON`]: key -> Python repr of the value.
 /// Panics (showing the response) unless it is a 200.

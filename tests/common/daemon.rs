@@ -13,17 +13,7 @@ use std::time::Duration;
 use super::apache::Apache;
 use super::{process, wait_until};
 
-/// The command line with trailing NULs removed and the other NULs shown as
-/// spaces: `(wsgi:NAME)` for a daemon started with `display-name=%{GROUP}`.
-pub fn title(pid: i32) -> String {
-    let Ok(mut bytes) = fs::read(format!("/proc/{pid}/cmdline")) else {
-        return String::new();
-    };
-    while bytes.last() == Some(&0) {
-        bytes.pop();
-    }
-    String::from_utf8_lossy(&bytes).replace('\0', " ")
-}
+pub use super::process::title;
 
 /// Every live process on the machine whose title is exactly `title`.
 pub fn processes_titled(title_: &str) -> Vec<i32> {
@@ -164,27 +154,7 @@ pub fn stop(apache: &Apache) -> bool {
 /// Answers `key=repr(value)` lines: the process's pid, ppid, uids, gids
 /// and working directory as `proc.*`, then every environ entry. Parse it with
 /// `apps::environ`. `/die` in PATH_INFO ends the process mid-request.
-pub const INFO_APP: &str = r#"import os
-
-def application(environ, start_response):
-    if environ.get('PATH_INFO') == '/die':
-        os._exit(1)
-    facts = {
-        'proc.pid': os.getpid(),
-        'proc.ppid': os.getppid(),
-        'proc.uid': os.getuid(),
-        'proc.gid': os.getgid(),
-        'proc.euid': os.geteuid(),
-        'proc.egid': os.getegid(),
-        'proc.cwd': os.getcwd(),
-    }
-    lines = ['%s=%r' % (k, v) for k, v in sorted(facts.items())]
-    lines += ['%s=%r' % (k, environ[k]) for k in sorted(environ)]
-    output = ('\n'.join(lines) + '\n').encode('utf-8')
-    start_response('200 OK', [('Content-Type', 'text/plain; charset=utf-8'),
-                              ('Content-Length', str(len(output)))])
-    return [output]
-"#;
+pub const INFO_APP: &str = include_str!("../apps/common/info.py");
 
 /// The `proc.pid` an INFO_APP response reported.
 pub fn pid_of(env: &BTreeMap<String, String>) -> i32 {

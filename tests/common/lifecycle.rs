@@ -134,11 +134,7 @@ pub fn hit(apache: &Apache, path: &str) -> (String, i32) {
     parse(&resp).unwrap_or_else(|| panic!("not an answer from the app: {resp:?}"))
 }
 
-/// The command line without trailing NULs, other NULs as spaces:
-/// `(wsgi:NAME)` for a worker of a group with `display-name=%{GROUP}`.
-pub fn title(pid: i32) -> String {
-    process::cmdline(pid).trim_end_matches(' ').to_string()
-}
+pub use crate::common::process::title;
 
 /// The group's manager: the Apache parent's child titled `(wsgi-manager:G)`.
 pub fn manager(apache: &Apache, group: &str) -> Option<i32> {

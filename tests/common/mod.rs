@@ -32,8 +32,7 @@
 //!
 //! ```ignore
 //! fn server() -> &'static Apache {
-//!     static SERVER: LazyLock<Apache> = LazyLock::new(|| ApacheBuilder::new()/*...*/.start());
-//!     &SERVER
+//!     shared!(Apache, ApacheBuilder::new()/*...*/.start())
 //! }
 //! ```
 //!
@@ -73,6 +72,18 @@
 //! - `netns`: network namespaces and veth links made by the test, deleted on drop.
 
 #![allow(dead_code)]
+
+/// A value made by the first caller and shared by every later one, for the
+/// life of the test process: `shared!(Apache, builder.start())` in a
+/// function returning `&'static Apache` (see "One server shared by every
+/// test of a file" above).
+#[macro_export]
+macro_rules! shared {
+    ($ty:ty, $make:expr) => {{
+        static SHARED: std::sync::LazyLock<$ty> = std::sync::LazyLock::new(|| $make);
+        &*SHARED
+    }};
+}
 
 pub mod apache;
 pub mod apps;

@@ -27,6 +27,13 @@ pub fn cmdline(pid: i32) -> String {
     fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default()
 }
 
+/// The command line without trailing NULs, other NULs as spaces: a
+/// process's title, `(wsgi:NAME)` for a daemon started with
+/// `display-name=%{GROUP}`.
+pub fn title(pid: i32) -> String {
+    cmdline(pid).trim_end_matches(' ').to_string()
+}
+
 /// Alive and not a zombie.
 pub fn alive(pid: i32) -> bool {
     pid > 0 && stat(pid).is_some_and(|s| s.state != 'Z' && s.state != 'X')

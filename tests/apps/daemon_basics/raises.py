@@ -1,0 +1,3 @@
+
+def application(environ, start_response):
+    raise RuntimeError('daemon boom %s' % environ['QUERY_STRING'])

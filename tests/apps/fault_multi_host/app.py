@@ -1,0 +1,10 @@
+import os, time
+
+def application(environ, start_response):
+    ms = environ.get('QUERY_STRING') or '0'
+    if ms != '0':
+        time.sleep(int(ms) / 1000.0)
+    body = ('%d\n%s %s\n' % (os.getpid(), environ['SERVER_ADDR'], environ['REMOTE_ADDR'])).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'),
+                              ('Content-Length', str(len(body)))])
+    return [body]

@@ -1,0 +1,20 @@
+token = environ.get('QUERY_STRING', '')
+for n in ('stdin', 'stdout', 'stderr'):
+    o = getattr(sys, n)
+    out.append((n + '_type', type_name(o)))
+    out.append((n + '_repr', repr(o).split(' at 0x')[0]))
+    out.append((n + '_is_text', attempt(lambda: isinstance(o, io.TextIOBase))))
+out.append(('stdin_read', attempt(lambda: sys.stdin.read())))
+out.append(('stdin_readline', attempt(lambda: sys.stdin.readline())))
+out.append(('stdin_fileno', attempt(lambda: sys.stdin.fileno())))
+out.append(('stdin_iter', attempt(lambda: list(sys.stdin))))
+out.append(('stdin_setattr', attempt(lambda: setattr(sys.stdin, 'x', 1))))
+out.append(('stdout_write', attempt(lambda: sys.stdout.write('stdout-%s\n' % token))))
+out.append(('print', attempt(lambda: print('print-%s' % token))))
+out.append(('stderr_write', attempt(lambda: sys.stderr.write('stderr-%s\n' % token))))
+out.append(('stderr_encoding', attempt(lambda: sys.stderr.encoding)))
+out.append(('signal_type', type_name(signal.signal)))
+def handler(signum, frame):
+    pass
+out.append(('signal_call', attempt(lambda: signal.signal(signal.SIGALRM, handler) is handler)))
+out.append(('getsignal', attempt(lambda: signal.getsignal(signal.SIGALRM))))

@@ -1,0 +1,4 @@
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'called without reading\n']
