@@ -267,7 +267,7 @@ fn regenerate_reference() {
     eprintln!("wrote {}", path.display());
 }
 
-/// Just enough JSON for the reference file: objects, strings and null.
+/// The reference file: written one entry a line, read with serde_json.
 mod json {
     use super::{Dump, Entry};
     use std::collections::BTreeMap;
@@ -313,126 +313,26 @@ mod json {
         out
     }
 
-    #[derive(Debug)]
-    enum Value {
-        Null,
-        Str(String),
-        Obj(Vec<(String, Value)>),
-    }
-
-    struct Parser<'a> {
-        s: &'a [u8],
-        i: usize,
-    }
-
-    impl Parser<'_> {
-        fn ws(&mut self) {
-            while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-                self.i += 1;
-            }
-        }
-
-        fn eat(&mut self, c: u8) {
-            self.ws();
-            assert_eq!(self.s.get(self.i), Some(&c), "JSON: expected {:?} at byte {}", c as char, self.i);
-            self.i += 1;
-        }
-
-        fn string(&mut self) -> String {
-            self.eat(b'"');
-            let mut out = String::new();
-            loop {
-                let c = self.s[self.i];
-                self.i += 1;
-                match c {
-                    b'"' => return out,
-                    b'\\' => {
-                        let e = self.s[self.i];
-                        self.i += 1;
-                        match e {
-                            b'n' => out.push('\n'),
-                            b't' => out.push('\t'),
-                            b'u' => {
-                                let hex = std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
-                                out.push(char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap());
-                                self.i += 4;
-                            }
-                            other => out.push(other as char),
-                        }
-                    }
-                    _ => {
-                        // Multi-byte UTF-8 passes through unchanged.
-                        let start = self.i - 1;
-                        let mut end = self.i;
-                        while end < self.s.len() && (self.s[end] & 0xc0) == 0x80 {
-                            end += 1;
-                        }
-                        out.push_str(std::str::from_utf8(&self.s[start..end]).unwrap());
-                        self.i = end;
-                    }
-                }
-            }
-        }
-
-        fn value(&mut self) -> Value {
-            self.ws();
-            match self.s[self.i] {
-                b'"' => Value::Str(self.string()),
-                b'{' => {
-                    self.eat(b'{');
-                    let mut items = Vec::new();
-                    self.ws();
-                    if self.s[self.i] == b'}' {
-                        self.i += 1;
-                        return Value::Obj(items);
-                    }
-                    loop {
-                        let key = self.string();
-                        self.eat(b':');
-                        items.push((key, self.value()));
-                        self.ws();
-                        let c = self.s[self.i];
-                        self.i += 1;
-                        match c {
-                            b',' => continue,
-                            b'}' => return Value::Obj(items),
-                            other => panic!("JSON: unexpected {:?} at byte {}", other as char, self.i),
-                        }
-                    }
-                }
-                b'n' if self.s[self.i..].starts_with(b"null") => {
-                    self.i += 4;
-                    Value::Null
-                }
-                other => panic!("JSON: unexpected {:?} at byte {}", other as char, self.i),
-            }
-        }
-    }
-
-    fn get<'a>(items: &'a [(String, Value)], key: &str) -> &'a Value {
-        &items.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("JSON: no {key:?}")).1
-    }
-
     /// Reads a file written by `write_reference`.
     pub fn parse_reference(text: &str) -> BTreeMap<String, Dump> {
-        let Value::Obj(top) = (Parser { s: text.as_bytes(), i: 0 }).value() else { panic!("JSON: not an object") };
-        let Value::Obj(requests) = get(&top, "requests") else { panic!("JSON: requests is not an object") };
-        let mut out = BTreeMap::new();
-        for (case, dump) in requests {
-            let Value::Obj(entries) = dump else { panic!("JSON: {case} is not an object") };
-            let mut d = Dump::new();
-            for (key, e) in entries {
-                let Value::Obj(fields) = e else { panic!("JSON: {case}.{key} is not an object") };
-                let Value::Str(ty) = get(fields, "type") else { panic!("JSON: {case}.{key}.type") };
-                let value = match get(fields, "value") {
-                    Value::Str(v) => Some(v.clone()),
-                    Value::Null => None,
-                    Value::Obj(_) => panic!("JSON: {case}.{key}.value"),
-                };
-                d.insert(key.clone(), Entry { ty: ty.clone(), value });
-            }
-            out.insert(case.clone(), d);
-        }
-        out
+        use serde_json::Value;
+        let top: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("JSON: {e}"));
+        let Some(requests) = top["requests"].as_object() else { panic!("JSON: requests is not an object") };
+        let entry = |case: &str, key: &str, e: &Value| {
+            let Some(ty) = e["type"].as_str() else { panic!("JSON: {case}.{key}.type") };
+            let value = match &e["value"] {
+                Value::String(v) => Some(v.clone()),
+                Value::Null => None,
+                _ => panic!("JSON: {case}.{key}.value"),
+            };
+            Entry { ty: ty.to_string(), value }
+        };
+        requests
+            .iter()
+            .map(|(case, dump)| {
+                let Some(entries) = dump.as_object() else { panic!("JSON: {case} is not an object") };
+                (case.clone(), entries.iter().map(|(key, e)| (key.clone(), entry(case, key, e))).collect())
+            })
+            .collect()
     }
 }

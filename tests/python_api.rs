@@ -9,47 +9,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::api_app::{ONE_CHILD, PLACES, Place, builder, kv};
 use common::*;
-
-const API: &str = include_str!("apps/api.wsgi");
-
-/// One Apache child (8 threads): per-process figures are that process's.
-const ONE_CHILD: &str =
-    "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    Embedded,
-    Daemon,
-}
-
-const PLACES: [Place; 2] = [Place::Embedded, Place::Daemon];
-
-/// The API app at /api, in embedded mode or in daemon group `api`
-/// (`daemon_options` added to its line); `extra` is more configuration.
-fn builder(module: Module, place: Place, daemon_options: &str, extra: &str) -> ApacheBuilder {
-    let b = ApacheBuilder::new()
-        .embedded_only()
-        .module(module)
-        .conf(ONE_CHILD)
-        .writable_dir("out")
-        .file("wsgi/api.wsgi", API)
-        .conf(extra);
-    match place {
-        Place::Embedded => b.conf("WSGIScriptAlias /api {root}/wsgi/api.wsgi"),
-        Place::Daemon => b.conf(&format!(
-            "WSGIDaemonProcess api processes=1 threads=4 {daemon_options}\n\
-             WSGIScriptAlias /api {{root}}/wsgi/api.wsgi process-group=api application-group=%{{GLOBAL}}"
-        )),
-    }
-}
 
 fn server(module: Module, place: Place) -> Apache {
     builder(module, place, "", "").start()
-}
-
-fn kv(resp: &Response) -> BTreeMap<String, String> {
-    resp.text().lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn get(apache: &Apache, path: &str) -> BTreeMap<String, String> {
@@ -197,6 +161,9 @@ fn metrics_have_debians_keys() {
             for _ in 0..3 {
                 get(apache, "/api/pid");
             }
+            // Debian's module counts a request after its response has been
+            // sent: give the last one time to be counted on a busy machine.
+            std::thread::sleep(std::time::Duration::from_millis(300));
             let process = get(apache, "/api/metrics?process_metrics");
             let request = get(apache, "/api/metrics?request_metrics");
             let server = get(apache, "/api/metrics?server_metrics");

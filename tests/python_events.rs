@@ -10,40 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use common::api_app::{PLACES, Place, builder, kv};
 use common::*;
 
-const API: &str = include_str!("apps/api.wsgi");
-
-const ONE_CHILD: &str =
-    "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    Embedded,
-    Daemon,
-}
-
-const PLACES: [Place; 2] = [Place::Embedded, Place::Daemon];
-
 fn server(module: Module, place: Place, daemon_options: &str) -> Apache {
-    let b = ApacheBuilder::new()
-        .embedded_only()
-        .module(module)
-        .conf(ONE_CHILD)
-        .writable_dir("out")
-        .file("wsgi/api.wsgi", API);
-    match place {
-        Place::Embedded => b.conf("WSGIScriptAlias /api {root}/wsgi/api.wsgi"),
-        Place::Daemon => b.conf(&format!(
-            "WSGIDaemonProcess api processes=1 threads=4 display-name=%{{GROUP}} {daemon_options}\n\
-             WSGIScriptAlias /api {{root}}/wsgi/api.wsgi process-group=api application-group=%{{GLOBAL}}"
-        )),
-    }
-    .start()
-}
-
-fn kv(resp: &Response) -> BTreeMap<String, String> {
-    resp.text().lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    builder(module, place, &format!("display-name=%{{GROUP}} {daemon_options}"), "").start()
 }
 
 /// The events recorded for requests to `path`: (name, key -> type).

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,170 +39,33 @@ fn pid_at(apache: &Apache, path: &str) -> i32 {
     resp.text().trim().parse().unwrap_or(0)
 }
 
-// ------------------------------------------------------------- a small JSON reader
+// ------------------------------------------------------------- reading the JSON
 
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    List(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
+type Json = serde_json::Value;
+
+/// Walks the status page's JSON, naming what is missing when it fails.
+trait Walk {
+    fn at(&self, key: &str) -> &Json;
+    fn list(&self) -> &[Json];
+    fn num(&self) -> f64;
+    fn str(&self) -> &str;
 }
 
-impl Json {
-    fn parse(text: &str) -> Json {
-        let mut p = Parser { s: text.as_bytes(), i: 0 };
-        let v = p.value();
-        p.ws();
-        assert_eq!(p.i, p.s.len(), "trailing text in JSON: {text}");
-        v
-    }
-
-    fn get(&self, key: &str) -> &Json {
-        match self {
-            Json::Obj(m) => m.get(key).unwrap_or_else(|| panic!("no {key} in {self:?}")),
-            _ => panic!("not an object: {self:?}"),
-        }
+impl Walk for Json {
+    fn at(&self, key: &str) -> &Json {
+        self.get(key).unwrap_or_else(|| panic!("no {key} in {self:?}"))
     }
 
     fn list(&self) -> &[Json] {
-        match self {
-            Json::List(l) => l,
-            _ => panic!("not a list: {self:?}"),
-        }
+        self.as_array().unwrap_or_else(|| panic!("not a list: {self:?}"))
     }
 
     fn num(&self) -> f64 {
-        match self {
-            Json::Num(n) => *n,
-            _ => panic!("not a number: {self:?}"),
-        }
+        self.as_f64().unwrap_or_else(|| panic!("not a number: {self:?}"))
     }
 
     fn str(&self) -> &str {
-        match self {
-            Json::Str(s) => s,
-            _ => panic!("not a string: {self:?}"),
-        }
-    }
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) {
-        self.ws();
-        assert_eq!(self.s.get(self.i), Some(&c), "expected {} at {}", c as char, self.i);
-        self.i += 1;
-    }
-
-    fn value(&mut self) -> Json {
-        self.ws();
-        match self.s[self.i] {
-            b'{' => {
-                self.i += 1;
-                let mut m = BTreeMap::new();
-                self.ws();
-                if self.s[self.i] == b'}' {
-                    self.i += 1;
-                    return Json::Obj(m);
-                }
-                loop {
-                    let Json::Str(k) = self.value() else { panic!("key expected") };
-                    self.eat(b':');
-                    m.insert(k, self.value());
-                    self.ws();
-                    self.i += 1;
-                    if self.s[self.i - 1] == b'}' {
-                        return Json::Obj(m);
-                    }
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                let mut l = Vec::new();
-                self.ws();
-                if self.s[self.i] == b']' {
-                    self.i += 1;
-                    return Json::List(l);
-                }
-                loop {
-                    l.push(self.value());
-                    self.ws();
-                    self.i += 1;
-                    if self.s[self.i - 1] == b']' {
-                        return Json::List(l);
-                    }
-                }
-            }
-            b'"' => {
-                self.i += 1;
-                let mut out = String::new();
-                loop {
-                    let c = self.s[self.i];
-                    self.i += 1;
-                    match c {
-                        b'"' => return Json::Str(out),
-                        b'\\' => {
-                            let e = self.s[self.i];
-                            self.i += 1;
-                            match e {
-                                b'n' => out.push('\n'),
-                                b't' => out.push('\t'),
-                                b'r' => out.push('\r'),
-                                b'u' => {
-                                    let hex = std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
-                                    out.push(char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap_or('?'));
-                                    self.i += 4;
-                                }
-                                other => out.push(other as char),
-                            }
-                        }
-                        _ => {
-                            // Multi-byte UTF-8: copy the whole character.
-                            let start = self.i - 1;
-                            let mut end = self.i;
-                            while end < self.s.len() && (self.s[end] & 0xc0) == 0x80 {
-                                end += 1;
-                            }
-                            out.push_str(std::str::from_utf8(&self.s[start..end]).unwrap());
-                            self.i = end;
-                        }
-                    }
-                }
-            }
-            b't' => {
-                self.i += 4;
-                Json::Bool(true)
-            }
-            b'f' => {
-                self.i += 5;
-                Json::Bool(false)
-            }
-            b'n' => {
-                self.i += 4;
-                Json::Null
-            }
-            _ => {
-                let start = self.i;
-                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    self.i += 1;
-                }
-                Json::Num(std::str::from_utf8(&self.s[start..self.i]).unwrap().parse().unwrap())
-            }
-        }
+        self.as_str().unwrap_or_else(|| panic!("not a string: {self:?}"))
     }
 }
 
@@ -211,24 +73,24 @@ fn status_json(apache: &Apache) -> Json {
     let resp = apache.get("/wsgi-status?format=json");
     assert_eq!(resp.status, 200, "{resp:?}\n{}", apache.error_log());
     assert_eq!(resp.header("Content-Type"), Some("application/json"));
-    Json::parse(&resp.text())
+    serde_json::from_str(&resp.text()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", resp.text()))
 }
 
 fn group<'a>(status: &'a Json, name: &str) -> &'a Json {
     status
-        .get("groups")
+        .at("groups")
         .list()
         .iter()
-        .find(|g| g.get("name").str() == name)
+        .find(|g| g.at("name").str() == name)
         .unwrap_or_else(|| panic!("no group {name:?}"))
 }
 
 fn process(group: &Json, pid: i32) -> &Json {
     group
-        .get("process_list")
+        .at("process_list")
         .list()
         .iter()
-        .find(|p| p.get("pid").num() as i32 == pid)
+        .find(|p| p.at("pid").num() as i32 == pid)
         .unwrap_or_else(|| panic!("pid {pid} not listed: {group:?}"))
 }
 
@@ -258,33 +120,33 @@ fn lists_embedded_and_daemon_processes_in_three_formats() {
     assert_eq!(apache.get("/d/fail").status, 503);
     let listed = common::daemon::wait_for_daemons(&apache, "(wsgi:g)", 2, Duration::from_secs(10));
     let status = status_json(&apache);
-    assert!(status.get("server").str().contains("mod_wsgi/4.9.4"), "{status:?}");
+    assert!(status.at("server").str().contains("mod_wsgi/4.9.4"), "{status:?}");
     let e = group(&status, "");
-    assert_eq!(e.get("mode").str(), "embedded");
+    assert_eq!(e.at("mode").str(), "embedded");
     let child = process(e, embedded);
-    assert_eq!(child.get("requests").num(), 1.0, "{child:?}");
-    assert_eq!(child.get("threads").num(), 8.0);
-    assert_eq!(child.get("state").str(), "ready");
+    assert_eq!(child.at("requests").num(), 1.0, "{child:?}");
+    assert_eq!(child.at("threads").num(), 8.0);
+    assert_eq!(child.at("state").str(), "ready");
     let g = group(&status, "g");
-    assert_eq!(g.get("mode").str(), "daemon");
-    assert_eq!((g.get("processes").num(), g.get("threads").num()), (2.0, 3.0));
-    let pids: Vec<i32> = g.get("process_list").list().iter().map(|p| p.get("pid").num() as i32).collect();
+    assert_eq!(g.at("mode").str(), "daemon");
+    assert_eq!((g.at("processes").num(), g.at("threads").num()), (2.0, 3.0));
+    let pids: Vec<i32> = g.at("process_list").list().iter().map(|p| p.at("pid").num() as i32).collect();
     let mut sorted = pids.clone();
     sorted.sort();
     assert_eq!(sorted, listed, "the group's processes");
-    let served: f64 = pids.iter().map(|&p| process(g, p).get("requests").num()).sum();
+    let served: f64 = pids.iter().map(|&p| process(g, p).at("requests").num()).sum();
     assert_eq!(served, 13.0, "{g:?}");
     for &p in &pids {
         let p = process(g, p);
-        assert_eq!(p.get("state").str(), "ready");
-        assert!(p.get("rss_bytes").num() > 1e6, "{p:?}");
-        assert!(p.get("cpu_seconds").num() >= 0.0);
-        assert_eq!(p.get("threads").num(), 3.0);
+        assert_eq!(p.at("state").str(), "ready");
+        assert!(p.at("rss_bytes").num() > 1e6, "{p:?}");
+        assert!(p.at("cpu_seconds").num() >= 0.0);
+        assert_eq!(p.at("threads").num(), 3.0);
     }
-    let statuses: f64 = pids.iter().map(|&p| process(g, p).get("statuses").list()[4].num()).sum();
+    let statuses: f64 = pids.iter().map(|&p| process(g, p).at("statuses").list()[4].num()).sum();
     assert_eq!(statuses, 1.0, "one 5xx");
-    assert!(g.get("requests_per_second").num() > 0.0);
-    assert!(g.get("latency_seconds").get("p50").num() > 0.0);
+    assert!(g.at("requests_per_second").num() > 0.0);
+    assert!(g.at("latency_seconds").at("p50").num() > 0.0);
 
     // HTML, refreshing itself.
     let resp = apache.get("/wsgi-status");
@@ -304,7 +166,7 @@ fn lists_embedded_and_daemon_processes_in_three_formats() {
     let (ok, said) = promtool(&text);
     assert!(ok, "promtool check metrics: {said}\n{text}");
     for &p in &pids {
-        let n = process(g, p).get("requests").num() as u64;
+        let n = process(g, p).at("requests").num() as u64;
         let sample = format!("mod_wsgi_process_requests_total{{mode=\"daemon\",group=\"g\",pid=\"{p}\"}} {n}");
         assert!(text.contains(&sample), "{sample}\n{text}");
     }
@@ -347,9 +209,7 @@ fn shows_busy_threads_and_waiting_requests() {
     let pid = pid_at(&apache, "/d");
     let slow = in_background(&apache, "/d/slow?3");
     assert!(
-        wait_until(Duration::from_secs(5), || process(group(&status_json(&apache), "g"), pid)
-            .get("threads_busy")
-            .num()
+        wait_until(Duration::from_secs(5), || process(group(&status_json(&apache), "g"), pid).at("threads_busy").num()
             == 1.0),
         "never busy"
     );
@@ -358,16 +218,16 @@ fn shows_busy_threads_and_waiting_requests() {
     wait_until(Duration::from_secs(5), || {
         let s = status_json(&apache);
         let g = group(&s, "g");
-        let found = g.get("waiting").num() == 1.0 && g.get("longest_wait_seconds") != &Json::Null;
+        let found = g.at("waiting").num() == 1.0 && g.at("longest_wait_seconds") != &Json::Null;
         seen = Some(g.clone());
         found
     });
     let g = seen.unwrap();
-    assert_eq!(g.get("waiting").num(), 1.0, "{g:?}");
-    assert!(g.get("longest_wait_seconds").num() > 0.0, "{g:?}");
+    assert_eq!(g.at("waiting").num(), 1.0, "{g:?}");
+    assert!(g.at("longest_wait_seconds").num() > 0.0, "{g:?}");
     let p = process(&g, pid);
-    assert_eq!(p.get("threads_busy").num(), 1.0);
-    assert!(p.get("oldest_request_seconds").num() > 0.0, "{p:?}");
+    assert_eq!(p.at("threads_busy").num(), 1.0);
+    assert!(p.at("oldest_request_seconds").num() > 0.0, "{p:?}");
     let text = apache.get("/wsgi-status?format=prometheus").text();
     assert!(text.contains("mod_wsgi_requests_waiting{mode=\"daemon\",group=\"g\"} 1"), "{text}");
     assert!(
@@ -378,8 +238,8 @@ fn shows_busy_threads_and_waiting_requests() {
     assert_eq!(slow.join().unwrap(), 200);
     assert_eq!(waiting.join().unwrap(), 200);
     let g = group(&status_json(&apache), "g").clone();
-    assert_eq!(g.get("waiting").num(), 0.0, "{g:?}");
-    assert_eq!(process(&g, pid).get("threads_busy").num(), 0.0);
+    assert_eq!(g.at("waiting").num(), 0.0, "{g:?}");
+    assert_eq!(process(&g, pid).at("threads_busy").num(), 0.0);
 }
 
 #[test]
@@ -397,29 +257,29 @@ fn lists_restarts_with_their_reasons() {
     assert_ne!(third, second, "touched script");
     // Killed once it is ready (before, it would be a failed start).
     assert!(wait_until(Duration::from_secs(5), || {
-        process(group(&status_json(&apache), "g"), third).get("state").str() == "ready"
+        process(group(&status_json(&apache), "g"), third).at("state").str() == "ready"
     }));
     process::kill(third, libc::SIGKILL);
     let mut status = Json::Null;
     assert!(
         wait_until(Duration::from_secs(10), || {
             status = status_json(&apache);
-            group(&status, "g").get("restarts").list().len() >= 3
+            group(&status, "g").at("restarts").list().len() >= 3
         }),
         "{status:?}"
     );
     let g = group(&status, "g");
     let restarts: Vec<(i32, String, String)> = g
-        .get("restarts")
+        .at("restarts")
         .list()
         .iter()
-        .map(|r| (r.get("pid").num() as i32, r.get("reason").str().to_string(), r.get("detail").str().to_string()))
+        .map(|r| (r.at("pid").num() as i32, r.at("reason").str().to_string(), r.at("detail").str().to_string()))
         .collect();
     assert_eq!(restarts[0], (third, "crashed".into(), "killed by signal 9 (SIGKILL)".into()), "{restarts:?}");
     assert_eq!(restarts[1], (second, "script_reload".into(), String::new()));
     assert_eq!(restarts[2], (first, "maximum_requests".into(), String::new()));
     for reason in ["crashed", "script_reload", "maximum_requests"] {
-        assert_eq!(g.get("restart_totals").get(reason).num(), 1.0, "{reason}");
+        assert_eq!(g.at("restart_totals").at(reason).num(), 1.0, "{reason}");
     }
     let text = apache.get("/wsgi-status?format=prometheus").text();
     assert!(
@@ -444,12 +304,12 @@ fn lists_a_limit_as_the_reason_of_a_restart() {
     assert!(
         wait_until(Duration::from_secs(10), || {
             status = status_json(&apache);
-            !group(&status, "g").get("restarts").list().is_empty()
+            !group(&status, "g").at("restarts").list().is_empty()
         }),
         "{status:?}"
     );
-    let r = &group(&status, "g").get("restarts").list()[0];
-    assert_eq!((r.get("pid").num() as i32, r.get("reason").str()), (pid, "inactivity_timeout"), "{r:?}");
+    let r = &group(&status, "g").at("restarts").list()[0];
+    assert_eq!((r.at("pid").num() as i32, r.at("reason").str()), (pid, "inactivity_timeout"), "{r:?}");
     assert!(apache.get("/wsgi-status").text().contains("inactivity-timeout"));
 }
 
@@ -472,17 +332,17 @@ fn answers_while_a_daemon_is_hung_or_cannot_start() {
     process::kill(pid, libc::SIGCONT);
     assert!(took < Duration::from_secs(2), "{took:?}");
     let p = process(group(&status, "g"), pid);
-    assert_eq!(p.get("requests").num(), 1.0);
-    assert!(p.get("rss_bytes").num() > 0.0);
+    assert_eq!(p.at("requests").num(), 1.0);
+    assert!(p.at("rss_bytes").num() > 0.0);
     let mut status = status;
     wait_until(Duration::from_secs(10), || {
         status = status_json(&apache);
-        group(&status, "broken").get("unavailable") != &Json::Null
+        group(&status, "broken").at("unavailable") != &Json::Null
     });
     let broken = group(&status, "broken");
-    let why = broken.get("unavailable").str();
+    let why = broken.at("unavailable").str();
     assert!(why.contains("failures in a row") && why.contains("/nonexistent/python"), "{why}");
-    assert!(broken.get("restart_totals").get("startup_failed").num() >= 1.0, "{broken:?}");
+    assert!(broken.at("restart_totals").at("startup_failed").num() >= 1.0, "{broken:?}");
     let html = apache.get("/wsgi-status").text();
     assert!(html.contains("No process can take requests"), "{html}");
     assert_eq!(pid_at(&apache, "/d"), pid, "the stopped daemon went on");
@@ -509,7 +369,7 @@ fn headless_chromium_shows_a_busy_daemon() {
     }
     let slow = in_background(&apache, "/d/slow?6");
     assert!(wait_until(Duration::from_secs(5), || process(group(&status_json(&apache), "g"), pid)
-        .get("threads_busy")
+        .at("threads_busy")
         .num()
         == 1.0));
     let url = format!("{}/wsgi-status", apache.base_url());

@@ -28,6 +28,9 @@ static SERVED: AtomicU64 = AtomicU64::new(0);
 static STOPPING: AtomicBool = AtomicBool::new(false);
 /// Set once the process takes requests (start-up succeeded).
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Set once a request found its script changed (or its reload_required()
+/// said so): requests this process takes after that go to its successor.
+static SCRIPT_CHANGED: AtomicBool = AtomicBool::new(false);
 
 /// How a worker tells its manager and its own threads that it retires.
 struct Retirement {
@@ -61,6 +64,18 @@ pub fn retire(reason: &str) {
     tell_manager(r.control, Control::Retiring(pid as i32));
     // SAFETY: one byte to our own pipe wakes every worker.
     unsafe { libc::write(r.wake, b"x".as_ptr().cast(), 1) };
+}
+
+/// Retires because a script must be loaded again: no later request runs
+/// the old script here, even one a thread has already taken (the one a
+/// script's reload_required() said True for is asked only once).
+pub fn retire_for_changed_script() {
+    SCRIPT_CHANGED.store(true, Ordering::SeqCst);
+    retire("script file changed");
+}
+
+pub fn script_changed() -> bool {
+    SCRIPT_CHANGED.load(Ordering::SeqCst)
 }
 
 fn tell_manager(control: RawFd, message: Control) {

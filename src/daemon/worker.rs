@@ -268,6 +268,11 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
     if vars.get(b"mod_wsgi.ignore_activity") == Some(b"1".as_slice()) {
         super::monitor::ignore_this_request();
     }
+    if super::process::script_changed() {
+        let mut io = SocketIo::new(conn, group);
+        io.finish(Outcome::Restart);
+        return None;
+    }
     let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
     let daemon_start = environ::now_micros();
@@ -280,7 +285,7 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
     match call::run(call, Box::new(io)) {
         Outcome::Restart => {
             super::metrics::stopping(wsgi_core::telemetry::StopReason::ScriptReload);
-            super::process::retire("script file changed")
+            super::process::retire_for_changed_script()
         }
         outcome => {
             if outcome == Outcome::Sent {

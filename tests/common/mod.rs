@@ -86,6 +86,7 @@ macro_rules! shared {
 }
 
 pub mod apache;
+pub mod api_app;
 pub mod apps;
 pub mod daemon;
 pub mod front;
