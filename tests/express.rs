@@ -29,7 +29,6 @@ use common::process;
 use common::{Conn, Response, wait_until};
 
 const BASE: &str = "/tmp/mod_wsgi_rs-express-tests";
-const PYTHON: &str = "/usr/bin/python3.11";
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -58,16 +57,9 @@ fn env() -> &'static Env {
         unsafe { libc::atexit(remove_own_dir) };
         let venv = dir.join("venv");
         let started = Instant::now();
-        run_ok(Command::new(PYTHON).args(["-m", "venv"]).arg(&venv));
-        let checkout = env!("CARGO_MANIFEST_DIR");
         // The package built from the checkout, and the frameworks of the
         // Flask and Django tests, from PyPI.
-        run_ok(
-            Command::new(venv.join("bin/pip"))
-                .args(["install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
-                .args([checkout, "flask", "django"])
-                .env("PIP_ROOT_USER_ACTION", "ignore"),
-        );
+        common::venv::with_packages(&venv, &[env!("CARGO_MANIFEST_DIR"), "flask", "django"]);
         run_ok(Command::new("chmod").arg("-R").arg("a+rX").arg(&dir));
         eprintln!("express: venv with the package built in {:?}", started.elapsed());
         Env { dir, venv }

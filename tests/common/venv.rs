@@ -120,13 +120,7 @@ fn build(path: &Path) {
     if path.exists() {
         fs::remove_dir_all(path).unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
     }
-    run(Command::new(PYTHON).args(["-m", "venv"]).arg(path));
-    run(Command::new(path.join("bin/pip"))
-        .args(["install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
-        .args(REQUIREMENTS)
-        // pip refuses nothing as root inside a venv, but warns; quiet it.
-        .env("PIP_ROOT_USER_ACTION", "ignore"));
-    run(Command::new("chmod").arg("-R").arg("a+rX").arg(path));
+    with_packages(path, REQUIREMENTS);
     fs::write(path.join(MARKER), REQUIREMENTS.join("\n")).unwrap();
     eprintln!("built {}", path.display());
 }
@@ -140,6 +134,19 @@ fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A new virtualenv at `path` with `packages` installed by pip (names, or
+/// paths of projects), readable by www-data.
+pub fn with_packages(path: &Path, packages: &[&str]) -> Venv {
+    run(Command::new(PYTHON).args(["-m", "venv"]).arg(path));
+    run(Command::new(path.join("bin/pip"))
+        .args(["install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
+        .args(packages)
+        // pip refuses nothing as root inside a venv, but warns; quiet it.
+        .env("PIP_ROOT_USER_ACTION", "ignore"));
+    run(Command::new("chmod").arg("-R").arg("a+rX").arg(path));
+    Venv { path: path.to_path_buf() }
 }
 
 /// A new virtualenv at `path` without pip or any package (nothing from
