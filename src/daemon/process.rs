@@ -71,6 +71,7 @@ pub fn retire(reason: &str) {
 /// script's reload_required() said True for is asked only once).
 pub fn retire_for_changed_script() {
     SCRIPT_CHANGED.store(true, Ordering::SeqCst);
+    super::metrics::stopping(StopReason::ScriptReload);
     retire("script file changed");
 }
 

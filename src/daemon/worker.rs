@@ -191,7 +191,12 @@ impl RequestIo for SocketIo {
         match outcome {
             Outcome::Sent => self.conn.send(&Frame::End),
             Outcome::Failed(code) => self.conn.send(&Frame::Fail(code)),
-            Outcome::Restart => self.conn.send(&Frame::Retry),
+            Outcome::Restart => {
+                // Before the child hears Retry: the request it sends again
+                // must not be taken by another thread of this process.
+                super::process::retire_for_changed_script();
+                self.conn.send(&Frame::Retry)
+            }
         }
         let flushed = self.conn.flush().is_ok();
         let settled = self.window.finish(&mut self.conn);
@@ -283,10 +288,7 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
     let io = SocketIo::new(conn, group);
     let kept = io.kept.clone();
     match call::run(call, Box::new(io)) {
-        Outcome::Restart => {
-            super::metrics::stopping(wsgi_core::telemetry::StopReason::ScriptReload);
-            super::process::retire_for_changed_script()
-        }
+        Outcome::Restart => {}
         outcome => {
             if outcome == Outcome::Sent {
                 super::monitor::application_loaded();
