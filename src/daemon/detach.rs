@@ -18,12 +18,9 @@ pub fn from_apache(registry: &Registry, keep_group: usize) -> Result<(), OsError
             g.listener.close();
         }
     }
-    use Signal::*;
-    for (sig, handler) in [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM]
-        .map(|s| (s, SigHandler::SigDfl))
-        .into_iter()
-        .chain([(SIGPIPE, SigHandler::SigIgn)])
-    {
+    use Signal::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2};
+    let defaults = [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM].map(|s| (s, SigHandler::SigDfl));
+    for (sig, handler) in defaults.into_iter().chain([(SIGPIPE, SigHandler::SigIgn)]) {
         // SAFETY: installs the default disposition or SIG_IGN, no handler
         // function; no other thread exists yet.
         unsafe { signal(sig, handler) }.context("Unable to reset the signal handlers inherited from Apache")?;

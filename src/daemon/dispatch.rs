@@ -57,7 +57,7 @@ pub struct Dispatch {
     kept: parking_lot::Mutex<Kept>,
 }
 
-/// One request at a time: the kept connections' events.
+/// Readable, then disarmed until armed again: one event wakes one worker.
 const ONCE: EpollFlags = EpollFlags::EPOLLIN.union(EpollFlags::EPOLLONESHOT);
 
 impl Dispatch {

@@ -187,7 +187,7 @@ impl Manager {
                 self.read_control()?;
             }
             if signalled && let Some(sig) = self.read_signal()? {
-                if sig == libc::SIGCHLD {
+                if sig == Signal::SIGCHLD as i32 {
                     self.reap(true)?;
                 } else {
                     return self.stop();

@@ -156,7 +156,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Op
         return Err(format!("The manager of daemon process '{}' exited during start-up.", spec.name));
     }
     if let Some(mask) = spec.umask {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     let home = spec.home.clone().or_else(user_home).unwrap_or_else(|| "/".into());
     std::env::set_current_dir(&home).map_err(|e| {
