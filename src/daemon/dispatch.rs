@@ -11,9 +11,13 @@
 //! on every kept connection, and the Apache children send their next
 //! requests through the listen queue again.
 
+use super::os::{Context, OsError};
 use super::wire::say_goodbye;
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::socket::{SockFlag, accept4};
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -41,9 +45,10 @@ struct Kept {
 }
 
 pub struct Dispatch {
-    ep: OwnedFd,
-    listener: RawFd,
-    wake: RawFd,
+    ep: Epoll,
+    listener: OwnedFd,
+    /// The read end of the pipe that wakes every worker to stop.
+    wake: OwnedFd,
     /// Set when the process stops taking requests.
     stopping: &'static AtomicBool,
     /// `socket-timeout`, for every accepted connection: a peer that
@@ -52,63 +57,55 @@ pub struct Dispatch {
     kept: parking_lot::Mutex<Kept>,
 }
 
-fn ctl(ep: RawFd, op: i32, fd: RawFd, events: i32, key: u64) -> std::io::Result<()> {
-    let mut event = libc::epoll_event { events: events as u32, u64: key };
-    // SAFETY: registers a descriptor of this process in our epoll set; the
-    // event record is plain data.
-    if unsafe { libc::epoll_ctl(ep, op, fd, &mut event) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-}
+/// Readable, then disarmed until armed again: one event wakes one worker.
+const ONCE: EpollFlags = EpollFlags::EPOLLIN.union(EpollFlags::EPOLLONESHOT);
 
 impl Dispatch {
     /// Watches the shared non-blocking `listener` (one connection wakes one
     /// process of the group: EPOLLEXCLUSIVE) and the `wake` pipe.
     pub fn new(
-        listener: RawFd,
-        wake: RawFd,
+        listener: OwnedFd,
+        wake: OwnedFd,
         stopping: &'static AtomicBool,
         timeout: std::time::Duration,
     ) -> std::io::Result<Self> {
-        // SAFETY: epoll_create1 returns a new descriptor or -1.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if ep < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a descriptor we just created and own alone.
-        let ep = unsafe { OwnedFd::from_raw_fd(ep) };
-        ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, listener, libc::EPOLLIN | libc::EPOLLEXCLUSIVE, LISTENER)?;
-        ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, wake, libc::EPOLLIN | libc::EPOLLONESHOT, WAKE)?;
+        let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        ep.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, LISTENER))?;
+        ep.add(&wake, EpollEvent::new(ONCE, WAKE))?;
         Ok(Self { ep, listener, wake, stopping, timeout, kept: parking_lot::Mutex::default() })
     }
 
     /// Waits for the next request, or the order to stop. A stopping
     /// process accepts nothing more: what waits in the listen queue is for
     /// its successor.
-    pub fn next(&self) -> Work {
-        let mut event = libc::epoll_event { events: 0, u64: 0 };
+    pub fn next(&self) -> Result<Work, OsError> {
+        let mut events = [EpollEvent::empty()];
         loop {
-            // SAFETY: waits on our epoll set for one event.
-            if unsafe { libc::epoll_wait(self.ep.as_raw_fd(), &mut event, 1, -1) } <= 0 {
-                continue;
-            }
-            if event.u64 == WAKE {
+            match self.ep.wait(&mut events, EpollTimeout::NONE) {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                result => result.context("Unable to wait for requests (epoll)")?,
+            };
+            let key = events[0].data();
+            if key == WAKE {
                 // Armed again while readable, the pipe wakes the next
                 // waiting worker, and so on until every one has stopped.
-                let _ =
-                    ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_MOD, self.wake, libc::EPOLLIN | libc::EPOLLONESHOT, WAKE);
-                return Work::Stop;
+                self.ep
+                    .modify(&self.wake, &mut EpollEvent::new(ONCE, WAKE))
+                    .context("Unable to wake the next worker thread to stop (epoll)")?;
+                return Ok(Work::Stop);
             }
             if self.stopping.load(Ordering::SeqCst) {
-                return Work::Stop;
+                return Ok(Work::Stop);
             }
-            match event.u64 {
+            match key {
                 LISTENER => {
                     if let Some(stream) = self.accept() {
-                        return Work::Serve { stream, watched: false };
+                        return Ok(Work::Serve { stream, watched: false });
                     }
                 }
                 key => {
                     if let Some(stream) = self.take(key) {
-                        return Work::Serve { stream, watched: true };
+                        return Ok(Work::Serve { stream, watched: true });
                     }
                 }
             }
@@ -116,19 +113,19 @@ impl Dispatch {
     }
 
     fn accept(&self) -> Option<UnixStream> {
-        // SAFETY: accepts on the shared non-blocking listener; EAGAIN means
-        // another worker or process took the connection.
-        let fd =
-            unsafe { libc::accept4(self.listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
-        if fd < 0 {
-            let err = std::io::Error::last_os_error();
-            if !matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EINTR | libc::ECONNABORTED)) {
-                // Out of descriptors or memory: the listener stays readable,
-                // so back off instead of spinning.
-                std::thread::sleep(std::time::Duration::from_millis(50));
+        // The listener is shared and non-blocking: EAGAIN means another
+        // worker or process took the connection.
+        let fd = match accept4(self.listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => fd,
+            Err(e) => {
+                if !matches!(e, Errno::EAGAIN | Errno::EINTR | Errno::ECONNABORTED) {
+                    // Out of descriptors or memory: the listener stays
+                    // readable, so back off instead of spinning.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                return None;
             }
-            return None;
-        }
+        };
         // SAFETY: `fd` is a new connected socket we now own.
         let stream = unsafe { UnixStream::from_raw_fd(fd) };
         let _ = stream.set_read_timeout(Some(self.timeout));
@@ -149,21 +146,23 @@ impl Dispatch {
     /// as given by [`Dispatch::next`] (armed again, or added).
     pub fn keep(&self, stream: UnixStream, watched: bool) {
         let fd = stream.as_raw_fd();
-        let tag = {
-            let mut kept = self.kept.lock();
-            let tag = kept.next_tag;
-            kept.next_tag = tag.wrapping_add(1);
-            kept.conns.insert(fd, (tag, stream));
-            tag
-        };
-        // Kept first, watched after: its event can only find it there.
+        let mut kept = self.kept.lock();
+        let tag = kept.next_tag;
+        kept.next_tag = tag.wrapping_add(1);
         let key = (u64::from(tag) << 32) | u64::from(fd as u32);
-        let events = libc::EPOLLIN | libc::EPOLLONESHOT;
-        let ep = self.ep.as_raw_fd();
-        let op = if watched { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
-        if ctl(ep, op, fd, events, key).is_err()
-            && let Some(stream) = self.take(key)
+        // Kept first, watched after (under the lock, so that no
+        // `release_all` closes it in between): its event can only find it
+        // there, once this thread lets go of the lock.
+        let (_, stream) = kept.conns.entry(fd).insert_entry((tag, stream)).into_mut();
+        let mut event = EpollEvent::new(ONCE, key);
+        let watching =
+            if watched { self.ep.modify(stream.as_fd(), &mut event) } else { self.ep.add(stream.as_fd(), event) };
+        if watching.is_err()
+            && let Some((_, stream)) = kept.conns.remove(&fd)
         {
+            // Not watched, it could carry no request: the Apache child is
+            // told to send its next one through the listen queue.
+            drop(kept);
             say_goodbye(stream);
         }
     }

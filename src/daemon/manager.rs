@@ -16,9 +16,16 @@
 //! - SIGTERM/SIGINT/SIGHUP (from the Apache parent on stop or restart)
 //!   stop every worker, killing those that outlive shutdown-timeout.
 
+use super::os::{self, Context, OsError};
 use super::{Registry, detach, process};
 use crate::apache::log::{self, Level};
 use crate::ffi;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::{ForkResult, Pid};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wsgi_core::status_page::ProcState;
@@ -32,12 +39,20 @@ struct Worker {
     ready: bool,
 }
 
+/// The manager's descriptors; a process it forks keeps only `reply`.
+struct Own {
+    /// The control pipe's read end, and the write end the processes use.
+    control: OwnedFd,
+    reply: OwnedFd,
+    signals: SignalFd,
+}
+
 struct Manager {
     registry: Arc<Registry>,
     index: usize,
     server: *mut ffi::server_rec,
-    control: (i32, i32),
-    signals: i32,
+    /// Taken by each forked process.
+    own: Option<Own>,
     workers: Vec<Worker>,
     backoff: StartBackoff,
     /// When each process waiting out a start-up failure is started again.
@@ -46,11 +61,11 @@ struct Manager {
 
 /// Never returns: the process ends with `_exit`.
 pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! {
-    detach::from_apache(&registry, index);
-    detach::die_with_parent(libc::SIGTERM);
     let name = registry.groups[index].spec.name().to_string();
-    detach::set_title(s, &format!("(wsgi-manager:{name})"));
-    let code = match Manager::new(registry, index, s).and_then(|m| m.serve()) {
+    let started = detach::from_apache(&registry, index)
+        .and_then(|()| detach::die_with_parent(Signal::SIGTERM))
+        .and_then(|()| detach::set_title(s, &format!("(wsgi-manager:{name})")));
+    let code = match started.and_then(|()| Manager::new(registry, index, s)).and_then(|m| m.serve()) {
         Ok(()) => 0,
         Err(msg) => {
             log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
@@ -67,19 +82,15 @@ fn os_err(what: &str) -> String {
 }
 
 impl Manager {
-    fn new(registry: Arc<Registry>, index: usize, server: *mut ffi::server_rec) -> Result<Self, String> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two descriptors into `fds`.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(os_err("Unable to create the daemon control pipe"));
-        }
+    fn new(registry: Arc<Registry>, index: usize, server: *mut ffi::server_rec) -> Result<Self, OsError> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("Unable to create the daemon control pipe")?;
         let signals = signal_fd()?;
         Ok(Self {
             registry,
             index,
             server,
-            control: (fds[0], fds[1]),
-            signals,
+            own: Some(Own { control: read, reply: write, signals }),
             workers: Vec::new(),
             backoff: StartBackoff::default(),
             pending: Vec::new(),
@@ -111,8 +122,8 @@ impl Manager {
         let figures = self.status().metrics.reserve(self.registry.groups[self.index].spec.config.threads);
         // SAFETY: this process is single-threaded, so the child may run
         // Rust code after fork; process::run never returns.
-        match unsafe { libc::fork() } {
-            -1 => {
+        match unsafe { nix::unistd::fork() } {
+            Err(_) => {
                 if let Some(i) = figures {
                     self.status().metrics.assign(i, 0);
                 }
@@ -122,16 +133,14 @@ impl Manager {
                 );
                 0
             }
-            0 => {
-                // SAFETY: the child's copies of descriptors only the manager uses.
-                unsafe {
-                    libc::close(self.control.0);
-                    libc::close(self.signals);
-                }
+            Ok(ForkResult::Child) => {
+                // The child closes its copies of the manager's descriptors.
+                let reply = self.own.take().map(|own| own.reply);
                 self.status().metrics.adopt(figures);
-                process::run(self.registry.clone(), self.index, self.server, self.control.1)
+                process::run(self.registry.clone(), self.index, self.server, reply)
             }
-            pid => {
+            Ok(ForkResult::Parent { child }) => {
+                let pid = child.as_raw();
                 if let Some(i) = figures {
                     self.status().metrics.assign(i, pid);
                 }
@@ -154,46 +163,57 @@ impl Manager {
         self.pending.iter().min().map(|&t| t.saturating_duration_since(now))
     }
 
-    fn serve(mut self) -> Result<(), String> {
-        let signals = self.signals;
+    fn serve(mut self) -> Result<(), OsError> {
         let wanted = self.registry.groups[self.index].spec.config.processes.max(1);
         for _ in 0..wanted {
             self.spawn();
         }
         loop {
-            let timeout = self.spawn_due().map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32 + 1);
+            let timeout = self
+                .spawn_due()
+                .map_or(PollTimeout::NONE, |d| PollTimeout::try_from(d.as_millis() + 1).unwrap_or(PollTimeout::MAX));
+            let Some(own) = &self.own else { return Ok(()) };
             let mut fds = [
-                libc::pollfd { fd: signals, events: libc::POLLIN, revents: 0 },
-                libc::pollfd { fd: self.control.0, events: libc::POLLIN, revents: 0 },
+                PollFd::new(own.signals.as_fd(), PollFlags::POLLIN),
+                PollFd::new(own.control.as_fd(), PollFlags::POLLIN),
             ];
-            // SAFETY: polls two descriptors this process owns.
-            if unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) } < 0 {
-                continue;
+            match poll(&mut fds, timeout) {
+                Err(Errno::EINTR) => continue,
+                result => result.context("Unable to wait for the daemon processes")?,
+            };
+            let readable = |fd: &PollFd| fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+            let (signalled, told) = (readable(&fds[0]), readable(&fds[1]));
+            if told {
+                self.read_control()?;
             }
-            if fds[1].revents & libc::POLLIN != 0 {
-                self.read_control();
-            }
-            if fds[0].revents & libc::POLLIN != 0 {
-                for sig in read_signals(signals) {
-                    if sig == libc::SIGCHLD {
-                        self.reap(true);
-                    } else {
-                        self.stop();
-                        return Ok(());
-                    }
+            if signalled && let Some(sig) = self.read_signal()? {
+                if sig == Signal::SIGCHLD as i32 {
+                    self.reap(true)?;
+                } else {
+                    return self.stop();
                 }
             }
         }
     }
 
+    /// The signal that made the signalfd readable, if one is still pending.
+    fn read_signal(&self) -> Result<Option<i32>, OsError> {
+        let Some(own) = &self.own else { return Ok(None) };
+        let info = own.signals.read_signal().context("Unable to read the daemon manager's signals")?;
+        Ok(info.map(|i| i.ssi_signo as i32))
+    }
+
     /// Workers say when they are ready, and when they retire (their
     /// replacement starts now).
-    fn read_control(&mut self) {
+    fn read_control(&mut self) -> Result<(), OsError> {
+        let Some(own) = &self.own else { return Ok(()) };
         let mut buf = [0u8; Control::LEN * 64];
-        // SAFETY: reads into a local buffer; messages are written whole
-        // (Control::LEN bytes, atomic on a pipe).
-        let n = unsafe { libc::read(self.control.0, buf.as_mut_ptr().cast(), buf.len()) };
-        for message in Control::decode_all(&buf[..n.max(0) as usize]) {
+        // Messages are written whole (Control::LEN bytes, atomic on a pipe).
+        let n = match nix::unistd::read(&own.control, &mut buf) {
+            Err(Errno::EINTR | Errno::EAGAIN) => 0,
+            result => result.context("Unable to read the daemon control pipe")?,
+        };
+        for message in Control::decode_all(&buf[..n]) {
             match message {
                 Control::Ready(pid) => {
                     if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) {
@@ -219,17 +239,13 @@ impl Manager {
             }
         }
         self.publish_ready();
+        Ok(())
     }
 
     /// Collects exited workers; unexpected deaths are replaced if `respawn`.
-    fn reap(&mut self, respawn: bool) {
+    fn reap(&mut self, respawn: bool) -> Result<(), OsError> {
         loop {
-            let mut status = 0;
-            // SAFETY: non-blocking reap of any child of this process.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                return;
-            }
+            let Some((pid, status)) = os::reap(None, true)? else { return Ok(()) };
             let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
             let worker = self.workers.remove(i);
             if respawn && !worker.retiring {
@@ -300,15 +316,15 @@ impl Manager {
     }
 
     /// Stops every worker: SIGTERM, then SIGKILL after shutdown-timeout.
-    fn stop(&mut self) {
+    fn stop(&mut self) -> Result<(), OsError> {
         for w in &self.workers {
-            // SAFETY: signalling this process's own children.
-            unsafe { libc::kill(w.pid, libc::SIGTERM) };
+            // Unreaped, a child can always be signalled.
+            kill(Pid::from_raw(w.pid), Signal::SIGTERM).context("Unable to stop a daemon process")?;
         }
         let grace = self.registry.groups[self.index].spec.config.shutdown_timeout + Duration::from_millis(500);
         let deadline = Instant::now() + grace;
         while !self.workers.is_empty() && Instant::now() < deadline {
-            self.reap(false);
+            self.reap(false)?;
             std::thread::sleep(Duration::from_millis(10));
         }
         for w in &self.workers {
@@ -316,12 +332,10 @@ impl Manager {
                 Level::Warning,
                 &format!("Process '{}' (pid {}) did not stop in time, killing it.", self.name(), w.pid),
             );
-            // SAFETY: as above, then a blocking reap of the killed child.
-            unsafe {
-                libc::kill(w.pid, libc::SIGKILL);
-                libc::waitpid(w.pid, std::ptr::null_mut(), 0);
-            }
+            kill(Pid::from_raw(w.pid), Signal::SIGKILL).context("Unable to kill a daemon process")?;
+            os::reap(Some(Pid::from_raw(w.pid)), false)?;
         }
+        Ok(())
     }
 }
 
@@ -341,25 +355,11 @@ fn describe(status: i32) -> String {
 }
 
 /// A signalfd for the signals the manager handles, which are blocked.
-fn signal_fd() -> Result<i32, String> {
-    // SAFETY: builds a signal set, blocks it, and opens a signalfd on it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::sigaddset(&mut set, sig);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
-        if fd < 0 { Err(os_err("Unable to create signalfd")) } else { Ok(fd) }
+fn signal_fd() -> Result<SignalFd, OsError> {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(sig);
     }
-}
-
-fn read_signals(fd: i32) -> Vec<i32> {
-    // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
-    // SAFETY: reads one siginfo record into a properly sized local.
-    let n = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-    if n as usize == size { vec![info.ssi_signo as i32] } else { Vec::new() }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("Unable to block the daemon manager's signals")?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).context("Unable to create signalfd")
 }

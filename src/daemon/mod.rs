@@ -10,6 +10,7 @@
 //! - `service.rs`: `threads=0`, a process that runs its import scripts
 //!   and serves no requests.
 //! - `detach.rs`: what every forked process sheds from Apache first.
+//! - `os.rs`: failed system calls as a typed error.
 //! - `accounts.rs`: the user and group names or `#id`s of the options.
 //! - `monitor.rs`: request timings and the recycling limits.
 //! - `status.rs`: what Apache children know of a group's processes
@@ -29,6 +30,7 @@ pub mod dispatch;
 pub mod manager;
 pub mod metrics;
 pub mod monitor;
+pub mod os;
 pub mod process;
 pub mod proxy;
 pub mod service;
@@ -41,9 +43,10 @@ pub mod worker;
 
 use parking_lot::RwLock;
 use spec::GroupSpec;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use wsgi_core::protocol::SECRET_LEN;
 
 /// One configured group and where it listens.
@@ -53,8 +56,40 @@ pub struct Group {
     pub socket: PathBuf,
     /// The listening socket: open in the parent and the group's daemons,
     /// closed in Apache children (they connect by path).
-    pub listener: RawFd,
+    pub listener: Listener,
     pub status: status::Status,
+}
+
+/// A group's listening socket. Every process forked from the parent
+/// inherits the registry, and with it this process's copy of the socket,
+/// which it closes or takes to own: the registry is shared, so the
+/// descriptor is held in an atomic and handed out once.
+#[derive(Debug)]
+pub struct Listener(AtomicI32);
+
+impl Listener {
+    pub fn new(fd: OwnedFd) -> Self {
+        Self(AtomicI32::new(fd.into_raw_fd()))
+    }
+
+    /// This process's copy, to own; `None` once taken or closed.
+    pub fn take(&self) -> Option<OwnedFd> {
+        let fd = self.0.swap(-1, Ordering::AcqRel);
+        // SAFETY: `fd` was this value's own descriptor, and it now holds -1,
+        // so ownership passes exactly once.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Closes this process's copy (if still open).
+    pub fn close(&self) {
+        drop(self.take());
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.close();
+    }
 }
 
 /// Every group of this configuration generation, and the secret that

@@ -94,21 +94,19 @@ fn sample(a: &Activity) -> Sample {
     }
 }
 
+/// User and system time of the process (zero if it cannot be read, which
+/// only a bad argument would cause).
 fn cpu_time() -> Duration {
-    // SAFETY: getrusage fills a plain struct.
-    let u = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    tv(u.ru_utime) + tv(u.ru_stime)
+    use nix::sys::resource::{UsageWho, getrusage};
+    use nix::sys::time::TimeValLike;
+    let Ok(u) = getrusage(UsageWho::RUSAGE_SELF) else { return Duration::ZERO };
+    Duration::from_micros((u.user_time().num_microseconds() + u.system_time().num_microseconds()).max(0) as u64)
 }
 
 /// Resident and virtual size, in bytes.
 fn memory() -> (u64, u64) {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    use nix::unistd::{SysconfVar, sysconf};
+    let page = sysconf(SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(1).max(1) as u64;
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let mut f = statm.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
     let vm = f.next().unwrap_or(0);

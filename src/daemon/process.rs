@@ -6,13 +6,15 @@ use super::Group;
 use super::Registry;
 use super::detach;
 use super::dispatch::{Dispatch, Work};
+use super::os::{Context, OsError};
 use super::wire::{Conn, say_goodbye};
 use super::worker::{self, GroupFacts};
 use crate::apache::log::{self, Level};
 use crate::ffi;
 use crate::hooks::config::ServerRecord;
 use crate::python::runtime::{self, ProcessIdentity};
-use std::os::fd::RawFd;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,14 +36,15 @@ static SCRIPT_CHANGED: AtomicBool = AtomicBool::new(false);
 
 /// How a worker tells its manager and its own threads that it retires.
 struct Retirement {
-    control: RawFd,
-    wake: RawFd,
+    control: OwnedFd,
+    /// The write end of the pipe that wakes every worker thread.
+    wake: OwnedFd,
     group: String,
     server: *mut ffi::server_rec,
 }
 
 // SAFETY: the server record is only read (for logging) and lives for the
-// whole process; the descriptors are plain integers.
+// whole process; the descriptors are only written to.
 unsafe impl Send for Retirement {}
 // SAFETY: as above.
 unsafe impl Sync for Retirement {}
@@ -61,9 +64,8 @@ pub fn retire(reason: &str) {
         r.server,
         &format!("mod_wsgi (pid={pid}): Process '{}' retiring ({reason}); a replacement is starting.", r.group),
     );
-    tell_manager(r.control, Control::Retiring(pid as i32));
-    // SAFETY: one byte to our own pipe wakes every worker.
-    unsafe { libc::write(r.wake, b"x".as_ptr().cast(), 1) };
+    tell_manager(&r.control, Control::Retiring(pid as i32));
+    wake_workers(&r.wake);
 }
 
 /// Retires because a script must be loaded again: no later request runs
@@ -79,12 +81,22 @@ pub fn script_changed() -> bool {
     SCRIPT_CHANGED.load(Ordering::SeqCst)
 }
 
-fn tell_manager(control: RawFd, message: Control) {
+/// One byte to the wake pipe wakes every worker thread.
+fn wake_workers(wake: &OwnedFd) {
+    if let Err(e) = nix::unistd::write(wake, b"x") {
+        log::process(
+            crate::python::io::LogLevel::Error,
+            &format!("mod_wsgi (pid={}): cannot wake the worker threads to stop: {e}.", std::process::id()),
+        );
+    }
+}
+
+fn tell_manager(control: &OwnedFd, message: Control) {
     let bytes = message.encode();
-    // SAFETY: writes of Control::LEN bytes to a pipe are atomic; `control`
-    // is this process's end of its manager's control pipe.
-    let n = unsafe { libc::write(control, bytes.as_ptr().cast(), bytes.len()) };
-    if n != bytes.len() as isize {
+    // Writes of Control::LEN bytes to a pipe are atomic; `control` is this
+    // process's end of its manager's control pipe.
+    let n = nix::unistd::write(control, &bytes).unwrap_or(0);
+    if n != bytes.len() {
         log::process(
             crate::python::io::LogLevel::Warning,
             &format!(
@@ -100,7 +112,7 @@ fn tell_manager(control: RawFd, message: Control) {
 pub(super) fn ready() {
     STARTED.store(true, Ordering::SeqCst);
     if let Some(r) = RETIREMENT.get() {
-        tell_manager(r.control, Control::Ready(std::process::id() as i32));
+        tell_manager(&r.control, Control::Ready(std::process::id() as i32));
     }
 }
 
@@ -114,7 +126,7 @@ pub fn request_done(maximum: u32) {
 }
 
 /// Never returns: the process ends with `_exit`.
-pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, control: RawFd) -> ! {
+pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, control: Option<OwnedFd>) -> ! {
     let code = match serve(&registry, index, s, control) {
         Ok(()) => 0,
         Err(msg) => {
@@ -131,15 +143,15 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, contr
     unsafe { libc::_exit(code) }
 }
 
-fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: RawFd) -> Result<(), String> {
+fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Option<OwnedFd>) -> Result<(), String> {
     let group = &registry.groups[index];
     let spec = &group.spec.config;
-    unblock_all_signals();
+    let control = control.ok_or("The daemon manager's control pipe was not passed on.")?;
+    unblock_all_signals().map_err(|e| e.to_string())?;
     log::set_main_server(s);
-    // SAFETY: getppid has no preconditions.
-    let manager = unsafe { libc::getppid() };
+    let manager = nix::unistd::getppid();
     if let Some(title) = &spec.display_name {
-        detach::set_title(s, title);
+        detach::set_title(s, title).map_err(|e| e.to_string())?;
     }
     if spec.cpu_priority != 0 {
         // Before the switch of user: only root may raise a priority.
@@ -155,14 +167,12 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     }
     become_user(group)?;
     // After the switch of user, which clears the setting.
-    detach::die_with_parent(libc::SIGTERM);
-    // SAFETY: as above.
-    if unsafe { libc::getppid() } != manager {
+    detach::die_with_parent(Signal::SIGTERM).map_err(|e| e.to_string())?;
+    if nix::unistd::getppid() != manager {
         return Err(format!("The manager of daemon process '{}' exited during start-up.", spec.name));
     }
     if let Some(mask) = spec.umask {
-        // SAFETY: umask has no preconditions.
-        unsafe { libc::umask(mask as libc::mode_t) };
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     let home = spec.home.clone().or_else(user_home).unwrap_or_else(|| "/".into());
     std::env::set_current_dir(&home).map_err(|e| {
@@ -180,8 +190,10 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     };
     runtime::initialize(&server_cfg.python_settings(Some(spec)), process)
         .map_err(|e| format!("Daemon process '{}': {e}.", spec.name))?;
-    let (wake_r, wake_w) = pipe()?;
-    let _ = RETIREMENT.set(Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
+    let (wake_r, wake_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| format!("Unable to create pipe: {}.", std::io::Error::from(e)))?;
+    let retirement =
+        RETIREMENT.get_or_init(|| Retirement { control, wake: wake_w, group: spec.name.clone(), server: s });
     if spec.threads == 0 {
         return super::service::run(group, registry.case_sensitive, s);
     }
@@ -202,13 +214,14 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         case_sensitive: registry.case_sensitive,
         chroot: spec.chroot.clone(),
     });
-    let signals = StopSignals::block();
+    let signals = StopSignals::block().map_err(|e| e.to_string())?;
     super::monitor::init(spec.threads.max(1) as usize);
     if !spec.interrupt_timeout.is_zero() {
         crate::python::timeout::enable();
     }
+    let listener = group.listener.take().ok_or("The daemon process's listening socket is closed.")?;
     let dispatch = Arc::new(
-        Dispatch::new(group.listener, wake_r, &STOPPING, group.spec.socket_timeout)
+        Dispatch::new(listener, wake_r, &STOPPING, group.spec.socket_timeout)
             .map_err(|e| format!("Unable to watch the socket of daemon process '{}' (epoll): {e}.", spec.name))?,
     );
     let threads = spec.threads.max(1) as usize;
@@ -256,8 +269,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
                 ),
             );
             STOPPING.store(true, Ordering::SeqCst);
-            // SAFETY: writing one byte to our own pipe wakes every worker.
-            unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
+            wake_workers(&retirement.wake);
             Duration::ZERO
         }
         None => spec.graceful_timeout,
@@ -311,13 +323,10 @@ fn wait_for_requests(deadline: Instant) -> bool {
     ACTIVE.load(Ordering::SeqCst) == 0
 }
 
-fn unblock_all_signals() {
-    // SAFETY: resets this thread's mask (inherited from the manager).
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+/// Resets this thread's mask (inherited from the manager).
+fn unblock_all_signals() -> Result<(), OsError> {
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .context("Unable to unblock the signals blocked by the daemon manager")
 }
 
 fn lookup_user(a: &Account) -> Result<nix::unistd::User, String> {
@@ -402,39 +411,28 @@ fn user_home() -> Option<String> {
         .map(|u| u.dir.to_string_lossy().into_owned())
 }
 
-fn pipe() -> Result<(RawFd, RawFd), String> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("Unable to create pipe: {}.", std::io::Error::last_os_error()));
-    }
-    Ok((fds[0], fds[1]))
-}
-
 /// The signals that stop a daemon process, blocked in the thread that
 /// makes this value (and in the threads it starts later), so that only
 /// [`StopSignals::wait`] receives them.
-pub(super) struct StopSignals(libc::sigset_t);
+pub(super) struct StopSignals(SigSet);
 
 impl StopSignals {
-    pub(super) fn block() -> Self {
-        // SAFETY: builds a signal set and applies it to the calling thread.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
-                libc::sigaddset(&mut set, sig);
-            }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            Self(set)
+    pub(super) fn block() -> Result<Self, OsError> {
+        let mut set = SigSet::empty();
+        for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2] {
+            set.add(sig);
         }
+        set.thread_block().context("Unable to block the daemon process's stop signals")?;
+        Ok(Self(set))
     }
 
-    /// A stop signal received within `tick`, if any.
+    /// A stop signal received within `tick`, if any (`nix` has no
+    /// `sigtimedwait`; a timeout or an interruption is no signal).
     pub(super) fn wait(&self, tick: Duration) -> Option<i32> {
         let tick = libc::timespec { tv_sec: tick.as_secs() as libc::time_t, tv_nsec: tick.subsec_nanos() as i64 };
-        // SAFETY: the set holds signals blocked in every thread of the process.
-        let sig = unsafe { libc::sigtimedwait(&self.0, std::ptr::null_mut(), &tick) };
+        // SAFETY: the set holds signals blocked in every thread of the
+        // process; no siginfo is asked for.
+        let sig = unsafe { libc::sigtimedwait(self.0.as_ref(), std::ptr::null_mut(), &tick) };
         (sig > 0).then_some(sig)
     }
 }
@@ -453,7 +451,18 @@ fn wait_for_stop(signals: &StopSignals) -> Option<i32> {
 
 /// A worker thread: serves requests until the process stops.
 fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
-    while let Work::Serve { stream, watched } = dispatch.next() {
+    loop {
+        let (stream, watched) = match dispatch.next() {
+            Ok(Work::Serve { stream, watched }) => (stream, watched),
+            Ok(Work::Stop) => break,
+            Err(e) => {
+                log::process(
+                    crate::python::io::LogLevel::Error,
+                    &format!("mod_wsgi (pid={}): worker thread {slot} stops: {e}.", std::process::id()),
+                );
+                break;
+            }
+        };
         let mut conn = Some(Conn::new(stream));
         while let Some(c) = conn.take() {
             if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// Runs the group's import scripts until they end or the process stops.
 pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) -> Result<(), String> {
     let spec = &group.spec.config;
-    let signals = StopSignals::block();
+    let signals = StopSignals::block().map_err(|e| e.to_string())?;
     let ident = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let service = {
@@ -24,9 +24,8 @@ pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) 
         std::thread::Builder::new()
             .name("wsgi-service".into())
             .spawn(move || {
-                // SAFETY: pthread_self has no preconditions; it is the
-                // thread's `threading.get_ident()`.
-                ident.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
+                // The thread's `threading.get_ident()`.
+                ident.store(nix::sys::pthread::pthread_self() as u64, Ordering::SeqCst);
                 preload::run(&name, &scripts, case_sensitive);
                 done.store(true, Ordering::SeqCst);
             })

@@ -5,12 +5,17 @@
 //! (stop, restart, graceful).
 
 use super::spec::GroupSpec;
-use super::{Group, Registry, set_registry};
+use super::{Group, Listener, Registry, set_registry};
 use crate::apache::log::{self, Level};
 use crate::apache::pool;
 use crate::ffi;
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::socket::{Backlog, setsockopt, sockopt};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
 use std::ffi::{CString, c_void};
-use std::os::fd::IntoRawFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -89,49 +94,46 @@ fn socket_owner(config: &wsgi_core::config::DaemonProcess) -> Result<libc::uid_t
     }
 }
 
-/// Sets a socket buffer size option when one is configured (0: the system's).
-fn set_buffer(fd: std::os::fd::RawFd, option: libc::c_int, bytes: u32) {
-    if bytes == 0 {
-        return;
+/// The listen queue's length: as configured, at least 1; past SOMAXCONN
+/// the kernel's limit (`net.core.somaxconn`), as `listen` makes any larger
+/// value.
+fn backlog(configured: u32) -> Result<Backlog, Errno> {
+    match i32::try_from(configured) {
+        Ok(n) if n <= libc::SOMAXCONN => Backlog::new(n.max(1)),
+        _ => Ok(Backlog::MAXALLOWABLE),
     }
-    let value = bytes as libc::c_int;
-    // SAFETY: setsockopt reads one int from a live local.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            option,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
 }
 
-fn listen(path: &PathBuf, config: &wsgi_core::config::DaemonProcess) -> Result<std::os::fd::RawFd, String> {
-    let backlog = config.listen_backlog as i32;
+fn listen(path: &PathBuf, config: &wsgi_core::config::DaemonProcess) -> Result<OwnedFd, String> {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).map_err(|e| format!("cannot create socket '{}': {e}", path.display()))?;
     // Only the Apache children's user may connect; the daemons accept on
     // the inherited descriptor and need no access to the file.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if nix::unistd::geteuid().is_root() {
         std::os::unix::fs::chown(path, Some(socket_owner(config)?), None)
             .map_err(|e| format!("cannot chown socket '{}': {e}", path.display()))?;
     }
-    let fd = listener.into_raw_fd();
+    let socket_err =
+        |what: &str, e: Errno| format!("cannot {what} socket '{}': {}", path.display(), std::io::Error::from(e));
     // Accepted connections inherit the listener's buffer sizes: the daemon
-    // receives requests through the one and sends responses through the other.
-    set_buffer(fd, libc::SO_RCVBUF, config.receive_buffer_size);
-    set_buffer(fd, libc::SO_SNDBUF, config.send_buffer_size);
-    // SAFETY: `fd` is the listening socket just created. Non-blocking is
-    // shared by every process holding it; all of them poll before accept.
-    unsafe {
-        libc::listen(fd, backlog.max(1));
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    // receives requests through the one and sends responses through the
+    // other (0: the system's).
+    if config.receive_buffer_size > 0 {
+        setsockopt(&listener, sockopt::RcvBuf, &(config.receive_buffer_size as usize))
+            .map_err(|e| socket_err("set the receive buffer size of", e))?;
     }
-    Ok(fd)
+    if config.send_buffer_size > 0 {
+        setsockopt(&listener, sockopt::SndBuf, &(config.send_buffer_size as usize))
+            .map_err(|e| socket_err("set the send buffer size of", e))?;
+    }
+    backlog(config.listen_backlog)
+        .and_then(|b| nix::sys::socket::listen(&listener, b))
+        .map_err(|e| socket_err("set the listen queue of", e))?;
+    // Non-blocking is shared by every process holding it; all of them poll
+    // before accept.
+    listener.set_nonblocking(true).map_err(|e| format!("cannot make socket '{}' non-blocking: {e}", path.display()))?;
+    Ok(listener.into())
 }
 
 /// Creates sockets and forks every group's processes. Called from
@@ -169,7 +171,7 @@ pub fn start(
                 socket.display()
             ));
         }
-        let listener = listen(&socket, &spec.config)?;
+        let listener = Listener::new(listen(&socket, &spec.config)?);
         let status = super::status::Status::new(spec.config.processes)
             .map_err(|e| format!("WSGIDaemonProcess {}: cannot map its status page: {e}", spec.name()))?;
         groups.push(Group { spec, socket, listener, status });
@@ -238,9 +240,8 @@ fn spawn(slot: &mut Slot) {
     let group = &sup.registry.groups[slot.group];
     // SAFETY: the parent has no other threads, so the child may keep
     // running Rust code after fork; it never returns (process::run exits).
-    let pid = unsafe { libc::fork() };
-    match pid {
-        -1 => log::server(
+    match unsafe { nix::unistd::fork() } {
+        Err(_) => log::server(
             Level::Error,
             sup.server,
             &format!(
@@ -250,8 +251,9 @@ fn spawn(slot: &mut Slot) {
                 std::io::Error::last_os_error()
             ),
         ),
-        0 => super::manager::run(sup.registry.clone(), slot.group, sup.server),
-        pid => {
+        Ok(ForkResult::Child) => super::manager::run(sup.registry.clone(), slot.group, sup.server),
+        Ok(ForkResult::Parent { child }) => {
+            let pid = child.as_raw();
             slot.proc_.pid = pid;
             log::server(
                 Level::Info,
@@ -325,17 +327,16 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
         let sup = unsafe { &mut *(data as *mut Supervisor) };
         sup.stopping = true;
         let _ = DEFERRED.compare_exchange(sup, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed);
-        let pids: Vec<libc::pid_t> = sup.slots.iter().map(|s| s.proc_.pid).filter(|&p| p > 0).collect();
+        let pids: Vec<Pid> = sup.slots.iter().map(|s| s.proc_.pid).filter(|&p| p > 0).map(Pid::from_raw).collect();
         for &pid in &pids {
-            // SAFETY: signalling our own child processes.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
+            signal_manager(sup, pid, Signal::SIGTERM);
         }
         let longest = sup.registry.groups.iter().map(|g| g.spec.config.shutdown_timeout).max().unwrap_or_default();
         let deadline = Instant::now() + longest + STOP_MARGIN;
         let mut left = pids;
         while !left.is_empty() && Instant::now() < deadline {
-            // SAFETY: reaping our own children without blocking.
-            left.retain(|&pid| unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == 0);
+            // Reaped now, or earlier (by Apache): gone either way.
+            left.retain(|&pid| matches!(waitpid(pid, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive)));
             std::thread::sleep(Duration::from_millis(20));
         }
         for &pid in &left {
@@ -344,20 +345,36 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
                 sup.server,
                 &format!("mod_wsgi (pid={pid}): Daemon process manager did not stop in time, killing it."),
             );
-            // SAFETY: as above, then a blocking reap of the killed child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            if signal_manager(sup, pid, Signal::SIGKILL)
+                && let Err(e) = super::os::reap(Some(pid), false)
+            {
+                log::server(Level::Warning, sup.server, &format!("mod_wsgi (pid={pid}): {e}."));
             }
         }
         for group in &sup.registry.groups {
             let _ = std::fs::remove_file(&group.socket);
-            // SAFETY: the parent's copy of the listening descriptor.
-            unsafe { libc::close(group.listener) };
+            group.listener.close();
         }
         set_registry(None);
         0
     })
+}
+
+/// Sends `sig` to the manager `pid`; whether it still exists to receive it.
+fn signal_manager(sup: &Supervisor, pid: Pid, sig: Signal) -> bool {
+    match kill(pid, sig) {
+        Ok(()) => true,
+        // Reaped already, by Apache's maintenance of other children.
+        Err(Errno::ESRCH) => false,
+        Err(e) => {
+            log::server(
+                Level::Warning,
+                sup.server,
+                &format!("mod_wsgi (pid={pid}): Unable to send {sig} to the daemon process manager: {e}."),
+            );
+            false
+        }
+    }
 }
 
 extern "C" fn no_cleanup(_: *mut c_void) -> ffi::apr_status_t {

@@ -5,9 +5,14 @@
 //! instead of into the socket, out of it, and on.
 
 use super::wire::{Conn, WireError};
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
+use nix::sys::stat::{SFlag, fstat};
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::num::NonZeroUsize;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use wsgi_core::protocol::Frame;
 
@@ -29,21 +34,20 @@ struct Mapping {
 }
 
 impl Mapping {
-    fn new(fd: RawFd, len: usize, prot: i32, flags: i32) -> io::Result<Self> {
+    fn new(fd: &OwnedFd, len: usize, prot: ProtFlags, flags: MapFlags) -> io::Result<Self> {
+        let size = NonZeroUsize::new(len).ok_or_else(|| io::Error::other("empty window"))?;
         // SAFETY: a fresh shared mapping of `len` bytes of `fd`; the kernel
         // picks the address, and the result is checked before use.
-        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED | flags, fd, 0) };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        NonNull::new(p.cast()).map(|ptr| Self { ptr, len }).ok_or_else(|| io::Error::other("mmap returned null"))
+        let p = unsafe { mmap(None, size, prot, MapFlags::MAP_SHARED | flags, fd, 0) }?;
+        Ok(Self { ptr: p.cast(), len })
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `new` mapped, once.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        // SAFETY: unmaps exactly what `new` mapped, once. It cannot fail:
+        // the range is a whole mapping of this process.
+        let _ = unsafe { munmap(self.ptr.cast(), self.len) };
     }
 }
 
@@ -59,27 +63,14 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     fn create() -> io::Result<Self> {
-        // SAFETY: memfd_create with a static name; the result is checked
-        // and owned at once.
-        let fd =
-            unsafe { libc::memfd_create(c"mod_wsgi-window".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just created and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
-        // SAFETY: plain calls on our own descriptor. The seals mean the
-        // size can never change, so the Apache child's mapping can never
-        // run past the end of the file (which would be SIGBUS).
-        let ok = unsafe {
-            libc::ftruncate(fd.as_raw_fd(), SIZE as libc::off_t) == 0
-                && libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) == 0
-        };
-        if !ok {
-            return Err(io::Error::last_os_error());
-        }
-        let map = Mapping::new(fd.as_raw_fd(), SIZE, libc::PROT_READ | libc::PROT_WRITE, 0)?;
+        let fd = memfd_create(c"mod_wsgi-window", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
+        // The seals mean the size can never change, so the Apache child's
+        // mapping can never run past the end of the file (which would be
+        // SIGBUS).
+        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        nix::unistd::ftruncate(&fd, SIZE as libc::off_t)?;
+        fcntl(&fd, FcntlArg::F_ADD_SEALS(seals))?;
+        let map = Mapping::new(&fd, SIZE, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::empty())?;
         Ok(Self { fd, map })
     }
 
@@ -216,17 +207,16 @@ impl View {
         if size != SIZE {
             return Err(WindowError::Size);
         }
-        // SAFETY: F_GET_SEALS and fstat only read facts about `fd`.
-        let (seals, st_size) = unsafe {
-            let seals = libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS);
-            let mut st: libc::stat = std::mem::zeroed();
-            let ok = libc::fstat(fd.as_raw_fd(), &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
-            (if ok { seals } else { -1 }, st.st_size)
-        };
-        if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 || (st_size as u64) < size as u64 {
+        let sealed = fcntl(fd, FcntlArg::F_GET_SEALS)
+            .is_ok_and(|seals| SealFlag::from_bits_retain(seals).contains(SealFlag::F_SEAL_SHRINK));
+        let file = fstat(fd).is_ok_and(|st| {
+            SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFREG
+                && st.st_size as u64 >= size as u64
+        });
+        if !sealed || !file {
             return Err(WindowError::NotSealed);
         }
-        Ok(Self { map: Mapping::new(fd.as_raw_fd(), size, libc::PROT_READ, libc::MAP_POPULATE)? })
+        Ok(Self { map: Mapping::new(fd, size, ProtFlags::PROT_READ, MapFlags::MAP_POPULATE)? })
     }
 
     /// Where `len` bytes from `offset` are, if they lie inside the window.

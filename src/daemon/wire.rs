@@ -1,9 +1,12 @@
 //! One protocol connection: buffered frames over a UNIX stream socket.
 
 use crate::python::io::LogLevel;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, send, sendmsg};
 use std::cell::RefCell;
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{IoSlice, IoSliceMut, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{self, Frame, HEADER_LEN, ProtocolError};
 
@@ -55,6 +58,12 @@ pub struct Conn {
 
 /// Room for this many descriptors in one received message.
 const MAX_FDS: usize = 8;
+
+/// The control buffer of a receive: room for `MAX_FDS` descriptors,
+/// aligned for the `cmsghdr` the kernel writes at its start.
+#[repr(C, align(8))]
+struct ControlBuffer([u8; CONTROL_SPACE]);
+const CONTROL_SPACE: usize = nix::sys::socket::cmsg_space::<[RawFd; MAX_FDS]>();
 
 /// `Data` and `Body` payloads of this size or more are written from where
 /// they are rather than copied into the send buffer.
@@ -122,27 +131,13 @@ impl Conn {
     fn flush_with(&mut self, payload: &[u8]) -> Result<(), WireError> {
         let (mut head, mut body) = (0, 0);
         while head < self.buf.wbuf.len() || body < payload.len() {
-            let mut iov = [
-                libc::iovec { iov_base: self.buf.wbuf[head..].as_ptr() as *mut _, iov_len: self.buf.wbuf.len() - head },
-                libc::iovec { iov_base: payload[body..].as_ptr() as *mut _, iov_len: payload.len() - body },
-            ];
-            // SAFETY: msghdr is plain data pointing at two buffers that
-            // outlive the call; sendmsg only reads them. MSG_NOSIGNAL: a
-            // closed peer is an error here, not a SIGPIPE.
-            let n = unsafe {
-                let mut msg: libc::msghdr = std::mem::zeroed();
-                msg.msg_iov = iov.as_mut_ptr();
-                msg.msg_iovlen = iov.len() as _;
-                libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL)
+            let iov = [IoSlice::new(&self.buf.wbuf[head..]), IoSlice::new(&payload[body..])];
+            // MSG_NOSIGNAL: a closed peer is an error here, not a SIGPIPE.
+            let n = match sendmsg::<UnixAddr>(self.fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(std::io::Error::from(e).into()),
             };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e.into());
-            }
-            let n = n as usize;
             let from_head = n.min(self.buf.wbuf.len() - head);
             head += from_head;
             body += n - from_head;
@@ -157,31 +152,16 @@ impl Conn {
         self.flush()?;
         let mut bytes = Vec::new();
         protocol::encode(frame, &mut bytes);
-        let mut iov = libc::iovec { iov_base: bytes.as_mut_ptr().cast(), iov_len: bytes.len() };
-        // SAFETY: CMSG_SPACE only computes a size.
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-        let mut control = vec![0u8; space];
-        // SAFETY: msghdr is plain data; the control buffer is sized with
-        // CMSG_SPACE for one descriptor, filled through the CMSG macros,
-        // and both buffers outlive the sendmsg call.
-        let sent = unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space as _;
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
-            libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL)
-        };
-        if sent < 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
+        let fds = [fd];
+        let sent = sendmsg::<UnixAddr>(
+            self.fd(),
+            &[IoSlice::new(&bytes)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(std::io::Error::from)?;
         // The descriptor went with the first byte; the rest is plain data.
-        let sent = sent as usize;
         if sent < bytes.len() {
             self.stream()?.write_all(&bytes[sent..])?;
         }
@@ -307,7 +287,7 @@ impl Conn {
             self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
             (self.rpos, self.rend) = (0, self.rend - self.rpos);
         }
-        match self.receive(self.rend, self.buf.rbuf.len(), false, libc::MSG_DONTWAIT) {
+        match self.receive(self.rend, self.buf.rbuf.len(), false, MsgFlags::MSG_DONTWAIT) {
             Ok(n) if n > 0 => {
                 self.rend += n;
                 true
@@ -351,12 +331,12 @@ impl Conn {
         }
         let n = if frame_len >= DIRECT_PAYLOAD {
             let end = self.rpos + frame_len;
-            let n = self.receive(self.rend, end, true, 0)?;
+            let n = self.receive(self.rend, end, true, MsgFlags::empty())?;
             let into_frame = n.min(end - self.rend);
             self.next_len = n - into_frame;
             into_frame
         } else {
-            self.receive(self.rend, self.buf.rbuf.len(), false, 0)?
+            self.receive(self.rend, self.buf.rbuf.len(), false, MsgFlags::empty())?
         };
         if n == 0 {
             return Err(WireError::Closed);
@@ -367,66 +347,42 @@ impl Conn {
 
     /// One recvmsg into `rbuf[from..to]` (and, with `head`, the next
     /// frame's header into `next_head`), keeping any descriptors that came.
-    fn receive(&mut self, from: usize, to: usize, head: bool, flags: i32) -> Result<usize, WireError> {
-        let mut iov = [
-            libc::iovec { iov_base: self.buf.rbuf[from..to].as_mut_ptr().cast(), iov_len: to - from },
-            libc::iovec { iov_base: self.next_head.as_mut_ptr().cast(), iov_len: HEADER_LEN },
-        ];
-        // SAFETY: CMSG_SPACE only computes a size.
-        let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
-        // u64 words keep the control buffer aligned for cmsghdr.
-        let mut control = [0u64; 16];
-        let space = space.min(std::mem::size_of_val(&control));
-        // SAFETY: msghdr is plain data pointing at buffers that outlive the
-        // call; received descriptors are read through the CMSG macros
-        // within `msg_controllen`, and each becomes an OwnedFd exactly once.
-        unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = iov.as_mut_ptr();
-            msg.msg_iovlen = if head { 2 } else { 1 };
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space as _;
-            let n = loop {
-                let n = libc::recvmsg(self.fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | flags);
-                if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                    break n;
+    fn receive(&mut self, from: usize, to: usize, head: bool, flags: MsgFlags) -> Result<usize, WireError> {
+        let fd = self.fd();
+        let mut iov =
+            [IoSliceMut::new(&mut self.buf.rbuf[from..to]), IoSliceMut::new(&mut self.next_head[..HEADER_LEN])];
+        let iov = if head { &mut iov[..] } else { &mut iov[..1] };
+        let mut control = ControlBuffer([0; CONTROL_SPACE]);
+        let msg = loop {
+            match recvmsg::<()>(fd, iov, Some(&mut control.0), MsgFlags::MSG_CMSG_CLOEXEC | flags) {
+                Err(Errno::EINTR) => continue,
+                result => break result.map_err(std::io::Error::from)?,
+            }
+        };
+        // Descriptors cut off by a full control buffer would be lost
+        // silently; a peer that sends more than a frame needs is broken.
+        let cmsgs = msg.cmsgs().map_err(|_| WireError::Unexpected("too many passed descriptors"))?;
+        for cmsg in cmsgs {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                for fd in fds {
+                    // SAFETY: a descriptor the kernel just installed in this
+                    // process for us; it becomes an OwnedFd exactly once.
+                    self.fds.push_back(unsafe { OwnedFd::from_raw_fd(fd) });
                 }
-            };
-            if n < 0 {
-                return Err(std::io::Error::last_os_error().into());
-            }
-            // Descriptors cut off by a full control buffer would be lost
-            // silently; a peer that sends more than a frame needs is broken.
-            if msg.msg_flags & libc::MSG_CTRUNC != 0 {
-                return Err(WireError::Unexpected("too many passed descriptors"));
-            }
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                    let data = libc::CMSG_DATA(cmsg);
-                    let count =
-                        ((*cmsg).cmsg_len as usize - (data as usize - cmsg as usize)) / std::mem::size_of::<RawFd>();
-                    for i in 0..count {
-                        let fd = std::ptr::read_unaligned((data as *const RawFd).add(i));
-                        self.fds.push_back(OwnedFd::from_raw_fd(fd));
-                    }
-                    if self.fds.len() > MAX_FDS {
-                        return Err(WireError::Unexpected("descriptors without SendFile frames"));
-                    }
+                if self.fds.len() > MAX_FDS {
+                    return Err(WireError::Unexpected("descriptors without SendFile frames"));
                 }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
-            Ok(n as usize)
         }
+        Ok(msg.bytes)
     }
 }
 
 /// Whether the peer of a kept connection has sent something or closed it:
 /// either way, it will not carry another request.
 pub fn has_spoken(stream: &UnixStream) -> bool {
-    let mut p = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: polls one descriptor we own, without waiting.
-    unsafe { libc::poll(&mut p, 1, 0) != 0 }
+    // A failed poll, like an event, means the connection is not reused.
+    !matches!(poll(&mut [PollFd::new(stream.as_fd(), PollFlags::POLLIN)], PollTimeout::ZERO), Ok(0))
 }
 
 /// Tells the Apache child that a kept connection will carry no request,
@@ -434,11 +390,9 @@ pub fn has_spoken(stream: &UnixStream) -> bool {
 pub fn say_goodbye(stream: UnixStream) {
     let mut frame = Vec::with_capacity(HEADER_LEN);
     protocol::encode(&Frame::Goodbye, &mut frame);
-    // SAFETY: a non-blocking send of our own bytes on our own socket; a
-    // peer that is gone is no error here.
-    unsafe {
-        libc::send(stream.as_raw_fd(), frame.as_ptr().cast(), frame.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
-    };
+    // Non-blocking. It fails only when the peer is gone or has stopped
+    // reading, and then the close that follows tells it as much.
+    let _ = send(stream.as_raw_fd(), &frame, MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT);
 }
 
 /// Log levels on the wire are Apache's (syslog) numbers.

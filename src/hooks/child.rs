@@ -13,8 +13,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         // Apache children reach daemons by socket path, never by accepting.
         if let Some(reg) = crate::daemon::registry() {
             for g in &reg.groups {
-                // SAFETY: closing this child's inherited copy of the listener.
-                unsafe { libc::close(g.listener) };
+                g.listener.close();
             }
         }
         log::set_main_server(s);
