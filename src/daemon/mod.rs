@@ -11,6 +11,7 @@
 //!   and serves no requests.
 //! - `detach.rs`: what every forked process sheds from Apache first.
 //! - `accounts.rs`: the user and group names or `#id`s of the options.
+//! - `resources.rs`: `virtual-memory-limit=` (RLIMIT_AS) and the threads' stack size.
 //! - `monitor.rs`: request timings and the recycling limits.
 //! - `status.rs`: what Apache children know of a group's processes
 //!   (shared memory: how many are ready, why start-up fails).
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod process;
 pub mod proxy;
+pub mod resources;
 pub mod service;
 pub mod spec;
 pub mod status;
