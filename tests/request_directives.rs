@@ -418,6 +418,31 @@ fn handler_script_serves_a_named_handler() {
     }
 }
 
+/// As in mod_wsgi (whose command table gives both `ACCESS_CONF|RSRC_CONF`),
+/// `WSGIHandlerScript` and `WSGIDispatchScript` may not be written in a
+/// .htaccess file, even with `AllowOverride All`: Apache answers 500 and
+/// logs that the directive is not allowed there (Debian's mod_wsgi 4.9
+/// does the same).
+#[test]
+fn handler_and_dispatch_scripts_are_refused_in_htaccess() {
+    for directive in ["WSGIHandlerScript wsgi-resource", "WSGIDispatchScript"] {
+        let builder = ApacheBuilder::new().embedded_only();
+        let script = builder.root().join("handlers/resource.wsgi");
+        let apache = builder
+            .file("handlers/resource.wsgi", "def handle_request(e, s):\n    s('200 OK', [])\n    return [b'ran']\n")
+            .file("htdocs/ht/page.myext", "the resource\n")
+            .file("htdocs/ht/.htaccess", format!("{directive} {}\nAddHandler wsgi-resource .myext\n", script.display()))
+            .conf("<Directory {root}/htdocs/ht>\n    AllowOverride All\n</Directory>")
+            .start();
+        let mark = apache.log_mark();
+        let resp = apache.get("/ht/page.myext");
+        assert_eq!(resp.status, 500, "{directive}: {}", resp.text());
+        let name = directive.split(' ').next().unwrap_or_default();
+        let log = apache.log_since(mark);
+        assert!(log.contains(&format!(".htaccess: {name} not allowed here")), "{directive}:\n{log}");
+    }
+}
+
 /// `WSGIDispatchScript`: its `process_group`, `application_group` and
 /// `callable_object` functions (each optional, `None` keeps the configured
 /// choice) decide per request where the application runs.
