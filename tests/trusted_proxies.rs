@@ -357,6 +357,26 @@ fn a_malformed_trusted_proxy_is_a_configtest_error_naming_it() {
     assert!(out.contains("'10.0.0.0/33'") || out.contains("\"10.0.0.0/33\""), "the entry is not named:\n{out}");
 }
 
+/// A header name mod_wsgi does not interpret would have no effect: it is
+/// refused at configtest, naming it, the line and the headers that work.
+/// (mod_wsgi 4.9 accepts it and ignores it, so this loads ours whatever
+/// MOD_WSGI_RS_TEST_MODULE says.)
+#[test]
+fn a_header_no_category_uses_is_a_configtest_error_naming_it() {
+    let builder = ApacheBuilder::new()
+        .module(Module::Ours)
+        .file("scripts/env.wsgi", apps::ENVIRON)
+        .conf("WSGIScriptAlias /env {root}/scripts/env.wsgi\nWSGITrustedProxyHeaders X-Forwarded-For X-Custom-Client");
+    let (ok, out) = builder.configtest();
+    assert!(!ok, "configtest passed:\n{out}");
+    let conf = std::fs::read_to_string(builder.root().join("httpd.conf")).unwrap();
+    let number = conf.lines().position(|l| l.starts_with("WSGITrustedProxyHeaders")).unwrap() + 1;
+    assert!(out.contains(&format!("Syntax error on line {number} of")), "{out}");
+    assert!(out.contains("WSGITrustedProxyHeaders"), "{out}");
+    assert!(out.contains("'X-Custom-Client': is not a header mod_wsgi interprets"), "{out}");
+    assert!(out.contains("X-Forwarded-Proto"), "the headers that work are not listed:\n{out}");
+}
+
 /// Over TLS, a trusted `X-Forwarded-Proto: http` gives `http` (4.9.4 lets
 /// Apache's own TLS win); `https`, or a value that is neither, `https`.
 #[test]
