@@ -365,7 +365,7 @@ fn script_reloading_off_keeps_the_loaded_script() {
 /// reads the request line from it. Off, and in a daemon, there is none.
 #[test]
 fn pass_apache_request_gives_the_request_rec_in_a_capsule() {
-    const APP: &str = include_str!("apps/request_directives/app.py");
+    const APP: &str = include_str!("apps/request_directives/request_rec.py");
     let apache = ApacheBuilder::new()
         .embedded_only()
         .file("scripts/rec.wsgi", APP)
