@@ -13,13 +13,7 @@ use common::*;
 
 /// `/stream`: far more than the sockets between the daemon and the client
 /// can hold; `/quick`: a few bytes.
-const APP: &str = r#"def application(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-    if environ['PATH_INFO'] == '/quick':
-        return [b'quick']
-    chunk = b'x' * 65536
-    return (chunk for _ in range(4096))
-"#;
+const APP: &str = include_str!("apps/daemon_response_timeout/stream.py");
 
 /// One daemon thread, so a request blocked on a client holds up the next.
 fn server(option: &str) -> Apache {

@@ -429,7 +429,7 @@ fn handler_and_dispatch_scripts_are_refused_in_htaccess() {
         let builder = ApacheBuilder::new().embedded_only();
         let script = builder.root().join("handlers/resource.wsgi");
         let apache = builder
-            .file("handlers/resource.wsgi", "def handle_request(e, s):\n    s('200 OK', [])\n    return [b'ran']\n")
+            .file("handlers/resource.wsgi", include_str!("apps/request_directives/handler.py"))
             .file("htdocs/ht/page.myext", "the resource\n")
             .file("htdocs/ht/.htaccess", format!("{directive} {}\nAddHandler wsgi-resource .myext\n", script.display()))
             .conf("<Directory {root}/htdocs/ht>\n    AllowOverride All\n</Directory>")

@@ -342,18 +342,25 @@ fn virtual_host_and_htaccess_settings_apply() {
     );
 }
 
+/// Runs configtest with `line` after a script alias: it must fail with a
+/// syntax error on that line; returns Apache's output.
+fn refused_at_configtest(builder: ApacheBuilder, line: &str) -> String {
+    let builder = builder
+        .file("scripts/env.wsgi", apps::ENVIRON)
+        .conf(&format!("WSGIScriptAlias /env {{root}}/scripts/env.wsgi\n{line}"));
+    let (ok, out) = builder.configtest();
+    assert!(!ok, "configtest passed:\n{out}");
+    let conf = std::fs::read_to_string(builder.root().join("httpd.conf")).unwrap();
+    let number = conf.lines().position(|l| l == line).unwrap() + 1;
+    assert!(out.contains(&format!("Syntax error on line {number} of")), "{out}");
+    out
+}
+
 /// A malformed `WSGITrustedProxies` entry stops the configuration, naming
 /// the entry and the line.
 #[test]
 fn a_malformed_trusted_proxy_is_a_configtest_error_naming_it() {
-    let builder = ApacheBuilder::new()
-        .file("scripts/env.wsgi", apps::ENVIRON)
-        .conf("WSGIScriptAlias /env {root}/scripts/env.wsgi\nWSGITrustedProxies 10.0.0.1 10.0.0.0/33 ::1");
-    let (ok, out) = builder.configtest();
-    assert!(!ok, "configtest passed:\n{out}");
-    let conf = std::fs::read_to_string(builder.root().join("httpd.conf")).unwrap();
-    let number = conf.lines().position(|l| l.starts_with("WSGITrustedProxies")).unwrap() + 1;
-    assert!(out.contains(&format!("Syntax error on line {number} of")), "{out}");
+    let out = refused_at_configtest(ApacheBuilder::new(), "WSGITrustedProxies 10.0.0.1 10.0.0.0/33 ::1");
     assert!(out.contains("'10.0.0.0/33'") || out.contains("\"10.0.0.0/33\""), "the entry is not named:\n{out}");
 }
 
@@ -363,15 +370,10 @@ fn a_malformed_trusted_proxy_is_a_configtest_error_naming_it() {
 /// MOD_WSGI_RS_TEST_MODULE says.)
 #[test]
 fn a_header_no_category_uses_is_a_configtest_error_naming_it() {
-    let builder = ApacheBuilder::new()
-        .module(Module::Ours)
-        .file("scripts/env.wsgi", apps::ENVIRON)
-        .conf("WSGIScriptAlias /env {root}/scripts/env.wsgi\nWSGITrustedProxyHeaders X-Forwarded-For X-Custom-Client");
-    let (ok, out) = builder.configtest();
-    assert!(!ok, "configtest passed:\n{out}");
-    let conf = std::fs::read_to_string(builder.root().join("httpd.conf")).unwrap();
-    let number = conf.lines().position(|l| l.starts_with("WSGITrustedProxyHeaders")).unwrap() + 1;
-    assert!(out.contains(&format!("Syntax error on line {number} of")), "{out}");
+    let out = refused_at_configtest(
+        ApacheBuilder::new().module(Module::Ours),
+        "WSGITrustedProxyHeaders X-Forwarded-For X-Custom-Client",
+    );
     assert!(out.contains("WSGITrustedProxyHeaders"), "{out}");
     assert!(out.contains("'X-Custom-Client': is not a header mod_wsgi interprets"), "{out}");
     assert!(out.contains("X-Forwarded-Proto"), "the headers that work are not listed:\n{out}");
