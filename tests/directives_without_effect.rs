@@ -17,7 +17,7 @@ fn moot_directives_load_and_are_named_at_start_up() {
              WSGINewRelicConfigFile /etc/newrelic.ini\n\
              WSGINewRelicEnvironment production\n\
              WSGIDaemonProcess agent newrelic-config-file=/etc/newrelic.ini newrelic-environment=staging \
-             response-buffer-size=131072 response-socket-timeout=10\n\
+             response-buffer-size=131072\n\
              WSGIScriptAlias /hello {root}/scripts/hello.wsgi process-group=agent\n\
              <Location /hello>\n    WSGIReloadMechanism Process\n</Location>",
         )
@@ -33,7 +33,6 @@ fn moot_directives_load_and_are_named_at_start_up() {
         ("wsgi:warn", "WSGINewRelicConfigFile and WSGINewRelicEnvironment have no effect"),
         ("wsgi:warn", "newrelic-config-file= and newrelic-environment= of WSGIDaemonProcess agent have no effect"),
         ("wsgi:info", "response-buffer-size= of WSGIDaemonProcess agent has no effect"),
-        ("wsgi:warn", "response-socket-timeout= of WSGIDaemonProcess agent is not implemented yet"),
         ("wsgi:info", "WSGIReloadMechanism has no effect"),
     ] {
         let lines: Vec<&str> = log.lines().filter(|l| l.contains(name)).collect();

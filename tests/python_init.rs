@@ -3,6 +3,13 @@
 //! `WSGIPythonOptimize`, `WSGIRestrictEmbedded`, `WSGIImportScript`, and the
 //! `mod_wsgi` module seen from an application. Each test starts its own
 //! server, because these are server-wide settings.
+//!
+//! Most of them are about embedded mode, and run their applications in the
+//! Apache children whatever MOD_WSGI_RS_TEST_MODE says: `WSGIPythonPath`
+//! applies only there (daemons have `python-path=`), and so do
+//! `WSGIRestrictEmbedded`, `WSGIImportScript ... process-group=%{GLOBAL}`
+//! and what the `mod_wsgi` module says of an Apache child. The
+//! `WSGIPythonHome` and `WSGIPythonOptimize` tests hold in both modes.
 
 mod common;
 
@@ -45,9 +52,10 @@ fn assert_no_crash_lines(log: &str) {
     }
 }
 
+/// Embedded mode: daemons take their path from `python-path=`.
 #[test]
 fn python_path_entries_are_site_dirs_so_pth_files_work() {
-    let b = ApacheBuilder::new();
+    let b = ApacheBuilder::new().embedded_only();
     let root = b.root().display().to_string();
     let apache = b
         .file("pylib/extra.pth", format!("# a comment\n{root}/pth-target\n"))
@@ -99,9 +107,12 @@ fn python_home_at_a_virtualenv_makes_its_packages_importable() {
     assert!(!r["flask"].is_empty(), "{r:?}");
 }
 
+/// Embedded mode: the Apache children keep serving (500s), never
+/// replaced. (A daemon group's start-up failure is `fault_startup.rs`.)
 #[test]
 fn a_python_home_that_does_not_exist_is_one_clear_error_not_a_crash_loop() {
     let apache = ApacheBuilder::new()
+        .embedded_only()
         .file("wsgi/hello.wsgi", apps::HELLO_WORLD)
         .conf(
             "StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMaxRequestWorkers 25\n\
@@ -150,6 +161,7 @@ fn python_optimize_one_sets_the_flag_and_strips_asserts() {
 #[test]
 fn restrict_embedded_refuses_embedded_requests_but_not_daemon_ones() {
     let apache = ApacheBuilder::new()
+        .embedded_only()
         .file("wsgi/hello.wsgi", apps::HELLO_WORLD)
         .conf(
             r#"
@@ -191,8 +203,10 @@ const STARTUP_PROBE: &str = "import time, mod_wsgi\n\
     out.append(('same_pid', m is not None and m.pid == os.getpid()))\n\
     out.append(('loaded_before', m is not None and m.loaded_at < time.time()))";
 
+/// Embedded mode: the scripts load in the Apache children.
 fn import_script_server(module: Module) -> Apache {
     ApacheBuilder::new()
+        .embedded_only()
         .module(module)
         .file("wsgi/startup.py", STARTUP_SCRIPT)
         .file("wsgi/probe.wsgi", kv_app(STARTUP_PROBE))
@@ -297,8 +311,10 @@ fn data_bin() -> Vec<u8> {
     (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
 }
 
+/// Embedded mode: the module describes an Apache child.
 fn module_server(module: Module) -> Apache {
     ApacheBuilder::new()
+        .embedded_only()
         .module(module)
         .mpm(Mpm::Event)
         .conf("StartServers 2\nServerLimit 2\nThreadsPerChild 10\nMaxRequestWorkers 20\nMinSpareThreads 1\nMaxSpareThreads 40")

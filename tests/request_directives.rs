@@ -365,7 +365,7 @@ fn script_reloading_off_keeps_the_loaded_script() {
 /// reads the request line from it. Off, and in a daemon, there is none.
 #[test]
 fn pass_apache_request_gives_the_request_rec_in_a_capsule() {
-    const APP: &str = include_str!("apps/request_directives/app.py");
+    const APP: &str = include_str!("apps/request_directives/request_rec.py");
     let apache = ApacheBuilder::new()
         .embedded_only()
         .file("scripts/rec.wsgi", APP)
@@ -415,6 +415,31 @@ fn handler_script_serves_a_named_handler() {
         let resp = apache.get(path);
         apache.assert_status(&resp, 200, mark);
         assert_eq!(resp.text(), want, "{path}");
+    }
+}
+
+/// As in mod_wsgi (whose command table gives both `ACCESS_CONF|RSRC_CONF`),
+/// `WSGIHandlerScript` and `WSGIDispatchScript` may not be written in a
+/// .htaccess file, even with `AllowOverride All`: Apache answers 500 and
+/// logs that the directive is not allowed there (Debian's mod_wsgi 4.9
+/// does the same).
+#[test]
+fn handler_and_dispatch_scripts_are_refused_in_htaccess() {
+    for directive in ["WSGIHandlerScript wsgi-resource", "WSGIDispatchScript"] {
+        let builder = ApacheBuilder::new().embedded_only();
+        let script = builder.root().join("handlers/resource.wsgi");
+        let apache = builder
+            .file("handlers/resource.wsgi", include_str!("apps/request_directives/handler.py"))
+            .file("htdocs/ht/page.myext", "the resource\n")
+            .file("htdocs/ht/.htaccess", format!("{directive} {}\nAddHandler wsgi-resource .myext\n", script.display()))
+            .conf("<Directory {root}/htdocs/ht>\n    AllowOverride All\n</Directory>")
+            .start();
+        let mark = apache.log_mark();
+        let resp = apache.get("/ht/page.myext");
+        assert_eq!(resp.status, 500, "{directive}: {}", resp.text());
+        let name = directive.split(' ').next().unwrap_or_default();
+        let log = apache.log_since(mark);
+        assert!(log.contains(&format!(".htaccess: {name} not allowed here")), "{directive}:\n{log}");
     }
 }
 

@@ -342,19 +342,41 @@ fn virtual_host_and_htaccess_settings_apply() {
     );
 }
 
+/// Runs configtest with `line` after a script alias: it must fail with a
+/// syntax error on that line; returns Apache's output.
+fn refused_at_configtest(builder: ApacheBuilder, line: &str) -> String {
+    let builder = builder
+        .file("scripts/env.wsgi", apps::ENVIRON)
+        .conf(&format!("WSGIScriptAlias /env {{root}}/scripts/env.wsgi\n{line}"));
+    let (ok, out) = builder.configtest();
+    assert!(!ok, "configtest passed:\n{out}");
+    let conf = std::fs::read_to_string(builder.root().join("httpd.conf")).unwrap();
+    let number = conf.lines().position(|l| l == line).unwrap() + 1;
+    assert!(out.contains(&format!("Syntax error on line {number} of")), "{out}");
+    out
+}
+
 /// A malformed `WSGITrustedProxies` entry stops the configuration, naming
 /// the entry and the line.
 #[test]
 fn a_malformed_trusted_proxy_is_a_configtest_error_naming_it() {
-    let builder = ApacheBuilder::new()
-        .file("scripts/env.wsgi", apps::ENVIRON)
-        .conf("WSGIScriptAlias /env {root}/scripts/env.wsgi\nWSGITrustedProxies 10.0.0.1 10.0.0.0/33 ::1");
-    let (ok, out) = builder.configtest();
-    assert!(!ok, "configtest passed:\n{out}");
-    let conf = std::fs::read_to_string(builder.root().join("httpd.conf")).unwrap();
-    let number = conf.lines().position(|l| l.starts_with("WSGITrustedProxies")).unwrap() + 1;
-    assert!(out.contains(&format!("Syntax error on line {number} of")), "{out}");
+    let out = refused_at_configtest(ApacheBuilder::new(), "WSGITrustedProxies 10.0.0.1 10.0.0.0/33 ::1");
     assert!(out.contains("'10.0.0.0/33'") || out.contains("\"10.0.0.0/33\""), "the entry is not named:\n{out}");
+}
+
+/// A header name mod_wsgi does not interpret would have no effect: it is
+/// refused at configtest, naming it, the line and the headers that work.
+/// (mod_wsgi 4.9 accepts it and ignores it, so this loads ours whatever
+/// MOD_WSGI_RS_TEST_MODULE says.)
+#[test]
+fn a_header_no_category_uses_is_a_configtest_error_naming_it() {
+    let out = refused_at_configtest(
+        ApacheBuilder::new().module(Module::Ours),
+        "WSGITrustedProxyHeaders X-Forwarded-For X-Custom-Client",
+    );
+    assert!(out.contains("WSGITrustedProxyHeaders"), "{out}");
+    assert!(out.contains("'X-Custom-Client': is not a header mod_wsgi interprets"), "{out}");
+    assert!(out.contains("X-Forwarded-Proto"), "the headers that work are not listed:\n{out}");
 }
 
 /// Over TLS, a trusted `X-Forwarded-Proto: http` gives `http` (4.9.4 lets

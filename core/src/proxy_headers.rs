@@ -60,6 +60,31 @@ const HEADERS: &[(&[u8], Category, Kind)] = &[
     (b"HTTP_X_FORWARDED_SCRIPT_NAME", Category::ScriptName, Kind::ScriptName),
 ];
 
+/// The same headers, as they are usually written (for messages).
+pub const HEADER_NAMES: [&str; 15] = [
+    "X-Forwarded-For",
+    "X-Client-IP",
+    "X-Real-IP",
+    "X-Forwarded-Host",
+    "X-Host",
+    "X-Forwarded-Server",
+    "X-Forwarded-Port",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Scheme",
+    "X-Scheme",
+    "X-Forwarded-HTTPS",
+    "X-Forwarded-SSL",
+    "X-HTTPS",
+    "X-Script-Name",
+    "X-Forwarded-Script-Name",
+];
+
+/// Whether header `name` (any case) is one mod_wsgi interprets; any other
+/// in `WSGITrustedProxyHeaders` could have no effect.
+pub fn interprets(name: &str) -> bool {
+    known(header_env_name(name).as_bytes()).is_some()
+}
+
 fn known(env_name: &[u8]) -> Option<(&'static [u8], Category, Kind)> {
     HEADERS.iter().copied().find(|(n, _, _)| *n == env_name)
 }

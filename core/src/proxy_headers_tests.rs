@@ -1,5 +1,6 @@
-use super::apply;
+use super::{HEADER_NAMES, HEADERS, apply, interprets};
 use crate::config::TrustedProxy;
+use crate::config::header_env_name;
 use crate::vars::Vars;
 
 fn vars(entries: &[(&str, &str)]) -> Vars {
@@ -210,4 +211,13 @@ fn unknown_or_absent_names_change_nothing() {
     let before = run("10.0.0.1", &extra, &[], None);
     assert_eq!(run("10.0.0.1", &extra, &["X-Foo"], None), before);
     assert_eq!(run("10.0.0.1", &extra, &["X-Foo"], Some(&["192.0.2.1"])), before);
+}
+
+#[test]
+fn header_names_are_the_table_written_as_usual() {
+    let env: Vec<String> = HEADER_NAMES.iter().map(|h| header_env_name(h)).collect();
+    let table: Vec<String> = HEADERS.iter().map(|(n, _, _)| String::from_utf8_lossy(n).into_owned()).collect();
+    assert_eq!(env, table);
+    assert!(interprets("x-forwarded-for") && interprets("X-REAL-IP"));
+    assert!(!interprets("X-Forwarded-Protocol") && !interprets("Forwarded"));
 }

@@ -3,6 +3,7 @@
 //! the reason it holds.
 
 pub mod auth;
+pub mod client_timeout;
 pub mod cstr;
 pub mod log;
 pub mod pool;

@@ -25,6 +25,8 @@ pub struct ApacheIo {
     answered: bool,
     /// Body bytes in the output brigade, not yet passed (see `queue`).
     queued: usize,
+    /// The last pass failed because the client socket's timeout expired.
+    timed_out: bool,
 }
 
 // SAFETY: an ApacheIo is only used while its request is being handled,
@@ -54,7 +56,17 @@ impl ApacheIo {
         };
         // The handler put the per-directory setting there for the environ.
         let sendfile = req.subprocess_env().get("mod_wsgi.enable_sendfile") == Some(b"1");
-        Self { req, input, output, content_length: None, sent: 0, sendfile, answered: false, queued: 0 }
+        Self {
+            req,
+            input,
+            output,
+            content_length: None,
+            sent: 0,
+            sendfile,
+            answered: false,
+            queued: 0,
+            timed_out: false,
+        }
     }
 
     fn pass(&mut self) -> Result<(), IoError> {
@@ -67,6 +79,7 @@ impl ApacheIo {
             ffi::apr_brigade_cleanup(self.output.cast());
             s
         };
+        self.timed_out = status == ffi::APR_TIMEUP as ffi::apr_status_t;
         if self.req.aborted() {
             Err(IoError::ClientGone)
         } else if status != 0 {
@@ -89,6 +102,12 @@ impl ApacheIo {
     /// The request this I/O belongs to.
     pub fn request(&self) -> Request {
         self.req
+    }
+
+    /// Whether the last write to the client failed because the client
+    /// did not read within the socket's timeout.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
     }
 
     /// The response will be something else (an internal redirect, an

@@ -12,6 +12,7 @@
 //! - `detach.rs`: what every forked process sheds from Apache first.
 //! - `os.rs`: failed system calls as a typed error.
 //! - `accounts.rs`: the user and group names or `#id`s of the options.
+//! - `resources.rs`: `virtual-memory-limit=` (RLIMIT_AS) and the threads' stack size.
 //! - `monitor.rs`: request timings and the recycling limits.
 //! - `status.rs`: what Apache children know of a group's processes
 //!   (shared memory: how many are ready, why start-up fails).
@@ -33,6 +34,7 @@ pub mod monitor;
 pub mod os;
 pub mod process;
 pub mod proxy;
+pub mod resources;
 pub mod service;
 pub mod spec;
 pub mod status;

@@ -178,6 +178,8 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Op
     std::env::set_current_dir(&home).map_err(|e| {
         format!("Unable to change working directory to '{home}' for daemon process '{}': {e}.", spec.name)
     })?;
+    // Before Python and the worker threads, whose memory it bounds.
+    super::resources::limit(spec, s);
 
     crate::python::io::set_process_logger(log::process);
     // SAFETY: `s` is the main server's record (post_config's, passed down
@@ -225,13 +227,14 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Op
             .map_err(|e| format!("Unable to watch the socket of daemon process '{}' (epoll): {e}.", spec.name))?,
     );
     let threads = spec.threads.max(1) as usize;
+    let stack_size = spec.stack_size.map(|n| n as usize).or_else(super::resources::default_stack_size);
     let mut workers = Vec::new();
     for n in 0..threads {
         let facts = facts.clone();
         let dispatch = dispatch.clone();
         let mut builder = std::thread::Builder::new().name(format!("wsgi-{n}"));
-        if let Some(size) = spec.stack_size {
-            builder = builder.stack_size(size as usize);
+        if let Some(size) = stack_size {
+            builder = builder.stack_size(size);
         }
         let t = builder
             .spawn(move || work(n, threads, &dispatch, &facts))

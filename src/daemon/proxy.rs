@@ -4,6 +4,7 @@
 use super::status::{Status, Unavailable};
 use super::window::View;
 use super::wire::{Conn, WireError, has_spoken, level_from_wire};
+use crate::apache::client_timeout::ClientTimeout;
 use crate::apache::log::{self, Level};
 use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
@@ -24,6 +25,9 @@ pub struct Target<'a> {
     pub secret: &'a [u8; SECRET_LEN],
     pub connect_timeout: Duration,
     pub socket_timeout: Option<Duration>,
+    /// The client socket's timeout while the response is relayed
+    /// (`DaemonProcess::response_timeout`); `None` keeps Apache's.
+    pub response_timeout: Option<Duration>,
     /// The group's `request-timeout` (zero: none), to explain a cut-off request.
     pub request_timeout: Duration,
     pub status: &'a Status,
@@ -151,7 +155,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         let mut started = false;
         let mut body = Vec::new();
         let sent_at = Instant::now();
-        match relay(&mut conn, &mut io, &mut started, &mut body, target.error_override) {
+        match relay(&mut conn, &mut io, &mut started, &mut body, target) {
             Ok(status) => {
                 // The daemon sends nothing after the last frame but Goodbye.
                 if let Some(kept) = conn.keep()
@@ -179,6 +183,18 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
                     ffi::HTTP_SERVICE_UNAVAILABLE,
                     format!(
                         "Daemon process '{}' kept restarting; no process took the request within connect-timeout.",
+                        target.group
+                    ),
+                );
+            }
+            Err(Relay::Client(_)) if io.timed_out() => {
+                let waited = target.response_timeout.map_or("Apache's Timeout".to_string(), |t| {
+                    format!("{} seconds (response-socket-timeout)", t.as_secs())
+                });
+                return refuse(
+                    ffi::OK,
+                    format!(
+                        "Unable to proxy response from daemon process '{}' to client (write timeout): the client read nothing for {waited}.",
                         target.group
                     ),
                 );
@@ -301,14 +317,17 @@ fn relay(
     io: &mut ApacheIo,
     started: &mut bool,
     body: &mut Vec<u8>,
-    error_override: bool,
+    target: &Target<'_>,
 ) -> Result<i32, Relay> {
     // The daemon's shared memory for large bodies, once it sends it, and
     // how many of its slots are added to the response but not released.
     let mut window: Option<View> = None;
     let mut unreleased = 0usize;
     let mut diverted = None;
-    let result = relay_frames(conn, io, started, body, &mut window, &mut unreleased, error_override, &mut diverted);
+    // Set once the response starts, as mod_wsgi does; restored on return.
+    let mut client_timeout = None;
+    let result =
+        relay_frames(conn, io, started, body, &mut window, &mut unreleased, target, &mut diverted, &mut client_timeout);
     if unreleased > 0 {
         // Nothing may point into the window once it is unmapped.
         io.discard_added();
@@ -355,8 +374,9 @@ fn relay_frames(
     body: &mut Vec<u8>,
     window: &mut Option<View>,
     unreleased: &mut usize,
-    error_override: bool,
+    target: &Target<'_>,
     diverted: &mut Option<Diverted>,
+    client_timeout: &mut Option<ClientTimeout>,
 ) -> Result<i32, Relay> {
     conn.flush().map_err(|e| match e {
         WireError::Io(e) if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) => Relay::Goodbye,
@@ -387,9 +407,12 @@ fn relay_frames(
                 if !valid {
                     return Err(Relay::Daemon(WireError::Unexpected("invalid status line or header")));
                 }
-                *diverted = divert(io, status, &headers, error_override);
+                *diverted = divert(io, status, &headers, target.error_override);
                 if diverted.is_some() {
                     continue;
+                }
+                if let Some(t) = target.response_timeout {
+                    *client_timeout = ClientTimeout::set(io.request(), t);
                 }
                 let headers: Vec<(String, String)> =
                     headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

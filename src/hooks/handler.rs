@@ -135,6 +135,7 @@ fn handle(req: Request) -> i32 {
                 secret: &reg.secret,
                 connect_timeout: g.spec.config.connect_timeout,
                 socket_timeout: Some(g.spec.socket_timeout),
+                response_timeout: g.spec.config.response_timeout(),
                 request_timeout: g.spec.config.request_timeout,
                 status: &g.status,
                 error_override: dir.error_override.unwrap_or(false),

@@ -93,7 +93,8 @@ pub struct DaemonProcess {
     pub socket_timeout: Duration,
     /// `queue-timeout=`: 0 (default) means none.
     pub queue_timeout: Duration,
-    /// `response-socket-timeout=`: 0 (default) means `socket_timeout`.
+    /// `response-socket-timeout=`: 0 (default) means `socket_timeout`
+    /// (see `response_timeout`).
     pub response_socket_timeout: Duration,
     /// `listen-backlog=` (default 100).
     pub listen_backlog: u32,
@@ -202,6 +203,14 @@ impl DaemonProcess {
     /// The value of `wsgi.multiprocess` for applications in this group.
     pub fn multiprocess(&self) -> bool {
         self.processes_given
+    }
+
+    /// How long an Apache child waits on each write of this group's
+    /// response to a client that is not reading, as mod_wsgi:
+    /// `response-socket-timeout`, else `socket-timeout`; `None` keeps the
+    /// connection's own timeout (Apache's `Timeout`).
+    pub fn response_timeout(&self) -> Option<Duration> {
+        [self.response_socket_timeout, self.socket_timeout].into_iter().find(|t| !t.is_zero())
     }
 
     /// Parses the raw argument text of one `WSGIDaemonProcess` line.

@@ -246,6 +246,16 @@ fn interrupt_timeout_is_seconds() {
 }
 
 #[test]
+fn response_timeout_falls_back_to_socket_timeout_then_apaches() {
+    let s = std::time::Duration::from_secs;
+    assert_eq!(parse("a").response_timeout(), None);
+    assert_eq!(parse("a socket-timeout=7").response_timeout(), Some(s(7)));
+    assert_eq!(parse("a socket-timeout=7 response-socket-timeout=2").response_timeout(), Some(s(2)));
+    assert_eq!(parse("a response-socket-timeout=2").response_timeout(), Some(s(2)));
+    assert_eq!(parse("a response-socket-timeout=0").response_timeout(), None);
+}
+
+#[test]
 fn server_metrics_is_on_off() {
     assert!(parse("a server-metrics=ON").server_metrics);
     assert!(!parse("a server-metrics=off").server_metrics);

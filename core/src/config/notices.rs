@@ -64,13 +64,6 @@ pub fn startup_notices(cfg: &ServerConfig) -> Vec<Notice> {
                 d.name
             )));
         }
-        if !d.response_socket_timeout.is_zero() {
-            out.push(warning(format!(
-                "response-socket-timeout= of WSGIDaemonProcess {} is not implemented yet: socket-timeout \
-                 applies to responses too",
-                d.name
-            )));
-        }
         if d.newrelic_config_file.is_some() || d.newrelic_environment.is_some() {
             out.push(warning(format!(
                 "newrelic-config-file= and newrelic-environment= of WSGIDaemonProcess {} have no effect: {NEW_RELIC}",

@@ -108,8 +108,11 @@ pub(crate) fn trusted_proxies(f: Field, words: &[String]) -> Result<Vec<TrustedP
         .collect()
 }
 
-/// Header names of letters, digits and `-`: mod_wsgi cannot map any other
-/// character to its CGI form, so such a name could never match.
+/// Header names of letters, digits and `-` (mod_wsgi cannot map any other
+/// character to its CGI form, so such a name could never match), and only
+/// those mod_wsgi interprets: mod_wsgi 4.9 accepts any other name and
+/// ignores it, which would leave a header the administrator meant to
+/// trust silently unused.
 pub(crate) fn trusted_proxy_headers(f: Field, words: &[String]) -> Result<Vec<String>, ConfigError> {
     if words.is_empty() {
         return Err(f.missing("list one or more header names such as X-Forwarded-For"));
@@ -117,10 +120,16 @@ pub(crate) fn trusted_proxy_headers(f: Field, words: &[String]) -> Result<Vec<St
     words
         .iter()
         .map(|w| {
-            if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                Ok(w.clone())
-            } else {
+            if w.is_empty() || !w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                 Err(f.invalid(w, "must be a header name of letters, digits and '-', such as X-Forwarded-For"))
+            } else if !crate::proxy_headers::interprets(w) {
+                let known = crate::proxy_headers::HEADER_NAMES.join(", ");
+                Err(f.invalid(
+                    w,
+                    &format!("is not a header mod_wsgi interprets, so it would have no effect; use {known}"),
+                ))
+            } else {
+                Ok(w.clone())
             }
         })
         .collect()
@@ -218,6 +227,10 @@ mod tests {
         assert!(trusted_proxy_headers(h, &words(&["X Forwarded"])).is_err());
         assert!(trusted_proxy_headers(h, &words(&["X:Y"])).is_err());
         assert!(trusted_proxy_headers(h, &words(&["X_Real_IP"])).is_err());
+        let e = trusted_proxy_headers(h, &words(&["X-Real-IP", "X-Custom-Client"])).unwrap_err().to_string();
+        assert!(e.starts_with("WSGITrustedProxyHeaders: invalid value 'X-Custom-Client': is not a header"), "{e}");
+        assert!(e.contains("X-Forwarded-For, X-Client-IP"), "{e}");
+        assert_eq!(trusted_proxy_headers(h, &words(&["x-real-ip"])).unwrap(), vec!["x-real-ip"]);
         assert!(trusted_proxy_headers(h, &[]).is_err());
     }
 
