@@ -6,8 +6,9 @@
 use super::cstr;
 use super::log;
 use super::request::Request;
+use crate::common::io::{IoError, RequestIo};
+use crate::common::log::LogLevel;
 use crate::ffi;
-use crate::python::io::{IoError, LogLevel, RequestIo};
 use std::ffi::{CStr, c_char};
 use wsgi_core::auth::RequestFacts;
 use wsgi_core::vars::Vars;
@@ -251,6 +252,6 @@ impl RequestIo for LogOnlyIo {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
-        log::request(level.into(), self.req.raw(), message);
+        log::request(level, self.req.raw(), message);
     }
 }

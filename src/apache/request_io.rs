@@ -3,8 +3,9 @@
 
 use super::log;
 use super::request::Request;
+use crate::common::io::{IoError, QUEUE_LIMIT, RequestIo};
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
-use crate::python::io::{IoError, LogLevel, QUEUE_LIMIT, RequestIo};
 
 /// What `ap_get_brigade` returns once an input filter has answered the
 /// request itself (413 for a body over LimitRequestBody, 400 for a bad
@@ -284,19 +285,19 @@ impl RequestIo for ApacheIo {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
-        log::request(level.into(), self.req.raw(), message);
+        log::request(level, self.req.raw(), message);
     }
 
-    fn finish(&mut self, _outcome: crate::python::call::Outcome) {
+    fn finish(&mut self, _outcome: crate::common::io::Outcome) {
         // What `queue` kept; a client that went away is not an error here,
         // as for any other write of the response.
         if self.queued > 0
             && let Err(e) = self.pass()
         {
             log::request(
-                log::Level::Debug,
+                LogLevel::Debug,
                 self.req.raw(),
-                &format!("mod_wsgi (pid={}): Failed to write response data: {e}.", std::process::id()),
+                &with_pid(format_args!("Failed to write response data: {e}.")),
             );
         }
     }

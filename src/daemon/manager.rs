@@ -17,7 +17,8 @@
 //!   stop every worker, killing those that outlive shutdown-timeout.
 
 use super::{Registry, detach, process};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,7 +54,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! 
     let code = match Manager::new(registry, index, s).and_then(|m| m.serve()) {
         Ok(()) => 0,
         Err(msg) => {
-            log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+            log::server(LogLevel::Error, s, &with_pid(msg));
             1
         }
     };
@@ -90,8 +91,8 @@ impl Manager {
         self.registry.groups[self.index].spec.name()
     }
 
-    fn log(&self, level: Level, msg: &str) {
-        log::server(level, self.server, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+    fn log(&self, level: LogLevel, msg: &str) {
+        log::server(level, self.server, &with_pid(msg));
     }
 
     fn status(&self) -> &super::status::Status {
@@ -117,7 +118,7 @@ impl Manager {
                     self.status().metrics.assign(i, 0);
                 }
                 self.log(
-                    Level::Error,
+                    LogLevel::Error,
                     &os_err(&format!("Unable to fork a process for daemon group '{}'", self.name())),
                 );
                 0
@@ -135,7 +136,7 @@ impl Manager {
                 if let Some(i) = figures {
                     self.status().metrics.assign(i, pid);
                 }
-                self.log(Level::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
+                self.log(LogLevel::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
                 self.workers.push(Worker { pid, retiring: false, ready: false });
                 pid
             }
@@ -201,7 +202,7 @@ impl Manager {
                     }
                     self.set_state(pid, ProcState::Ready);
                     if self.backoff.failures() > 0 {
-                        self.log(Level::Warning, &format!("Process '{}' (pid {pid}) started.", self.name()));
+                        self.log(LogLevel::Warning, &format!("Process '{}' (pid {pid}) started.", self.name()));
                     }
                     self.backoff.started();
                     self.status().set_failing(0, Duration::ZERO);
@@ -244,7 +245,7 @@ impl Manager {
             if worker.ready {
                 let new = self.spawn();
                 self.log(
-                    Level::Error,
+                    LogLevel::Error,
                     &format!(
                         "Process '{}' (pid {pid}) has died ({how}); started pid {new} to replace it.",
                         self.name()
@@ -258,7 +259,7 @@ impl Manager {
                 self.status().set_failing(self.backoff.failures(), delay);
                 self.pending.push(Instant::now() + delay);
                 self.log(
-                    Level::Error,
+                    LogLevel::Error,
                     &format!(
                         "Process '{}' (pid {pid}) exited during start-up ({how}; failure {} in a row, see the lines above for why); next attempt in {}s.",
                         self.name(),
@@ -313,7 +314,7 @@ impl Manager {
         }
         for w in &self.workers {
             self.log(
-                Level::Warning,
+                LogLevel::Warning,
                 &format!("Process '{}' (pid {}) did not stop in time, killing it.", self.name(), w.pid),
             );
             // SAFETY: as above, then a blocking reap of the killed child.

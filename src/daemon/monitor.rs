@@ -2,7 +2,8 @@
 //! that recycles the process when a limit from its `WSGIDaemonProcess`
 //! line is broken (the rules are `wsgi_core::lifecycle`).
 
-use crate::apache::log::{self, Level};
+use crate::apache::log;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use crate::python::interpreters;
 use std::sync::OnceLock;
@@ -167,7 +168,6 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
         a.gil_seen.store(now_us(a), Ordering::SeqCst);
         loop {
             std::thread::sleep(TICK);
-            let pid = std::process::id();
             let mut now = sample(a);
             if !limits.interrupt_timeout.is_zero() && !limits.request_timeout.is_zero() {
                 let since = crate::python::timeout::interrupt_overdue(limits.request_timeout);
@@ -182,9 +182,9 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
                 Verdict::Kill(reason) => {
                     super::metrics::stopping(reason.into());
                     log::server(
-                        Level::Error,
+                        LogLevel::Error,
                         server as *mut ffi::server_rec,
-                        &format!("mod_wsgi (pid={pid}): Daemon process '{group}' stopping at once: {reason}."),
+                        &with_pid(format_args!("Daemon process '{group}' stopping at once: {reason}.")),
                     );
                     // SAFETY: ends the process; Python cannot be finalised
                     // while a thread holds the GIL forever.

@@ -8,7 +8,8 @@ use super::detach;
 use super::dispatch::{Dispatch, Work};
 use super::wire::{Conn, say_goodbye};
 use super::worker::{self, GroupFacts};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use crate::hooks::config::ServerRecord;
 use crate::python::runtime::{self, ProcessIdentity};
@@ -57,9 +58,9 @@ pub fn retire(reason: &str) {
     }
     let pid = std::process::id();
     log::server(
-        Level::Info,
+        LogLevel::Info,
         r.server,
-        &format!("mod_wsgi (pid={pid}): Process '{}' retiring ({reason}); a replacement is starting.", r.group),
+        &with_pid(format_args!("Process '{}' retiring ({reason}); a replacement is starting.", r.group)),
     );
     tell_manager(r.control, Control::Retiring(pid as i32));
     // SAFETY: one byte to our own pipe wakes every worker.
@@ -85,12 +86,8 @@ fn tell_manager(control: RawFd, message: Control) {
     let n = unsafe { libc::write(control, bytes.as_ptr().cast(), bytes.len()) };
     if n != bytes.len() as isize {
         log::process(
-            crate::python::io::LogLevel::Warning,
-            &format!(
-                "mod_wsgi (pid={}): cannot tell the daemon manager {message:?}: {}.",
-                std::process::id(),
-                std::io::Error::last_os_error()
-            ),
+            crate::common::log::LogLevel::Warning,
+            &with_pid(format_args!("cannot tell the daemon manager {message:?}: {}.", std::io::Error::last_os_error())),
         );
     }
 }
@@ -121,7 +118,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, contr
                 // Apache children tell clients why the group cannot serve.
                 registry.groups[index].status.set_reason(&msg);
             }
-            log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+            log::server(LogLevel::Error, s, &with_pid(msg));
             1
         }
     };
@@ -246,13 +243,9 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
         Some(sig) => {
             super::metrics::stopping(StopReason::ShutdownSignal);
             log::server(
-                Level::Info,
+                LogLevel::Info,
                 s,
-                &format!(
-                    "mod_wsgi (pid={}): Shutdown requested for daemon process '{}' (signal {sig}).",
-                    std::process::id(),
-                    spec.name
-                ),
+                &with_pid(format_args!("Shutdown requested for daemon process '{}' (signal {sig}).", spec.name)),
             );
             STOPPING.store(true, Ordering::SeqCst);
             // SAFETY: writing one byte to our own pipe wakes every worker.
@@ -290,12 +283,8 @@ pub(super) fn preloads(group: &Group) -> Vec<crate::python::preload::Preload> {
         match wsgi_core::paths::inside_jail(&p.path, root) {
             Some(path) => inside.push(crate::python::preload::Preload { path: path.to_string(), ..p.clone() }),
             None => log::process(
-                crate::python::io::LogLevel::Error,
-                &format!(
-                    "mod_wsgi (pid={}): WSGI script '{}' not located within chroot directory '{root}'.",
-                    std::process::id(),
-                    p.path
-                ),
+                crate::common::log::LogLevel::Error,
+                &with_pid(format_args!("WSGI script '{}' not located within chroot directory '{root}'.", p.path)),
             ),
         }
     }
@@ -342,12 +331,11 @@ fn become_user(group: &Group) -> Result<(), String> {
         }
         if spec.user.is_some() || spec.group.is_some() {
             log::process(
-                crate::python::io::LogLevel::Warning,
-                &format!(
-                    "mod_wsgi (pid={}): user=/group= of daemon process '{}' ignored: Apache was not started as root.",
-                    std::process::id(),
+                crate::common::log::LogLevel::Warning,
+                &with_pid(format_args!(
+                    "user=/group= of daemon process '{}' ignored: Apache was not started as root.",
                     spec.name
-                ),
+                )),
             );
         }
         return Ok(());

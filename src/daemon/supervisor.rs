@@ -6,8 +6,9 @@
 
 use super::spec::GroupSpec;
 use super::{Group, Registry, set_registry};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
 use crate::apache::pool;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use std::ffi::{CString, c_void};
 use std::os::fd::IntoRawFd;
@@ -241,27 +242,26 @@ fn spawn(slot: &mut Slot) {
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => log::server(
-            Level::Error,
+            LogLevel::Error,
             sup.server,
-            &format!(
-                "mod_wsgi (pid={}): Unable to fork daemon process for group '{}': {}.",
-                std::process::id(),
+            &with_pid(format_args!(
+                "Unable to fork daemon process for group '{}': {}.",
                 group.spec.name(),
                 std::io::Error::last_os_error()
-            ),
+            )),
         ),
         0 => super::manager::run(sup.registry.clone(), slot.group, sup.server),
         pid => {
             slot.proc_.pid = pid;
             log::server(
-                Level::Info,
+                LogLevel::Info,
                 sup.server,
-                &format!(
-                    "mod_wsgi (pid={pid}): Starting manager of daemon process group '{}' (processes={}, threads={}).",
+                &with_pid(format_args!(
+                    "Starting manager of daemon process group '{}' (processes={}, threads={}).",
                     group.spec.name(),
                     group.spec.config.processes,
                     group.spec.config.threads
-                ),
+                )),
             );
             // SAFETY: `slot` lives in pconf as long as the registration.
             unsafe {
@@ -300,7 +300,7 @@ extern "C" fn maintenance(reason: i32, data: *mut c_void, status: i32) {
                     return;
                 }
                 log::server(
-                    Level::Info,
+                    LogLevel::Info,
                     sup.server,
                     &format!(
                         "mod_wsgi (pid={}): Process '{name}' has died (wait status {status}), deregister and restart it.",
@@ -340,9 +340,9 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
         }
         for &pid in &left {
             log::server(
-                Level::Warning,
+                LogLevel::Warning,
                 sup.server,
-                &format!("mod_wsgi (pid={pid}): Daemon process manager did not stop in time, killing it."),
+                &with_pid("Daemon process manager did not stop in time, killing it."),
             );
             // SAFETY: as above, then a blocking reap of the killed child.
             unsafe {

@@ -1,6 +1,6 @@
 //! One protocol connection: buffered frames over a UNIX stream socket.
 
-use crate::python::io::LogLevel;
+use crate::common::log::LogLevel;
 use std::cell::RefCell;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

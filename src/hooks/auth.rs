@@ -13,8 +13,9 @@
 
 use super::config::ServerRecord;
 use crate::apache::auth::{LogOnlyIo, pool_string, register_authn_provider, register_authz_provider};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
 use crate::apache::request::Request;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use crate::python::auth::{self as script, Answer, Password, Question, ScriptCall};
 use std::ffi::{c_char, c_void};
@@ -45,12 +46,8 @@ pub fn register(pool: *mut ffi::apr_pool_t) {
     };
 }
 
-fn pid() -> u32 {
-    std::process::id()
-}
-
 fn error(req: Request, msg: &str) {
-    log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={}): {msg}", pid()));
+    log::request(LogLevel::Error, req.raw(), &with_pid(msg));
 }
 
 /// This request's per-directory settings.

@@ -2,6 +2,7 @@
 //! parent (which must stay free of Python and threads).
 
 use crate::apache::{log, server::Server};
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use crate::hooks::config::ServerRecord;
 use crate::python::runtime::{self, ProcessIdentity};
@@ -32,7 +33,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         };
         let threads = process.threads_per_process;
         if let Err(e) = runtime::initialize(&cfg.python_settings(None), process) {
-            log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
+            log::server(LogLevel::Critical, s, &with_pid(format_args!("{e}.")));
             return;
         }
         crate::daemon::metrics::embedded_child(threads);

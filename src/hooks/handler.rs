@@ -4,12 +4,14 @@
 
 use super::config::ServerRecord;
 use super::translate::{HANDLER, notes};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
 use crate::apache::request::{FileKind, Request};
 use crate::apache::request_io::ApacheIo;
+use crate::common::io::Outcome;
+use crate::common::log::{LogLevel, with_pid};
 use crate::daemon::{self, Registry, proxy};
 use crate::ffi;
-use crate::python::call::{self, Outcome, WsgiCall};
+use crate::python::call::{self, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
 use std::ffi::CStr;
 use std::sync::Arc;
@@ -30,7 +32,7 @@ fn is_ours(handler: &str) -> bool {
 
 /// Logs `msg` against the request (prefixed as mod_wsgi does) and returns `status`.
 fn refuse(req: Request, status: u32, msg: &str) -> i32 {
-    log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+    log::request(LogLevel::Error, req.raw(), &with_pid(msg));
     status as i32
 }
 
@@ -151,12 +153,12 @@ fn check_transfer_encoding(req: Request, dir: &DirConfig) -> Option<i32> {
     let filename = req.filename();
     if !te.eq_ignore_ascii_case("chunked") {
         let msg = format!("Unexpected value for Transfer-Encoding of '{te}' supplied. Only 'chunked' supported.");
-        log::request(Level::Error, req.raw(), &format!("{msg}: {filename}"));
+        log::request(LogLevel::Error, req.raw(), &format!("{msg}: {filename}"));
         return Some(ffi::HTTP_NOT_IMPLEMENTED as i32);
     }
     if !dir.chunked_request.unwrap_or(false) {
         log::request(
-            Level::Error,
+            LogLevel::Error,
             req.raw(),
             &format!(
                 "Received request requiring chunked transfer encoding, but optional support for chunked transfer encoding has not been enabled.: {filename}"
@@ -306,7 +308,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     wsgi_core::paths::normalise(&mut vars);
     apply_trusted_proxy_headers(&mut vars, dir);
     // After the proxy headers: a trusted scheme header wins over Apache's TLS.
-    let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
+    let https = vars.get(b"HTTPS").is_some_and(wsgi_core::vars::is_https);
     // SAFETY: a static string of the shim.
     let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
     vars.push(environ::APACHE_VERSION_KEY.as_bytes(), version.as_bytes());

@@ -26,7 +26,7 @@ pub fn guard<T>(what: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
                 .or_else(|| e.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             crate::apache::log::server(
-                crate::apache::log::Level::Crit,
+                crate::common::log::LogLevel::Critical,
                 std::ptr::null(),
                 &format!("mod_wsgi-rs: internal error in {what}: {why}"),
             );

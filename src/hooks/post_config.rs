@@ -2,8 +2,9 @@
 //! daemon process groups are started (the first pass is a dry run).
 
 use super::config::ServerRecord;
-use crate::apache::log::{self, Level};
+use crate::apache::log;
 use crate::apache::server::Server;
+use crate::common::log::LogLevel;
 use crate::daemon::{spec::GroupSpec, supervisor};
 use crate::ffi;
 
@@ -31,7 +32,7 @@ pub extern "C" fn post_config(
             // A virtual host's record repeats the main server's notices.
             for notice in wsgi_core::config::startup_notices(cfg) {
                 if !said.contains(&notice) {
-                    let level = if notice.warning { Level::Warning } else { Level::Info };
+                    let level = if notice.warning { LogLevel::Warning } else { LogLevel::Info };
                     log::server(level, s, &format!("mod_wsgi: {}.", notice.text));
                     said.push(notice);
                 }
@@ -57,7 +58,7 @@ pub extern "C" fn post_config(
         match supervisor::start(pconf, s, specs, main_cfg) {
             Ok(()) => ffi::OK as i32,
             Err(msg) => {
-                log::server(Level::Crit, s, &format!("mod_wsgi: {msg}"));
+                log::server(LogLevel::Critical, s, &format!("mod_wsgi: {msg}"));
                 ffi::HTTP_INTERNAL_SERVER_ERROR as i32
             }
         }

@@ -10,10 +10,10 @@
 use super::config::ServerRecord;
 use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
+use crate::common::io::Outcome;
+use crate::common::io::RequestIo;
 use crate::daemon::metrics;
 use crate::ffi;
-use crate::python::call::Outcome;
-use crate::python::io::RequestIo;
 use wsgi_core::status_page::{self, Group, Mode, Snapshot};
 
 pub const HANDLER: &std::ffi::CStr = c"wsgi-status";
@@ -30,7 +30,7 @@ pub fn post_config(s: *mut ffi::server_rec, cfg: &wsgi_core::config::ServerConfi
         let slots = Request::mpm_query(ffi::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize;
         if let Err(e) = metrics::make_embedded_table(slots) {
             crate::apache::log::server(
-                crate::apache::log::Level::Warning,
+                crate::common::log::LogLevel::Warning,
                 s,
                 &format!(
                     "mod_wsgi: cannot map the status page's table of Apache children ({e}); it will not list them."
@@ -167,7 +167,7 @@ fn snapshot(req: Request) -> Snapshot {
         }
     }
     Snapshot {
-        now_ms: crate::python::environ::now_micros().max(0) as u64 / 1000,
+        now_ms: crate::common::now_micros().max(0) as u64 / 1000,
         server: facts.description,
         mpm: facts.mpm_name,
         refresh_seconds: REFRESH_SECONDS,

@@ -10,6 +10,7 @@
 //!   finds the main interpreter's;
 //! - entering is `PyEval_RestoreThread`, leaving is `PyEval_SaveThread`.
 
+use crate::common::log::with_pid;
 use pyo3::ffi;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -141,8 +142,8 @@ fn create(group: &str, main: *mut ffi::PyInterpreterState, setup: Setup) -> Resu
         return Ok(Entered { global: None });
     }
     super::io::log_process(
-        super::io::LogLevel::Info,
-        &format!("mod_wsgi (pid={}): Create interpreter '{group}'.", std::process::id()),
+        crate::common::log::LogLevel::Info,
+        &with_pid(format_args!("Create interpreter '{group}'.")),
     );
     let main_t = thread_state(main);
     // SAFETY: take the GIL with this thread's main thread state, then
