@@ -1,6 +1,8 @@
 //! Logging through Apache's error log with this module's index, so that
 //! `LogLevel wsgi:info` selects these messages.
 
+use super::request::Request;
+use super::server::Server;
 use crate::common::log::LogLevel;
 use crate::ffi;
 use std::ffi::CString;
@@ -22,21 +24,26 @@ static MAIN_SERVER: std::sync::atomic::AtomicPtr<ffi::server_rec> =
     std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
 /// Records the main server of this process's configuration.
-pub fn set_main_server(s: *mut ffi::server_rec) {
-    MAIN_SERVER.store(s, std::sync::atomic::Ordering::Release);
+pub fn set_main_server(s: Server<'static>) {
+    MAIN_SERVER.store(s.as_ptr(), std::sync::atomic::Ordering::Release);
 }
 
 /// Logs a message that belongs to no request, to the main server's log.
 pub fn process(level: LogLevel, msg: &str) {
-    server(level, MAIN_SERVER.load(std::sync::atomic::Ordering::Acquire), msg);
+    emit(level, MAIN_SERVER.load(std::sync::atomic::Ordering::Acquire), msg);
 }
 
 fn c_message(msg: &str) -> CString {
     CString::new(msg.replace('\0', "\\0")).unwrap_or_default()
 }
 
-/// Logs against a server (the main server when `s` is null).
-pub fn server(level: LogLevel, s: *const ffi::server_rec, msg: &str) {
+/// Logs against a server.
+pub fn server(level: LogLevel, s: Server<'_>, msg: &str) {
+    emit(level, s.as_ptr(), msg);
+}
+
+/// Logs against `s`, or with no server (Apache's default level) when null.
+fn emit(level: LogLevel, s: *const ffi::server_rec, msg: &str) {
     let text = c_message(msg);
     // SAFETY: the format is a literal "%s" consuming one NUL-terminated
     // argument that lives across the call; a null server is accepted by
@@ -56,9 +63,9 @@ pub fn server(level: LogLevel, s: *const ffi::server_rec, msg: &str) {
 }
 
 /// Logs against a request, so the line carries the client address.
-pub fn request(level: LogLevel, r: *const ffi::request_rec, msg: &str) {
+pub fn request(level: LogLevel, r: Request<'_>, msg: &str) {
     let text = c_message(msg);
-    // SAFETY: as in `server`; `r` is the live request being handled.
+    // SAFETY: as in `emit`; `r` is the live request being handled.
     unsafe {
         ffi::ap_log_rerror_(
             c"mod_wsgi.c".as_ptr(),
@@ -66,7 +73,7 @@ pub fn request(level: LogLevel, r: *const ffi::request_rec, msg: &str) {
             crate::module::index(),
             apache_level(level),
             0,
-            r,
+            r.as_ptr(),
             c"%s".as_ptr(),
             text.as_ptr(),
         );
@@ -76,7 +83,7 @@ pub fn request(level: LogLevel, r: *const ffi::request_rec, msg: &str) {
 /// Logs a line a daemon process wrote during a request, against the
 /// request's server, tagged `[remote ip:port]` as mod_wsgi's daemons tag
 /// them (Apache tags lines of its own requests `[client ip:port]`).
-pub fn remote(level: LogLevel, r: crate::apache::request::Request, msg: &str) {
+pub fn remote(level: LogLevel, r: Request<'_>, msg: &str) {
     let (ip, port) = r.client();
-    server(level, r.server().0, &format!("[remote {ip}:{port}] {msg}"));
+    server(level, r.server(), &format!("[remote {ip}:{port}] {msg}"));
 }

@@ -3,6 +3,7 @@
 //! parent's signal handlers, and name itself for `ps`.
 
 use super::Registry;
+use crate::apache::server::Server;
 use crate::ffi;
 
 /// Closes what belongs to Apache or to other groups, and restores the
@@ -38,14 +39,14 @@ pub fn die_with_parent(sig: i32) {
 }
 
 /// Overwrites the process's argument area so `ps` shows `title`.
-pub fn set_title(s: *mut ffi::server_rec, title: &str) {
+pub fn set_title(s: Server<'_>, title: &str) {
     // The kernel's argument area starts at the original argv[0] and is as
     // long as /proc/self/cmdline (Apache's rewritten argv is shorter).
     let Ok(area) = std::fs::read("/proc/self/cmdline") else { return };
     // SAFETY: process->argv[0] is the original argv[0], the start of that
     // area; we write only within its `area.len()` bytes.
     unsafe {
-        let process = (*s).process;
+        let process = (*s.as_ptr()).process;
         if (*process).argc == 0 || (*process).argv.is_null() {
             return;
         }

@@ -18,8 +18,8 @@
 
 use super::{Registry, detach, process};
 use crate::apache::log;
+use crate::apache::server::Server;
 use crate::common::log::{LogLevel, with_pid};
-use crate::ffi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wsgi_core::status_page::ProcState;
@@ -36,7 +36,7 @@ struct Worker {
 struct Manager {
     registry: Arc<Registry>,
     index: usize,
-    server: *mut ffi::server_rec,
+    server: Server<'static>,
     control: (i32, i32),
     signals: i32,
     workers: Vec<Worker>,
@@ -46,7 +46,7 @@ struct Manager {
 }
 
 /// Never returns: the process ends with `_exit`.
-pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! {
+pub fn run(registry: Arc<Registry>, index: usize, s: Server<'static>) -> ! {
     detach::from_apache(&registry, index);
     detach::die_with_parent(libc::SIGTERM);
     let name = registry.groups[index].spec.name().to_string();
@@ -68,7 +68,7 @@ fn os_err(what: &str) -> String {
 }
 
 impl Manager {
-    fn new(registry: Arc<Registry>, index: usize, server: *mut ffi::server_rec) -> Result<Self, String> {
+    fn new(registry: Arc<Registry>, index: usize, server: Server<'static>) -> Result<Self, String> {
         let mut fds = [0; 2];
         // SAFETY: pipe2 writes two descriptors into `fds`.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

@@ -3,8 +3,8 @@
 //! line is broken (the rules are `wsgi_core::lifecycle`).
 
 use crate::apache::log;
+use crate::apache::server::Server;
 use crate::common::log::{LogLevel, with_pid};
-use crate::ffi;
 use crate::python::interpreters;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,8 +146,7 @@ impl Probe {
 }
 
 /// Starts the threads that probe the GIL and judge the limits.
-pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std::io::Result<Probe> {
-    let server = server as usize;
+pub fn start(limits: Limits, group: String, server: Server<'static>) -> std::io::Result<Probe> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopped = stop.clone();
     let probe = std::thread::Builder::new().name("wsgi-gil-probe".into()).spawn(move || {
@@ -183,7 +182,7 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
                     super::metrics::stopping(reason.into());
                     log::server(
                         LogLevel::Error,
-                        server as *mut ffi::server_rec,
+                        server,
                         &with_pid(format_args!("Daemon process '{group}' stopping at once: {reason}.")),
                     );
                     // SAFETY: ends the process; Python cannot be finalised

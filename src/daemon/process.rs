@@ -9,9 +9,9 @@ use super::dispatch::{Dispatch, Work};
 use super::wire::{Conn, say_goodbye};
 use super::worker::{self, GroupFacts};
 use crate::apache::log;
+use crate::apache::server::Server;
 use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
-use crate::hooks::config::ServerRecord;
 use crate::python::runtime::{self, ProcessIdentity};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -38,7 +38,7 @@ struct Retirement {
     control: RawFd,
     wake: RawFd,
     group: String,
-    server: *mut ffi::server_rec,
+    server: Server<'static>,
 }
 
 // SAFETY: the server record is only read (for logging) and lives for the
@@ -110,7 +110,7 @@ pub fn request_done(maximum: u32) {
 }
 
 /// Never returns: the process ends with `_exit`.
-pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, control: RawFd) -> ! {
+pub fn run(registry: Arc<Registry>, index: usize, s: Server<'static>, control: RawFd) -> ! {
     let code = match serve(&registry, index, s, control) {
         Ok(()) => 0,
         Err(msg) => {
@@ -127,7 +127,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, contr
     unsafe { libc::_exit(code) }
 }
 
-fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: RawFd) -> Result<(), String> {
+fn serve(registry: &Registry, index: usize, s: Server<'static>, control: RawFd) -> Result<(), String> {
     let group = &registry.groups[index];
     let spec = &group.spec.config;
     unblock_all_signals();
@@ -166,9 +166,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Ra
     })?;
 
     crate::python::io::set_process_logger(log::process);
-    // SAFETY: `s` is the main server's record (post_config's, passed down
-    // by the supervisor and manager); this process holds a copy of its pool.
-    let server_cfg = unsafe { &(*crate::apache::server::Server(s).config::<ServerRecord>()).cfg };
+    let server_cfg = &s.record().cfg;
     let process = ProcessIdentity {
         process_group: spec.name.clone(),
         maximum_processes: spec.processes,

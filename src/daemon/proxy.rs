@@ -89,7 +89,7 @@ fn keep(socket: &Path, stream: UnixStream) {
 /// Runs the request in the daemon; returns the handler's status.
 pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Vars) -> i32 {
     let refuse = |status: u32, msg: String| {
-        log::request(LogLevel::Error, req.raw(), &with_pid(msg));
+        log::request(LogLevel::Error, req, &with_pid(msg));
         status as i32
     };
     let queued_us = crate::common::now_micros();
@@ -186,7 +186,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
             Err(Relay::Client(e)) => {
                 log::request(
                     LogLevel::Info,
-                    req.raw(),
+                    req,
                     &with_pid(format_args!(
                         "Client went away during a request to daemon process '{}': {e}.",
                         target.group

@@ -6,15 +6,15 @@
 
 use super::process::{self, StopSignals};
 use crate::apache::log;
+use crate::apache::server::Server;
 use crate::common::log::{LogLevel, with_pid};
-use crate::ffi;
 use crate::python::{preload, runtime};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Runs the group's import scripts until they end or the process stops.
-pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) -> Result<(), String> {
+pub fn run(group: &super::Group, case_sensitive: bool, s: Server<'static>) -> Result<(), String> {
     let spec = &group.spec.config;
     let signals = StopSignals::block();
     let ident = Arc::new(AtomicU64::new(0));

@@ -7,7 +7,8 @@
 use super::spec::GroupSpec;
 use super::{Group, Registry, set_registry};
 use crate::apache::log;
-use crate::apache::pool;
+use crate::apache::pool::Pool;
+use crate::apache::server::Server;
 use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use std::ffi::{CString, c_void};
@@ -26,7 +27,7 @@ const STOP_MARGIN: Duration = Duration::from_secs(1);
 struct Supervisor {
     registry: Arc<Registry>,
     slots: Vec<Slot>,
-    server: *mut ffi::server_rec,
+    server: Server<'static>,
     pool: *mut ffi::apr_pool_t,
     stopping: bool,
 }
@@ -47,18 +48,16 @@ fn random_secret() -> std::io::Result<[u8; wsgi_core::protocol::SECRET_LEN]> {
 
 /// The secret kept for the life of the Apache parent (its process pool),
 /// made on first use.
-fn lasting_secret(s: *mut ffi::server_rec) -> Result<[u8; wsgi_core::protocol::SECRET_LEN], String> {
+fn lasting_secret(s: Server<'_>) -> Result<[u8; wsgi_core::protocol::SECRET_LEN], String> {
     const KEY: &std::ffi::CStr = c"mod_wsgi_rs.lasting_secret";
-    // SAFETY: the server's process record and its pool live as long as the
-    // parent process.
-    let pool = unsafe { (*(*s).process).pool };
-    let kept = pool::userdata(pool, KEY) as *const [u8; wsgi_core::protocol::SECRET_LEN];
+    let pool = s.process_pool();
+    let kept = pool.userdata(KEY) as *const [u8; wsgi_core::protocol::SECRET_LEN];
     if !kept.is_null() {
         // SAFETY: stored below, in the same pool, by an earlier generation.
         return Ok(unsafe { *kept });
     }
     let secret = random_secret().map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
-    pool::set_userdata(pool, KEY, pool::alloc(pool, secret).cast());
+    pool.set_userdata(KEY, pool.alloc(secret).cast());
     Ok(secret)
 }
 
@@ -138,11 +137,12 @@ fn listen(path: &PathBuf, config: &wsgi_core::config::DaemonProcess) -> Result<s
 /// Creates sockets and forks every group's processes. Called from
 /// post_config in the parent, once per real configuration pass.
 pub fn start(
-    pconf: *mut ffi::apr_pool_t,
-    s: *mut ffi::server_rec,
+    pool: Pool<'static>,
+    s: Server<'static>,
     specs: Vec<GroupSpec>,
     main_cfg: &wsgi_core::config::ServerConfig,
 ) -> Result<(), String> {
+    let pconf = pool.as_ptr();
     set_registry(None);
     if specs.is_empty() {
         return Ok(());
@@ -178,10 +178,13 @@ pub fn start(
     let registry = Arc::new(Registry { secret, groups, case_sensitive });
     set_registry(Some(registry.clone()));
 
-    let sup = pool::alloc(
-        pconf,
-        Supervisor { registry: registry.clone(), slots: Vec::new(), server: s, pool: pconf, stopping: false },
-    );
+    let sup = pool.alloc(Supervisor {
+        registry: registry.clone(),
+        slots: Vec::new(),
+        server: s,
+        pool: pconf,
+        stopping: false,
+    });
     // SAFETY: `sup` lives in pconf until the cleanup registered below runs;
     // the parent is single-threaded, so no other reference exists.
     let sup_ref = unsafe { &mut *sup };

@@ -25,9 +25,8 @@ pub fn guard<T>(what: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
                 .map(|s| s.to_string())
                 .or_else(|| e.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            crate::apache::log::server(
+            crate::apache::log::process(
                 crate::common::log::LogLevel::Critical,
-                std::ptr::null(),
                 &format!("mod_wsgi-rs: internal error in {what}: {why}"),
             );
             on_panic
@@ -81,6 +80,7 @@ pub extern "C" fn register(pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_MIDDLE as i32,
             );
         }
-        auth::register(pool);
+        // SAFETY: Apache passes the pool of the configuration being read.
+        auth::register(unsafe { crate::apache::pool::Pool::from_raw(pool) });
     })
 }

@@ -14,7 +14,7 @@ use super::environ::{self, Vars};
 use super::errors;
 use super::interpreter_setup::COMPAT_VERSION;
 use super::interpreters;
-use super::io::{SharedIo, with_io};
+use super::io::{SharedIo, TakeBack, with_io};
 use super::script::{self, Obtained, Script, ScriptError};
 use super::strings::latin1;
 use crate::common::io::RequestIo;
@@ -147,6 +147,7 @@ pub enum AuthError {
 /// `wsgi.errors` too) what went wrong, if anything.
 pub fn call(c: &ScriptCall, io: Box<dyn RequestIo>) -> Result<Answer, AuthError> {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    let _take_back = TakeBack(&io);
     let function = c.question.function();
     let result = match interpreters::enter(&c.application_group, super::interpreter_setup::setup) {
         Ok(_entered) => super::attached::run(|py| in_interpreter(py, c, &io))

@@ -6,7 +6,7 @@ use super::events;
 use super::file_wrapper::{self, FilePlan, FileWrapper};
 use super::input::Input;
 use super::interpreters;
-use super::io::{SharedIo, with_io, with_io_now};
+use super::io::{SharedIo, TakeBack, with_io, with_io_now};
 use super::meter::{Meter, Metered};
 use super::metrics::Finished;
 use super::script::{self, Obtained, Script, ScriptError};
@@ -122,6 +122,7 @@ pub fn file_mtime(path: &str) -> i64 {
 /// Runs `call`, talking to the request through `io`.
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    let _take_back = TakeBack(&io);
     // Set when someone will read the request's I/O figures.
     let mut meter: Option<Arc<Meter>> = None;
     let _attributed = super::errors::attribute_to(&io);

@@ -12,6 +12,17 @@ use std::sync::{Arc, OnceLock};
 /// stall the holder's return. Empty once the request has finished.
 pub type SharedIo = Arc<Mutex<Option<Box<dyn RequestIo>>>>;
 
+/// Empties a request's [`SharedIo`] when dropped, so that no object the
+/// application kept reaches the request after the call, even one that
+/// unwinds (see [`crate::common::io::unbound`]).
+pub struct TakeBack<'a>(pub &'a SharedIo);
+
+impl Drop for TakeBack<'_> {
+    fn drop(&mut self) {
+        self.0.lock().take();
+    }
+}
+
 /// Runs `f`, which must not block, on the request's I/O, keeping the GIL
 /// when the I/O is free (it is busy only while an application thread uses
 /// it); otherwise as [`with_io`]. A GIL hand-over costs more than a small
