@@ -3,11 +3,11 @@
 //! connection an Apache child kept from an earlier one (which saves a
 //! connect, an accept and two closes per request).
 //!
-//! Every worker of the process waits on one epoll set, so a request wakes
-//! one idle worker. A kept connection belongs to this process, and a
-//! process whose workers are all busy must not hold requests that another
+//! Every worker thread of the process waits on one epoll set, so a
+//! request wakes one idle worker thread. A kept connection belongs to this process, and a
+//! process whose worker threads are all busy must not hold requests that another
 //! process of the group could serve (the listen queue, which all share,
-//! never does): the worker that takes the last idle place says `Goodbye`
+//! never does): the worker thread that takes the last idle place says `Goodbye`
 //! on every kept connection, and the Apache children send their next
 //! requests through the listen queue again.
 
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const LISTENER: u64 = u64::MAX;
 const WAKE: u64 = u64::MAX - 1;
 
-/// What a worker does next.
+/// What a worker thread does next.
 pub enum Work {
     /// Serve the request that arrives on this connection; `watched` when
     /// it is in the epoll set already (a kept one), not newly accepted.
@@ -92,7 +92,7 @@ impl Dispatch {
             }
             if event.u64 == WAKE {
                 // Armed again while readable, the pipe wakes the next
-                // waiting worker, and so on until every one has stopped.
+                // waiting worker thread, and so on until every one has stopped.
                 let _ =
                     ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_MOD, self.wake, libc::EPOLLIN | libc::EPOLLONESHOT, WAKE);
                 return Work::Stop;
@@ -117,7 +117,7 @@ impl Dispatch {
 
     fn accept(&self) -> Option<UnixStream> {
         // SAFETY: accepts on the shared non-blocking listener; EAGAIN means
-        // another worker or process took the connection.
+        // another worker thread or process took the connection.
         let fd =
             unsafe { libc::accept4(self.listener, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
         if fd < 0 {

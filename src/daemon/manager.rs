@@ -1,20 +1,20 @@
 //! The manager of one daemon process group: forked from the Apache parent
-//! (so it has no Python and no threads), it forks the group's worker
+//! (so it has no Python and no threads), it forks the group's daemon
 //! processes and keeps their number right.
 //!
-//! - A worker that dies is replaced at once (the Apache parent would only
+//! - A process that dies is replaced at once (the Apache parent would only
 //!   notice within its one-second maintenance cycle), and the death is
 //!   logged with its signal or exit code.
-//! - A worker that dies before it is ready (a bad python-home, an import
+//! - A process that dies before it is ready (a bad python-home, an import
 //!   script that exits) is started again after a growing delay, and the
 //!   group's status page tells Apache children so, so requests get a 503
 //!   naming the cause instead of waiting on a process that cannot start.
-//! - A worker that retires (touched script, maximum-requests, a limit)
+//! - A process that retires (touched script, maximum-requests, a limit)
 //!   writes its pid to the control pipe; the manager starts its
 //!   replacement immediately, while the old one drains its requests. New
 //!   connections wait in the shared listen queue meanwhile, so none fail.
 //! - SIGTERM/SIGINT/SIGHUP (from the Apache parent on stop or restart)
-//!   stop every worker, killing those that outlive shutdown-timeout.
+//!   stop every process, killing those that outlive shutdown-timeout.
 
 use super::{Registry, detach, process};
 use crate::apache::log;
@@ -26,7 +26,8 @@ use wsgi_core::status_page::ProcState;
 use wsgi_core::supervision::{Control, StartBackoff};
 use wsgi_core::telemetry::StopReason;
 
-struct Worker {
+/// One of the group's daemon processes, as its manager tracks it.
+struct Process {
     pid: libc::pid_t,
     retiring: bool,
     /// It said it takes requests.
@@ -39,7 +40,7 @@ struct Manager {
     server: Server<'static>,
     control: (i32, i32),
     signals: i32,
-    workers: Vec<Worker>,
+    processes: Vec<Process>,
     backoff: StartBackoff,
     /// When each process waiting out a start-up failure is started again.
     pending: Vec<Instant>,
@@ -81,7 +82,7 @@ impl Manager {
             server,
             control: (fds[0], fds[1]),
             signals,
-            workers: Vec::new(),
+            processes: Vec::new(),
             backoff: StartBackoff::default(),
             pending: Vec::new(),
         })
@@ -101,7 +102,7 @@ impl Manager {
 
     /// Tells Apache children how many processes take requests.
     fn publish_ready(&self) {
-        let n = self.workers.iter().filter(|w| w.ready && !w.retiring).count();
+        let n = self.processes.iter().filter(|w| w.ready && !w.retiring).count();
         self.status().set_ready(n as u32);
     }
 
@@ -137,7 +138,7 @@ impl Manager {
                     self.status().metrics.assign(i, pid);
                 }
                 self.log(LogLevel::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
-                self.workers.push(Worker { pid, retiring: false, ready: false });
+                self.processes.push(Process { pid, retiring: false, ready: false });
                 pid
             }
         }
@@ -187,7 +188,7 @@ impl Manager {
         }
     }
 
-    /// Workers say when they are ready, and when they retire (their
+    /// Processes say when they are ready, and when they retire (their
     /// replacement starts now).
     fn read_control(&mut self) {
         let mut buf = [0u8; Control::LEN * 64];
@@ -197,7 +198,7 @@ impl Manager {
         for message in Control::decode_all(&buf[..n.max(0) as usize]) {
             match message {
                 Control::Ready(pid) => {
-                    if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) {
+                    if let Some(w) = self.processes.iter_mut().find(|w| w.pid == pid) {
                         w.ready = true;
                     }
                     self.set_state(pid, ProcState::Ready);
@@ -209,10 +210,10 @@ impl Manager {
                 }
                 Control::Retiring(pid) => {
                     self.set_state(pid, ProcState::Retiring);
-                    if self.workers.iter().any(|w| w.pid == pid && !w.retiring) {
+                    if self.processes.iter().any(|w| w.pid == pid && !w.retiring) {
                         self.record_retiring(pid);
                     }
-                    if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid && !w.retiring) {
+                    if let Some(w) = self.processes.iter_mut().find(|w| w.pid == pid && !w.retiring) {
                         w.retiring = true;
                         self.spawn();
                     }
@@ -222,7 +223,7 @@ impl Manager {
         self.publish_ready();
     }
 
-    /// Collects exited workers; unexpected deaths are replaced if `respawn`.
+    /// Collects exited processes; unexpected deaths are replaced if `respawn`.
     fn reap(&mut self, respawn: bool) {
         loop {
             let mut status = 0;
@@ -231,18 +232,18 @@ impl Manager {
             if pid <= 0 {
                 return;
             }
-            let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
-            let worker = self.workers.remove(i);
-            if respawn && !worker.retiring {
-                self.record_end(&worker, status);
+            let Some(i) = self.processes.iter().position(|w| w.pid == pid) else { continue };
+            let process = self.processes.remove(i);
+            if respawn && !process.retiring {
+                self.record_end(&process, status);
             }
             self.status().metrics.release(pid);
             self.publish_ready();
-            if worker.retiring || !respawn {
+            if process.retiring || !respawn {
                 continue;
             }
             let how = describe(status);
-            if worker.ready {
+            if process.ready {
                 let new = self.spawn();
                 self.log(
                     LogLevel::Error,
@@ -284,35 +285,35 @@ impl Manager {
         metrics.record_restart(pid, reason, "");
     }
 
-    /// Shows on the status page why `worker`, which did not retire, ended
+    /// Shows on the status page why `process`, which did not retire, ended
     /// (wait status `status`): the reason it gave, else how it died.
-    fn record_end(&self, worker: &Worker, status: i32) {
+    fn record_end(&self, process: &Process, status: i32) {
         let metrics = &self.status().metrics;
-        let given = metrics.slot_of(worker.pid).and_then(|s| s.stop_reason());
+        let given = metrics.slot_of(process.pid).and_then(|s| s.stop_reason());
         let clean = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         let how = if clean { String::new() } else { describe(status) };
         let reason = match given {
             Some(r) => r,
-            None if !worker.ready => StopReason::StartupFailed,
+            None if !process.ready => StopReason::StartupFailed,
             None if clean => StopReason::ShutdownSignal,
             None => StopReason::Crashed,
         };
-        metrics.record_restart(worker.pid, reason, &how);
+        metrics.record_restart(process.pid, reason, &how);
     }
 
-    /// Stops every worker: SIGTERM, then SIGKILL after shutdown-timeout.
+    /// Stops every process: SIGTERM, then SIGKILL after shutdown-timeout.
     fn stop(&mut self) {
-        for w in &self.workers {
+        for w in &self.processes {
             // SAFETY: signalling this process's own children.
             unsafe { libc::kill(w.pid, libc::SIGTERM) };
         }
         let grace = self.registry.groups[self.index].spec.config.shutdown_timeout + Duration::from_millis(500);
         let deadline = Instant::now() + grace;
-        while !self.workers.is_empty() && Instant::now() < deadline {
+        while !self.processes.is_empty() && Instant::now() < deadline {
             self.reap(false);
             std::thread::sleep(Duration::from_millis(10));
         }
-        for w in &self.workers {
+        for w in &self.processes {
             self.log(
                 LogLevel::Warning,
                 &format!("Process '{}' (pid {}) did not stop in time, killing it.", self.name(), w.pid),

@@ -1,4 +1,4 @@
-//! A daemon worker process, from the fork in its group's manager to its
+//! A daemon process, from the fork in its group's manager to its
 //! exit: become the configured user, start Python, serve requests on
 //! worker threads, and stop cleanly on SIGTERM or when it retires.
 
@@ -33,7 +33,7 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 /// said so): requests this process takes after that go to its successor.
 static SCRIPT_CHANGED: AtomicBool = AtomicBool::new(false);
 
-/// How a worker tells its manager and its own threads that it retires.
+/// How a daemon process tells its manager and its own threads that it retires.
 struct Retirement {
     control: RawFd,
     wake: RawFd,
@@ -63,7 +63,7 @@ pub fn retire(reason: &str) {
         &with_pid(format_args!("Process '{}' retiring ({reason}); a replacement is starting.", r.group)),
     );
     tell_manager(r.control, Control::Retiring(pid as i32));
-    // SAFETY: one byte to our own pipe wakes every worker.
+    // SAFETY: one byte to our own pipe wakes every worker thread.
     unsafe { libc::write(r.wake, b"x".as_ptr().cast(), 1) };
 }
 
@@ -246,7 +246,7 @@ fn serve(registry: &Registry, index: usize, s: Server<'static>, control: RawFd) 
                 &with_pid(format_args!("Shutdown requested for daemon process '{}' (signal {sig}).", spec.name)),
             );
             STOPPING.store(true, Ordering::SeqCst);
-            // SAFETY: writing one byte to our own pipe wakes every worker.
+            // SAFETY: writing one byte to our own pipe wakes every worker thread.
             unsafe { libc::write(wake_w, b"x".as_ptr().cast(), 1) };
             Duration::ZERO
         }
@@ -442,7 +442,7 @@ fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
         let mut conn = Some(Conn::new(stream));
         while let Some(c) = conn.take() {
             if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {
-                // No idle worker left: requests sent on kept connections
+                // No idle worker thread left: requests sent on kept connections
                 // would wait here while another process may be idle.
                 dispatch.release_all();
             }

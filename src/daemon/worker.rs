@@ -1,5 +1,6 @@
-//! Daemon side of one request: read the `Request` frame, run the WSGI
-//! application, and talk back to the Apache child through [`SocketIo`].
+//! A daemon process's side of one request: read the `Request` frame, run
+//! the WSGI application, and talk back to the Apache child through
+//! [`SocketIo`]. The Apache child's side is `child_side.rs`.
 
 use super::window;
 use super::wire::{Conn, Kept, WireError, level_to_wire, say_goodbye};

@@ -44,7 +44,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             cfg.case_sensitivity.unwrap_or(true),
         );
         // SAFETY: the cleanup is a plain function and runs when the child's
-        // pool is destroyed, after its worker threads have stopped.
+        // pool is destroyed, after its threads have stopped.
         unsafe { ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup)) };
     })
 }

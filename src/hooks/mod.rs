@@ -1,6 +1,7 @@
 //! Every function Apache calls into. Each one runs its body under
 //! [`guard`], so a Rust panic becomes an error result, never an unwind
-//! across the C boundary.
+//! across the C boundary, and turns the raw pointers it is given into
+//! `apache/` wrappers once, at its entry.
 
 pub mod auth;
 pub mod child;

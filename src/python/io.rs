@@ -1,5 +1,7 @@
-//! How the WSGI layer talks to whoever owns the request: the Apache child
-//! in embedded mode, the socket to the Apache child in daemon mode.
+//! The WSGI layer's hold on a request's I/O (the contract itself,
+//! [`RequestIo`], is in `common::io`): shared by the objects handed to the
+//! application, used with the GIL released, taken back when the call ends;
+//! and where messages that belong to no request go.
 
 use crate::common::io::{IoError, RequestIo};
 use crate::common::log::LogLevel;

@@ -79,7 +79,7 @@ pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result
     super::io::log_process(crate::common::log::LogLevel::Info, &with_pid("Initializing Python."));
     for (key, value) in &settings.env {
         // SAFETY: called before the process starts any thread of its own
-        // (child_init, or a daemon process before its workers).
+        // (child_init, or a daemon process before its worker threads).
         unsafe { std::env::set_var(key, value) };
     }
     if settings.hash_seed.is_some() {
