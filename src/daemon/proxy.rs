@@ -1,7 +1,6 @@
-//! An Apache child's side of one request in daemon mode (mod_wsgi's
-//! `wsgi_remote.c`): hand the request to a daemon process over its socket
-//! and relay what comes back, streaming both ways. The daemon process's
-//! side is `daemon_side.rs`.
+//! An Apache child's side of one request in daemon mode: hand the request
+//! to a daemon process over its socket and relay what comes back,
+//! streaming both ways. The daemon process's side is `daemon_side.rs`.
 
 use super::status::{Status, Unavailable};
 use super::window::View;
