@@ -76,19 +76,6 @@ pub trait RequestIo: Send {
     fn finish(&mut self, _outcome: Outcome) {}
 }
 
-/// `io` without its lifetime, for the WSGI layer, which keeps it in
-/// objects handed to the application (`'static` Python objects).
-///
-/// # Safety
-/// Every use must end before `'r` does: `python::call::run` and
-/// `python::auth::call` take it back from those objects before they
-/// return or unwind.
-pub unsafe fn unbound<'r>(io: Box<dyn RequestIo + 'r>) -> Box<dyn RequestIo> {
-    // SAFETY: the same fat pointer with a longer lifetime bound; the
-    // caller ends every use within 'r.
-    unsafe { std::mem::transmute::<Box<dyn RequestIo + 'r>, Box<dyn RequestIo>>(io) }
-}
-
 /// The most body bytes a request's I/O keeps back with `queue`.
 pub const QUEUE_LIMIT: usize = 64 * 1024;
 

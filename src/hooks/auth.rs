@@ -75,7 +75,7 @@ fn script_call(req: Request<'_>, dir: &DirConfig, file: &ScriptFile, question: Q
 pub(super) fn run(req: Request<'_>, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
     let call = script_call(req, dir, file, question);
     // SAFETY: script::call takes the I/O back before it returns.
-    let io = unsafe { crate::common::io::unbound(Box::new(LogOnlyIo::new(req))) };
+    let io = unsafe { crate::python::io::unbound(Box::new(LogOnlyIo::new(req))) };
     script::call(&call, io).ok()
 }
 

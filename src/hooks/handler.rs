@@ -117,7 +117,7 @@ fn handle(req: Request<'_>) -> i32 {
                 call.apache_request = Some(req.as_ptr() as usize);
             }
             // SAFETY: call::run takes the I/O back before it returns.
-            let io = unsafe { crate::common::io::unbound(Box::new(ApacheIo::new(req))) };
+            let io = unsafe { crate::python::io::unbound(Box::new(ApacheIo::new(req))) };
             match call::run(call, io) {
                 Outcome::Sent => ffi::OK as i32,
                 Outcome::Failed(code) => code as i32,

@@ -1,6 +1,8 @@
 //! Application groups as interpreters, and the thread states that enter them.
 //!
-//! The discipline (see DESIGN.md, point 5):
+//! The discipline (pyo3's `Python::attach` is `PyGILState_Ensure`, which
+//! deadlocks, or lands in the wrong interpreter, once a thread's first
+//! thread state belonged to a sub-interpreter):
 //! - each group except `""` (`%{GLOBAL}`) is a sub-interpreter created with
 //!   `Py_NewInterpreter` on first use;
 //! - each (interpreter, OS thread) pair has one thread state, created once

@@ -14,9 +14,22 @@ use std::sync::{Arc, OnceLock};
 /// stall the holder's return. Empty once the request has finished.
 pub type SharedIo = Arc<Mutex<Option<Box<dyn RequestIo>>>>;
 
+/// `io` without its lifetime, for the WSGI layer, which keeps it in
+/// objects handed to the application (`'static` Python objects).
+///
+/// # Safety
+/// Every use must end before `'r` does: hand it only to
+/// [`super::call::run`] or [`super::auth::call`], which take it back from
+/// those objects (with [`TakeBack`]) before they return or unwind.
+pub unsafe fn unbound<'r>(io: Box<dyn RequestIo + 'r>) -> Box<dyn RequestIo> {
+    // SAFETY: the same fat pointer with a longer lifetime bound; the
+    // caller ends every use within 'r.
+    unsafe { std::mem::transmute::<Box<dyn RequestIo + 'r>, Box<dyn RequestIo>>(io) }
+}
+
 /// Empties a request's [`SharedIo`] when dropped, so that no object the
 /// application kept reaches the request after the call, even one that
-/// unwinds (see [`crate::common::io::unbound`]).
+/// unwinds (see [`unbound`]).
 pub struct TakeBack<'a>(pub &'a SharedIo);
 
 impl Drop for TakeBack<'_> {
