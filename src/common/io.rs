@@ -1,6 +1,6 @@
 //! The contract between the WSGI layer and whoever owns the request: the
 //! Apache child in embedded mode (`apache::request_io`), the socket to the
-//! Apache child in a daemon process (`daemon::request`).
+//! Apache child in a daemon process (`daemon::daemon_side`).
 
 use super::log::LogLevel;
 

@@ -4,10 +4,10 @@
 
 use super::Group;
 use super::Registry;
+use super::daemon_side::{self, GroupFacts};
 use super::detach;
 use super::dispatch::{Dispatch, Work};
 use super::wire::{Conn, say_goodbye};
-use super::worker::{self, GroupFacts};
 use crate::apache::log;
 use crate::apache::server::Server;
 use crate::common::log::{LogLevel, with_pid};
@@ -447,7 +447,7 @@ fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
                 dispatch.release_all();
             }
             super::monitor::request_started(slot);
-            let kept = worker::serve(c, facts);
+            let kept = daemon_side::serve(c, facts);
             super::monitor::request_finished(slot);
             ACTIVE.fetch_sub(1, Ordering::SeqCst);
             match kept {

@@ -9,7 +9,7 @@ use crate::apache::request_io::ApacheIo;
 use crate::apache::server::ServerRecord;
 use crate::common::io::Outcome;
 use crate::common::log::{LogLevel, with_pid};
-use crate::daemon::{self, Registry, proxy};
+use crate::daemon::{self, Registry, child_side};
 use crate::ffi;
 use crate::python::call::{self, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
@@ -126,7 +126,7 @@ fn handle(req: Request<'_>) -> i32 {
         }
         Some((reg, i)) => {
             let g = &reg.groups[i];
-            let target = proxy::Target {
+            let target = child_side::Target {
                 group: g.spec.name(),
                 socket: &g.socket,
                 secret: &reg.secret,
@@ -136,7 +136,7 @@ fn handle(req: Request<'_>) -> i32 {
                 status: &g.status,
                 error_override: dir.error_override.unwrap_or(false),
             };
-            proxy::run(req, &target, &vars)
+            child_side::run(req, &target, &vars)
         }
     }
 }
