@@ -6,12 +6,16 @@
 //! - `hooks/`: every entry point Apache calls, each behind `catch_unwind`.
 //! - `apache/`: the safe layer over httpd/APR (requests, pools, logging).
 //! - `python/`: the interpreter runtime and the WSGI protocol.
+//! - `common/`: what apache/, python/ and daemon/ share (request I/O
+//!   contract, log level, server facts).
 //! - `daemon/`: process groups: supervision, daemon processes, the socket proxy.
-//! - `ffi.rs` and `shim/`: raw bindings and the C command table.
+//! - `ffi.rs` and `shim/`: raw bindings, and the C helpers over APR's
+//!   bucket macros.
 //! - the pure logic (config parsing, names, header rules) is the `wsgi-core` crate in `core/`.
 
 mod apache;
 mod commands;
+mod common;
 mod daemon;
 mod ffi;
 mod hooks;

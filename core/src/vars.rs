@@ -138,9 +138,24 @@ impl<'a> FromIterator<(&'a [u8], &'a [u8])> for Vars {
     }
 }
 
+/// Whether an `HTTPS` variable's value means the request came over TLS.
+pub fn is_https(value: &[u8]) -> bool {
+    matches!(value, b"1" | b"on" | b"On" | b"ON")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Vars;
+    use super::{Vars, is_https};
+
+    #[test]
+    fn https_values() {
+        for on in [&b"1"[..], b"on", b"On", b"ON"] {
+            assert!(is_https(on));
+        }
+        for off in [&b"0"[..], b"off", b"", b"oN", b"yes"] {
+            assert!(!is_https(off));
+        }
+    }
 
     fn sample() -> Vars {
         [(&b"A"[..], &b"1"[..]), (b"EMPTY", b""), (b"B", b"\xff\x00two"), (b"A", b"3")].into_iter().collect()

@@ -5,9 +5,11 @@
 
 use super::cstr;
 use super::log;
+use super::pool::Pool;
 use super::request::Request;
+use crate::common::io::{IoError, RequestIo};
+use crate::common::log::LogLevel;
 use crate::ffi;
-use crate::python::io::{IoError, LogLevel, RequestIo};
 use std::ffi::{CStr, c_char};
 use wsgi_core::auth::RequestFacts;
 use wsgi_core::vars::Vars;
@@ -19,16 +21,12 @@ fn c_name(bytes: &'static [u8]) -> &'static CStr {
 
 /// Registers `provider` as the authentication provider `name`
 /// (`AuthBasicProvider name`, `AuthDigestProvider name`).
-pub fn register_authn_provider(
-    pool: *mut ffi::apr_pool_t,
-    name: &'static CStr,
-    provider: &'static ffi::authn_provider,
-) {
+pub fn register_authn_provider(pool: Pool<'_>, name: &'static CStr, provider: &'static ffi::authn_provider) {
     // SAFETY: group, name and version are 'static strings and the provider
     // a 'static record, as Apache keeps the pointers (in `pool`'s hash).
     unsafe {
         ffi::ap_register_auth_provider(
-            pool,
+            pool.as_ptr(),
             c_name(ffi::AUTHN_PROVIDER_GROUP).as_ptr(),
             name.as_ptr(),
             c_name(ffi::AUTHN_PROVIDER_VERSION).as_ptr(),
@@ -39,15 +37,11 @@ pub fn register_authn_provider(
 }
 
 /// Registers `provider` as the authorization provider `name` (`Require name ...`).
-pub fn register_authz_provider(
-    pool: *mut ffi::apr_pool_t,
-    name: &'static CStr,
-    provider: &'static ffi::authz_provider,
-) {
+pub fn register_authz_provider(pool: Pool<'_>, name: &'static CStr, provider: &'static ffi::authz_provider) {
     // SAFETY: as in `register_authn_provider`.
     unsafe {
         ffi::ap_register_auth_provider(
-            pool,
+            pool.as_ptr(),
             c_name(ffi::AUTHZ_PROVIDER_GROUP).as_ptr(),
             name.as_ptr(),
             c_name(ffi::AUTHZ_PROVIDER_VERSION).as_ptr(),
@@ -57,41 +51,34 @@ pub fn register_authz_provider(
     }
 }
 
-/// Copies `s` into the request pool for Apache to keep (`*rethash`).
-pub fn pool_string(req: Request, s: &[u8]) -> *mut c_char {
-    // SAFETY: apr_pstrmemdup copies `s.len()` bytes of a live slice into
-    // the request pool and NUL-terminates the copy.
-    unsafe { ffi::apr_pstrmemdup(req.pool(), s.as_ptr().cast(), s.len()) }
-}
-
-impl Request {
+impl<'r> Request<'r> {
     /// The authenticated user (`r->user`), if any.
-    pub fn user(&self) -> Option<&[u8]> {
+    pub fn user(&self) -> Option<&'r [u8]> {
         // SAFETY: a pool string of the live request, or null.
         unsafe { cstr::bytes(self.rec().user) }
     }
 
     /// Replaces the authenticated user (a provider's canonical name for it).
     pub fn set_user(&self, user: &[u8]) {
-        let p = pool_string(*self, user);
+        let p = self.pool().copy(user);
         // SAFETY: a pool string; Apache owns the field and reads it later.
-        unsafe { (*self.raw()).user = p };
+        unsafe { (*self.as_ptr()).user = p };
     }
 
     /// `Satisfy Any` applies here (mod_access_compat).
     pub fn satisfies_any(&self) -> bool {
         // SAFETY: reads the request's per-dir config.
-        unsafe { ffi::ap_satisfies(self.raw()) == ffi::SATISFY_ANY as i32 }
+        unsafe { ffi::ap_satisfies(self.as_ptr()) == ffi::SATISFY_ANY as i32 }
     }
 
     /// Some `Require` or `AuthType` asks for a user here.
     pub fn some_auth_required(&self) -> bool {
         // SAFETY: reads the request's per-dir config.
-        unsafe { ffi::ap_some_auth_required(self.raw()) != 0 }
+        unsafe { ffi::ap_some_auth_required(self.as_ptr()) != 0 }
     }
 
     /// The client's host name when `HostnameLookups` found one.
-    fn remote_host(&self) -> Option<&[u8]> {
+    fn remote_host(&self) -> Option<&'r [u8]> {
         // SAFETY: reads the connection's cached lookup (REMOTE_HOST never
         // starts a DNS query unless HostnameLookups asks for it); the result
         // is a connection pool string or null.
@@ -105,7 +92,7 @@ impl Request {
         }
     }
 
-    fn useragent_ip(&self) -> Option<&[u8]> {
+    fn useragent_ip(&self) -> Option<&'r [u8]> {
         // SAFETY: a pool string of the live request, or null.
         unsafe { cstr::bytes(self.rec().useragent_ip) }
     }
@@ -119,15 +106,11 @@ impl Request {
     /// The request's server name (`Host`, or ServerName) and its port,
     /// for `%{SERVER}` and `%{HOST}` in `application-group=`.
     pub fn server_names(&self) -> (String, Option<String>, u16) {
-        // SAFETY: plain reads of the live request and its server record.
-        let (server, hostname, port) = unsafe {
-            (
-                cstr::string((*self.rec().server).server_hostname),
-                cstr::bytes(self.rec().hostname).map(wsgi_core::text::lossy),
-                ffi::ap_get_server_port(self.raw()),
-            )
+        // SAFETY: plain reads of the live request.
+        let (hostname, port) = unsafe {
+            (cstr::bytes(self.rec().hostname).map(wsgi_core::text::lossy), ffi::ap_get_server_port(self.as_ptr()))
         };
-        (server, hostname, port)
+        (self.server().hostname(), hostname, port)
     }
 
     /// mod_ssl's `ssl_is_https` for this connection; false without mod_ssl.
@@ -154,7 +137,7 @@ impl Request {
             *mut ffi::request_rec,
             *mut c_char,
         ) -> *mut c_char;
-        let name = pool_string(*self, name);
+        let name = self.pool().copy(name);
         // SAFETY: mod_ssl registers "ssl_var_lookup" with exactly this
         // signature; every argument is the live request's (the name a pool
         // copy it may not keep beyond the pool); the result is a pool string
@@ -163,7 +146,7 @@ impl Request {
             let f = ffi::apr_dynamic_fn_retrieve(c"ssl_var_lookup".as_ptr())?;
             let f = std::mem::transmute::<unsafe extern "C" fn(), VarLookup>(f);
             let r = self.rec();
-            cstr::bytes(f(r.pool, r.server, r.connection, self.raw(), name)).map(<[u8]>::to_vec)
+            cstr::bytes(f(r.pool, r.server, r.connection, self.as_ptr(), name)).map(<[u8]>::to_vec)
         }
     }
 
@@ -188,14 +171,18 @@ impl Request {
             };
             wsgi_core::auth::environ_vars(&RequestFacts {
                 headers: headers.raw_entries().collect(),
-                server_signature: cstr::bytes(ffi::ap_psignature(c"".as_ptr(), self.raw())),
+                server_signature: cstr::bytes(ffi::ap_psignature(c"".as_ptr(), self.as_ptr())),
                 server_software: cstr::bytes(ffi::ap_get_server_banner()),
-                server_name: cstr::bytes(ffi::ap_escape_html2(pool, ffi::ap_get_server_name(self.raw()), 0)),
+                server_name: cstr::bytes(ffi::ap_escape_html2(
+                    pool.as_ptr(),
+                    ffi::ap_get_server_name(self.as_ptr()),
+                    0,
+                )),
                 server_addr: cstr::bytes(c.local_ip),
-                server_port: ffi::ap_get_server_port(self.raw()),
+                server_port: ffi::ap_get_server_port(self.as_ptr()),
                 remote_host: self.remote_host(),
                 remote_addr: self.useragent_ip(),
-                document_root: cstr::bytes(ffi::ap_document_root(self.raw())),
+                document_root: cstr::bytes(ffi::ap_document_root(self.as_ptr())),
                 server_admin: cstr::bytes(s.server_admin),
                 remote_port: if c.client_addr.is_null() { 0 } else { (*c.client_addr).port },
                 protocol: cstr::bytes(r.protocol).unwrap_or_default(),
@@ -213,12 +200,12 @@ impl Request {
 /// The I/O of a script call made for the access or auth phases: no body
 /// to read and no response to write, only the request's error log (the
 /// script's `wsgi.errors`).
-pub struct LogOnlyIo {
-    req: Request,
+pub struct LogOnlyIo<'r> {
+    req: Request<'r>,
 }
 
-impl LogOnlyIo {
-    pub fn new(req: Request) -> Self {
+impl<'r> LogOnlyIo<'r> {
+    pub fn new(req: Request<'r>) -> Self {
         Self { req }
     }
 }
@@ -227,9 +214,9 @@ impl LogOnlyIo {
 // through the call's one Mutex (see SharedIo); the request is never touched
 // by two threads at once. The script call takes it back before the hook
 // returns.
-unsafe impl Send for LogOnlyIo {}
+unsafe impl Send for LogOnlyIo<'_> {}
 
-impl RequestIo for LogOnlyIo {
+impl RequestIo for LogOnlyIo<'_> {
     fn read(&mut self, _buf: &mut [u8]) -> Result<usize, IoError> {
         Err(IoError::Read("no request body is read in the access and auth phases".into()))
     }
@@ -251,6 +238,6 @@ impl RequestIo for LogOnlyIo {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
-        log::request(level.into(), self.req.raw(), message);
+        log::request(level, self.req, message);
     }
 }

@@ -24,15 +24,6 @@ pub unsafe fn string(p: *const c_char) -> String {
     unsafe { bytes(p) }.map(wsgi_core::text::lossy).unwrap_or_default()
 }
 
-/// Copies `s` into `pool` as a NUL-terminated string (embedded NULs end it).
-pub fn pstrdup(pool: *mut crate::ffi::apr_pool_t, s: &str) -> *const c_char {
-    let bytes = s.as_bytes();
-    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    // SAFETY: apr_pstrmemdup copies exactly `len` bytes from a live slice
-    // and NUL-terminates the copy in the pool.
-    unsafe { crate::ffi::apr_pstrmemdup(pool, bytes.as_ptr().cast(), len) }
-}
-
 /// Runs `f` with `s` as a NUL-terminated string, from a stack buffer when
 /// it is short (table keys are), so a lookup allocates nothing. `None` if
 /// `s` contains a NUL.

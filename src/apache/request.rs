@@ -1,9 +1,13 @@
 //! A safe view of the `request_rec` being handled.
 
 use super::cstr;
+use super::pool::Pool;
+use super::server::{Server, module_config};
 use super::table::Table;
 use crate::ffi;
 use std::ffi::c_char;
+use std::marker::PhantomData;
+use wsgi_core::config::DirConfig;
 
 /// What `r->finfo` says about the mapped file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,35 +18,53 @@ pub enum FileKind {
     Other,
 }
 
-/// A request borrowed for the duration of a hook.
+/// The request a hook was called with, alive for `'r`.
 #[derive(Clone, Copy)]
-pub struct Request(*mut ffi::request_rec);
+pub struct Request<'r> {
+    raw: *mut ffi::request_rec,
+    _request: PhantomData<&'r ffi::request_rec>,
+}
 
-impl Request {
+impl<'r> Request<'r> {
     /// # Safety
-    /// `r` must be the live request passed to the current hook.
-    pub unsafe fn new(r: *mut ffi::request_rec) -> Self {
-        Self(r)
+    /// `r` must be the live request passed to the current hook, whose
+    /// configuration vectors hold this module's records; `'r` must end
+    /// before the hook returns.
+    pub unsafe fn from_raw(r: *mut ffi::request_rec) -> Self {
+        Self { raw: r, _request: PhantomData }
     }
 
-    pub fn raw(&self) -> *mut ffi::request_rec {
-        self.0
+    /// The `request_rec`, for code that hands it on as an address
+    /// (`WSGIPassApacheRequest`) or to the shim.
+    pub fn as_ptr(&self) -> *mut ffi::request_rec {
+        self.raw
     }
 
-    pub(super) fn rec(&self) -> &ffi::request_rec {
-        // SAFETY: constructor contract: the request outlives this wrapper.
-        unsafe { &*self.0 }
+    pub(super) fn rec(&self) -> &'r ffi::request_rec {
+        // SAFETY: constructor contract: the request outlives 'r.
+        unsafe { &*self.raw }
     }
 
-    pub fn pool(&self) -> *mut ffi::apr_pool_t {
-        self.rec().pool
+    pub fn pool(&self) -> Pool<'r> {
+        // SAFETY: the request pool lives as long as the request.
+        unsafe { Pool::from_raw(self.rec().pool) }
     }
 
-    pub fn server(&self) -> super::server::Server {
-        super::server::Server(self.rec().server)
+    pub fn server(&self) -> Server<'r> {
+        // SAFETY: the request's server record outlives the request.
+        unsafe { Server::from_raw(self.rec().server) }
     }
 
-    pub fn connection(&self) -> *mut ffi::conn_rec {
+    /// This module's settings for the request's directory (merged by
+    /// merge_dir_config).
+    pub fn dir_config(&self) -> &'r DirConfig {
+        // SAFETY: the per-dir vector holds the record made by our
+        // create/merge_dir_config (constructor contract); it lives as long
+        // as the request.
+        unsafe { &*module_config::<DirConfig>(self.rec().per_dir_config) }
+    }
+
+    pub(super) fn connection(&self) -> *mut ffi::conn_rec {
         self.rec().connection
     }
 
@@ -100,23 +122,23 @@ impl Request {
     /// `Options ExecCGI` in effect for this request.
     pub fn exec_cgi_allowed(&self) -> bool {
         // SAFETY: ap_allow_options only reads the request's per-dir config.
-        unsafe { ffi::ap_allow_options(self.0) as u32 & ffi::OPT_EXECCGI != 0 }
+        unsafe { ffi::ap_allow_options(self.raw) as u32 & ffi::OPT_EXECCGI != 0 }
     }
 
-    fn table(&self, t: *mut ffi::apr_table_t) -> Table {
+    fn table(&self, t: *mut ffi::apr_table_t) -> Table<'r> {
         // SAFETY: the request's tables are allocated from its pool.
-        unsafe { Table::new(t, self.pool()) }
+        unsafe { Table::from_raw(t, self.pool()) }
     }
 
-    pub fn notes(&self) -> Table {
+    pub fn notes(&self) -> Table<'r> {
         self.table(self.rec().notes)
     }
 
-    pub fn subprocess_env(&self) -> Table {
+    pub fn subprocess_env(&self) -> Table<'r> {
         self.table(self.rec().subprocess_env)
     }
 
-    pub fn headers_in(&self) -> Table {
+    pub fn headers_in(&self) -> Table<'r> {
         self.table(self.rec().headers_in)
     }
 
@@ -124,22 +146,22 @@ impl Request {
     pub fn add_cgi_vars(&self) {
         // SAFETY: both functions only write the request's own env table.
         unsafe {
-            ffi::ap_add_common_vars(self.0);
-            ffi::ap_add_cgi_vars(self.0);
+            ffi::ap_add_common_vars(self.raw);
+            ffi::ap_add_cgi_vars(self.raw);
         }
     }
 
     /// Maps the URI to a file, as `translate_name` does for Alias.
     pub fn set_filename(&self, name: &str) {
-        let p = cstr::pstrdup(self.pool(), name);
+        let p = self.pool().pstrdup(name);
         // SAFETY: the new value is a pool string; Apache owns the field.
-        unsafe { (*self.0).filename = p as *mut c_char };
+        unsafe { (*self.raw).filename = p as *mut c_char };
     }
 
     /// Sets the handler to a static name.
     pub fn set_handler(&self, name: &'static std::ffi::CStr) {
         // SAFETY: a 'static string outlives the request.
-        unsafe { (*self.0).handler = name.as_ptr() };
+        unsafe { (*self.raw).handler = name.as_ptr() };
     }
 
     /// `s`, WSGI text (every char up to U+00FF), as latin-1 bytes in the
@@ -148,9 +170,7 @@ impl Request {
     fn latin1(&self, s: &str) -> *const c_char {
         let bytes: Vec<u8> =
             s.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).take_while(|&b| b != 0).collect();
-        // SAFETY: copies `bytes.len()` bytes from a live slice into the
-        // pool and NUL-terminates the copy.
-        unsafe { ffi::apr_pstrmemdup(self.pool(), bytes.as_ptr().cast(), bytes.len()) }
+        self.pool().copy(&bytes)
     }
 
     /// Adds a response header given as WSGI text (sent as latin-1), to
@@ -171,9 +191,9 @@ impl Request {
         // SAFETY: a 'static method name and a pool string; the handler has
         // not sent anything for this request.
         unsafe {
-            (*self.0).method = c"GET".as_ptr();
-            (*self.0).method_number = ffi::M_GET as i32;
-            ffi::ap_internal_redirect_handler(loc, self.0);
+            (*self.raw).method = c"GET".as_ptr();
+            (*self.raw).method_number = ffi::M_GET as i32;
+            ffi::ap_internal_redirect_handler(loc, self.raw);
         }
     }
 
@@ -182,8 +202,8 @@ impl Request {
         let p = self.latin1(line);
         // SAFETY: fields owned by Apache; the line is a pool string.
         unsafe {
-            (*self.0).status = code;
-            (*self.0).status_line = p;
+            (*self.raw).status = code;
+            (*self.raw).status_line = p;
         }
     }
 
@@ -191,30 +211,30 @@ impl Request {
     pub fn set_content_type(&self, value: &str) {
         let p = self.latin1(value);
         // SAFETY: ap_set_content_type keeps the pool string.
-        unsafe { ffi::ap_set_content_type(self.0, p) };
+        unsafe { ffi::ap_set_content_type(self.raw, p) };
     }
 
     pub fn set_content_length(&self, len: u64) {
         // SAFETY: sets r->clength and the header from the request's pool.
-        unsafe { ffi::ap_set_content_length(self.0, len as ffi::apr_off_t) };
+        unsafe { ffi::ap_set_content_length(self.raw, len as ffi::apr_off_t) };
     }
 
     /// Prepares the input filters; `chunked_ok` accepts a chunked body.
     pub fn setup_client_block(&self, chunked_ok: bool) -> i32 {
         let policy = if chunked_ok { ffi::REQUEST_CHUNKED_DECHUNK } else { ffi::REQUEST_CHUNKED_ERROR };
         // SAFETY: reads the request's headers and sets its body state.
-        unsafe { ffi::ap_setup_client_block(self.0, policy as i32) }
+        unsafe { ffi::ap_setup_client_block(self.raw, policy as i32) }
     }
 
     /// The declared body length still to be read, and `LimitRequestBody`.
     pub fn body_limits(&self) -> (i64, u64) {
         // SAFETY: plain reads of the request and its per-dir config.
-        unsafe { (self.rec().remaining, ffi::ap_get_limit_req_body(self.0) as u64) }
+        unsafe { (self.rec().remaining, ffi::ap_get_limit_req_body(self.raw) as u64) }
     }
 
     pub fn discard_body(&self) {
         // SAFETY: reads and drops the body through the input filters.
-        unsafe { ffi::ap_discard_request_body(self.0) };
+        unsafe { ffi::ap_discard_request_body(self.raw) };
     }
 
     /// The `mpm` answer for `AP_MPMQ_*` queries.
@@ -240,13 +260,13 @@ impl Request {
         if self.rec().log_id.is_null() {
             // SAFETY: the hook writes a pool string into the request's own
             // log_id field, as mod_wsgi and mod_unique_id do.
-            unsafe { ffi::ap_run_generate_log_id(self.rec().connection, self.0, &mut (*self.0).log_id) };
+            unsafe { ffi::ap_run_generate_log_id(self.rec().connection, self.raw, &mut (*self.raw).log_id) };
         }
         let id = self.rec().log_id;
         (!id.is_null()).then(|| self.text(id))
     }
 
-    fn conn(&self) -> &ffi::conn_rec {
+    fn conn(&self) -> &'r ffi::conn_rec {
         // SAFETY: a live request's connection outlives it.
         unsafe { &*self.rec().connection }
     }
@@ -308,7 +328,7 @@ impl Request {
     pub fn suppress_last_chunk(&self) {
         if self.rec().chunked != 0 {
             // SAFETY: Apache reads the flag when it finishes the request.
-            unsafe { (*self.0).eos_sent = 1 };
+            unsafe { (*self.raw).eos_sent = 1 };
         }
     }
 

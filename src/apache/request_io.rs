@@ -3,16 +3,17 @@
 
 use super::log;
 use super::request::Request;
+use crate::common::io::{IoError, QUEUE_LIMIT, RequestIo};
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
-use crate::python::io::{IoError, LogLevel, QUEUE_LIMIT, RequestIo};
 
 /// What `ap_get_brigade` returns once an input filter has answered the
 /// request itself (413 for a body over LimitRequestBody, 400 for a bad
 /// chunk): `AP_FILTER_ERROR` in httpd.h, a macro bindgen does not see.
 const AP_FILTER_ERROR: i32 = -102;
 
-pub struct ApacheIo {
-    req: Request,
+pub struct ApacheIo<'r> {
+    req: Request<'r>,
     input: *mut ffi::apr_bucket_brigade,
     output: *mut ffi::apr_bucket_brigade,
     /// The body length the application declared, and how much is sent.
@@ -32,7 +33,7 @@ pub struct ApacheIo {
 // SAFETY: an ApacheIo is only used while its request is being handled,
 // and every use goes through the request's one Mutex (see SharedIo), so
 // the request is never touched by two threads at once.
-unsafe impl Send for ApacheIo {}
+unsafe impl Send for ApacheIo<'_> {}
 
 /// APR's text for a status code, as `apr_strerror` gives it.
 fn strerror(status: ffi::apr_status_t) -> String {
@@ -45,13 +46,13 @@ fn strerror(status: ffi::apr_status_t) -> String {
     }
 }
 
-impl ApacheIo {
-    pub fn new(req: Request) -> Self {
+impl<'r> ApacheIo<'r> {
+    pub fn new(req: Request<'r>) -> Self {
         // SAFETY: brigades are allocated from the live request's pool.
         let (input, output) = unsafe {
             (
-                ffi::wsgi_shim_brigade_create(req.pool(), req.connection()),
-                ffi::wsgi_shim_brigade_create(req.pool(), req.connection()),
+                ffi::wsgi_shim_brigade_create(req.pool().as_ptr(), req.connection()),
+                ffi::wsgi_shim_brigade_create(req.pool().as_ptr(), req.connection()),
             )
         };
         // The handler put the per-directory setting there for the environ.
@@ -75,7 +76,7 @@ impl ApacheIo {
         // down the request's filter chain and then emptying it is the
         // standard handler pattern.
         let status = unsafe {
-            let s = ffi::ap_pass_brigade((*self.req.raw()).output_filters, self.output);
+            let s = ffi::ap_pass_brigade((*self.req.as_ptr()).output_filters, self.output);
             ffi::apr_brigade_cleanup(self.output.cast());
             s
         };
@@ -98,9 +99,9 @@ impl ApacheIo {
     }
 }
 
-impl ApacheIo {
+impl<'r> ApacheIo<'r> {
     /// The request this I/O belongs to.
-    pub fn request(&self) -> Request {
+    pub fn request(&self) -> Request<'r> {
         self.req
     }
 
@@ -167,7 +168,14 @@ impl ApacheIo {
         let mut status: ffi::apr_status_t = 0;
         // SAFETY: as in `read`, without blocking.
         let n = unsafe {
-            ffi::wsgi_shim_read_body_ex(self.req.raw(), self.input, buf.as_mut_ptr().cast(), buf.len(), 0, &mut status)
+            ffi::wsgi_shim_read_body_ex(
+                self.req.as_ptr(),
+                self.input,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                &mut status,
+            )
         };
         match n {
             -2 => Ok(None),
@@ -182,13 +190,13 @@ impl ApacheIo {
     }
 }
 
-impl RequestIo for ApacheIo {
+impl RequestIo for ApacheIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
         let mut status: ffi::apr_status_t = 0;
         // SAFETY: reads into `buf` at most its length through the request's
         // input filters, using this request's input brigade.
         let n = unsafe {
-            ffi::wsgi_shim_read_body(self.req.raw(), self.input, buf.as_mut_ptr().cast(), buf.len(), &mut status)
+            ffi::wsgi_shim_read_body(self.req.as_ptr(), self.input, buf.as_mut_ptr().cast(), buf.len(), &mut status)
         };
         if n < 0 {
             if status == AP_FILTER_ERROR {
@@ -278,7 +286,14 @@ impl RequestIo for ApacheIo {
         // request pool), then a flush bucket: the pass below writes them
         // out before it returns.
         let appended = unsafe {
-            ffi::wsgi_shim_brigade_append_file(self.output, self.req.pool(), fd, off, n, i32::from(self.sendfile))
+            ffi::wsgi_shim_brigade_append_file(
+                self.output,
+                self.req.pool().as_ptr(),
+                fd,
+                off,
+                n,
+                i32::from(self.sendfile),
+            )
         };
         if appended != 0 {
             return Ok(false);
@@ -303,20 +318,16 @@ impl RequestIo for ApacheIo {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
-        log::request(level.into(), self.req.raw(), message);
+        log::request(level, self.req, message);
     }
 
-    fn finish(&mut self, _outcome: crate::python::call::Outcome) {
+    fn finish(&mut self, _outcome: crate::common::io::Outcome) {
         // What `queue` kept; a client that went away is not an error here,
         // as for any other write of the response.
         if self.queued > 0
             && let Err(e) = self.pass()
         {
-            log::request(
-                log::Level::Debug,
-                self.req.raw(),
-                &format!("mod_wsgi (pid={}): Failed to write response data: {e}.", std::process::id()),
-            );
+            log::request(LogLevel::Debug, self.req, &with_pid(format_args!("Failed to write response data: {e}.")));
         }
     }
 }

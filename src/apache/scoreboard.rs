@@ -1,9 +1,8 @@
 //! Apache's scoreboard, read for `mod_wsgi.server_metrics()`, and the
 //! server facts the `apache` Python module describes.
 
+use crate::common::server_facts::{ApacheFacts, ScoreProcess, ScoreWorker, Scoreboard};
 use crate::ffi;
-use crate::python::interpreter_setup::ApacheFacts;
-use crate::python::metrics::{ScoreProcess, ScoreWorker, Scoreboard};
 use std::ffi::{CStr, c_char};
 
 /// mod_status's letter for each `SERVER_*` state, by number.

@@ -1,23 +1,24 @@
 //! Reading and writing `apr_table_t`.
 
+use super::pool::Pool;
 use crate::ffi;
 use std::ffi::{CStr, c_char};
 
-/// A borrowed APR table.
+/// An APR table that lives for `'t`.
 #[derive(Clone, Copy)]
-pub struct Table {
+pub struct Table<'t> {
     raw: *mut ffi::apr_table_t,
-    pool: *mut ffi::apr_pool_t,
+    pool: Pool<'t>,
 }
 
-impl Table {
+impl<'t> Table<'t> {
     /// # Safety
-    /// `raw` must be a live table allocated from `pool`, outliving the use.
-    pub unsafe fn new(raw: *mut ffi::apr_table_t, pool: *mut ffi::apr_pool_t) -> Self {
+    /// `raw` must be a live table allocated from `pool`, living as long.
+    pub(super) unsafe fn from_raw(raw: *mut ffi::apr_table_t, pool: Pool<'t>) -> Self {
         Self { raw, pool }
     }
 
-    pub fn get(&self, key: &str) -> Option<&[u8]> {
+    pub fn get(&self, key: &str) -> Option<&'t [u8]> {
         // SAFETY: the table is live (constructor contract); the value
         // returned is pool memory that outlives this borrow.
         super::cstr::with_cstr(key, |k| unsafe { super::cstr::bytes(ffi::apr_table_get(self.raw, k)) }).flatten()
@@ -25,8 +26,8 @@ impl Table {
 
     /// Sets `key` (replacing earlier values), copying both into the pool.
     pub fn set(&self, key: &str, value: &str) {
-        let k = super::cstr::pstrdup(self.pool, key);
-        let v = super::cstr::pstrdup(self.pool, value);
+        let k = self.pool.pstrdup(key);
+        let v = self.pool.pstrdup(value);
         // SAFETY: key and value are pool strings that live as long as the table.
         unsafe { ffi::apr_table_setn(self.raw, k, v) };
     }
@@ -35,7 +36,7 @@ impl Table {
     /// name yet (the caller checked with [`Table::has_prefix`]): the entry
     /// is then appended without a search of the whole table.
     pub fn set_own(&self, key: &'static CStr, value: &str, fresh: bool) {
-        let v = super::cstr::pstrdup(self.pool, value);
+        let v = self.pool.pstrdup(value);
         // SAFETY: the key is static and the value a pool string, both
         // outliving the table.
         unsafe {
@@ -53,7 +54,7 @@ impl Table {
     }
 
     /// Every entry, in table order, as raw bytes borrowed from the pool.
-    pub(super) fn raw_entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    pub(super) fn raw_entries(&self) -> impl Iterator<Item = (&'t [u8], &'t [u8])> + 't {
         // SAFETY: an apr_table_t begins with its apr_array_header_t (the
         // `apr_table_elts` macro is this cast); entries are `nelts`
         // apr_table_entry_t records whose keys and values are NUL-terminated

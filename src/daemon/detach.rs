@@ -4,6 +4,7 @@
 
 use super::Registry;
 use super::os::{Context, OsError};
+use crate::apache::server::Server;
 use crate::ffi;
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, pthread_sigmask, signal};
 
@@ -37,7 +38,7 @@ pub fn die_with_parent(sig: Signal) -> Result<(), OsError> {
 }
 
 /// Overwrites the process's argument area so `ps` shows `title`.
-pub fn set_title(s: *mut ffi::server_rec, title: &str) -> Result<(), OsError> {
+pub fn set_title(s: Server<'_>, title: &str) -> Result<(), OsError> {
     // The kernel's argument area starts at the original argv[0] and is as
     // long as /proc/self/cmdline (Apache's rewritten argv is shorter).
     let Ok(area) = std::fs::read("/proc/self/cmdline") else { return Ok(()) };
@@ -45,7 +46,7 @@ pub fn set_title(s: *mut ffi::server_rec, title: &str) -> Result<(), OsError> {
     // SAFETY: process->argv[0] is the original argv[0], the start of that
     // area; we write only within its `area.len()` bytes.
     unsafe {
-        let process = (*s).process;
+        let process = (*s.as_ptr()).process;
         if (*process).argc == 0 || (*process).argv.is_null() {
             return Ok(());
         }

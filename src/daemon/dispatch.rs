@@ -3,11 +3,11 @@
 //! connection an Apache child kept from an earlier one (which saves a
 //! connect, an accept and two closes per request).
 //!
-//! Every worker of the process waits on one epoll set, so a request wakes
-//! one idle worker. A kept connection belongs to this process, and a
-//! process whose workers are all busy must not hold requests that another
+//! Every worker thread of the process waits on one epoll set, so a
+//! request wakes one idle worker thread. A kept connection belongs to this process, and a
+//! process whose worker threads are all busy must not hold requests that another
 //! process of the group could serve (the listen queue, which all share,
-//! never does): the worker that takes the last idle place says `Goodbye`
+//! never does): the worker thread that takes the last idle place says `Goodbye`
 //! on every kept connection, and the Apache children send their next
 //! requests through the listen queue again.
 
@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const LISTENER: u64 = u64::MAX;
 const WAKE: u64 = u64::MAX - 1;
 
-/// What a worker does next.
+/// What a worker thread does next.
 pub enum Work {
     /// Serve the request that arrives on this connection; `watched` when
     /// it is in the epoll set already (a kept one), not newly accepted.

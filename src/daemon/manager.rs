@@ -1,25 +1,26 @@
 //! The manager of one daemon process group: forked from the Apache parent
-//! (so it has no Python and no threads), it forks the group's worker
+//! (so it has no Python and no threads), it forks the group's daemon
 //! processes and keeps their number right.
 //!
-//! - A worker that dies is replaced at once (the Apache parent would only
+//! - A process that dies is replaced at once (the Apache parent would only
 //!   notice within its one-second maintenance cycle), and the death is
 //!   logged with its signal or exit code.
-//! - A worker that dies before it is ready (a bad python-home, an import
+//! - A process that dies before it is ready (a bad python-home, an import
 //!   script that exits) is started again after a growing delay, and the
 //!   group's status page tells Apache children so, so requests get a 503
 //!   naming the cause instead of waiting on a process that cannot start.
-//! - A worker that retires (touched script, maximum-requests, a limit)
+//! - A process that retires (touched script, maximum-requests, a limit)
 //!   writes its pid to the control pipe; the manager starts its
 //!   replacement immediately, while the old one drains its requests. New
 //!   connections wait in the shared listen queue meanwhile, so none fail.
 //! - SIGTERM/SIGINT/SIGHUP (from the Apache parent on stop or restart)
-//!   stop every worker, killing those that outlive shutdown-timeout.
+//!   stop every process, killing those that outlive shutdown-timeout.
 
 use super::os::{self, Context, OsError};
 use super::{Registry, detach, process};
-use crate::apache::log::{self, Level};
-use crate::ffi;
+use crate::apache::log;
+use crate::apache::server::Server;
+use crate::common::log::{LogLevel, with_pid};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
@@ -32,7 +33,8 @@ use wsgi_core::status_page::ProcState;
 use wsgi_core::supervision::{Control, StartBackoff};
 use wsgi_core::telemetry::StopReason;
 
-struct Worker {
+/// One of the group's daemon processes, as its manager tracks it.
+struct Process {
     pid: libc::pid_t,
     retiring: bool,
     /// It said it takes requests.
@@ -50,17 +52,17 @@ struct Own {
 struct Manager {
     registry: Arc<Registry>,
     index: usize,
-    server: *mut ffi::server_rec,
+    server: Server<'static>,
     /// Taken by each forked process.
     own: Option<Own>,
-    workers: Vec<Worker>,
+    processes: Vec<Process>,
     backoff: StartBackoff,
     /// When each process waiting out a start-up failure is started again.
     pending: Vec<Instant>,
 }
 
 /// Never returns: the process ends with `_exit`.
-pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! {
+pub fn run(registry: Arc<Registry>, index: usize, s: Server<'static>) -> ! {
     let name = registry.groups[index].spec.name().to_string();
     let started = detach::from_apache(&registry, index)
         .and_then(|()| detach::die_with_parent(Signal::SIGTERM))
@@ -68,7 +70,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec) -> ! 
     let code = match started.and_then(|()| Manager::new(registry, index, s)).and_then(|m| m.serve()) {
         Ok(()) => 0,
         Err(msg) => {
-            log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+            log::server(LogLevel::Error, s, &with_pid(msg));
             1
         }
     };
@@ -82,7 +84,7 @@ fn os_err(what: &str) -> String {
 }
 
 impl Manager {
-    fn new(registry: Arc<Registry>, index: usize, server: *mut ffi::server_rec) -> Result<Self, OsError> {
+    fn new(registry: Arc<Registry>, index: usize, server: Server<'static>) -> Result<Self, OsError> {
         let (read, write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("Unable to create the daemon control pipe")?;
         let signals = signal_fd()?;
@@ -91,7 +93,7 @@ impl Manager {
             index,
             server,
             own: Some(Own { control: read, reply: write, signals }),
-            workers: Vec::new(),
+            processes: Vec::new(),
             backoff: StartBackoff::default(),
             pending: Vec::new(),
         })
@@ -101,8 +103,8 @@ impl Manager {
         self.registry.groups[self.index].spec.name()
     }
 
-    fn log(&self, level: Level, msg: &str) {
-        log::server(level, self.server, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+    fn log(&self, level: LogLevel, msg: &str) {
+        log::server(level, self.server, &with_pid(msg));
     }
 
     fn status(&self) -> &super::status::Status {
@@ -111,7 +113,7 @@ impl Manager {
 
     /// Tells Apache children how many processes take requests.
     fn publish_ready(&self) {
-        let n = self.workers.iter().filter(|w| w.ready && !w.retiring).count();
+        let n = self.processes.iter().filter(|w| w.ready && !w.retiring).count();
         self.status().set_ready(n as u32);
     }
 
@@ -128,7 +130,7 @@ impl Manager {
                     self.status().metrics.assign(i, 0);
                 }
                 self.log(
-                    Level::Error,
+                    LogLevel::Error,
                     &os_err(&format!("Unable to fork a process for daemon group '{}'", self.name())),
                 );
                 0
@@ -144,8 +146,8 @@ impl Manager {
                 if let Some(i) = figures {
                     self.status().metrics.assign(i, pid);
                 }
-                self.log(Level::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
-                self.workers.push(Worker { pid, retiring: false, ready: false });
+                self.log(LogLevel::Info, &format!("Starting process '{}' (pid {pid}).", self.name()));
+                self.processes.push(Process { pid, retiring: false, ready: false });
                 pid
             }
         }
@@ -216,22 +218,22 @@ impl Manager {
         for message in Control::decode_all(&buf[..n]) {
             match message {
                 Control::Ready(pid) => {
-                    if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) {
+                    if let Some(w) = self.processes.iter_mut().find(|w| w.pid == pid) {
                         w.ready = true;
                     }
                     self.set_state(pid, ProcState::Ready);
                     if self.backoff.failures() > 0 {
-                        self.log(Level::Warning, &format!("Process '{}' (pid {pid}) started.", self.name()));
+                        self.log(LogLevel::Warning, &format!("Process '{}' (pid {pid}) started.", self.name()));
                     }
                     self.backoff.started();
                     self.status().set_failing(0, Duration::ZERO);
                 }
                 Control::Retiring(pid) => {
                     self.set_state(pid, ProcState::Retiring);
-                    if self.workers.iter().any(|w| w.pid == pid && !w.retiring) {
+                    if self.processes.iter().any(|w| w.pid == pid && !w.retiring) {
                         self.record_retiring(pid);
                     }
-                    if let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid && !w.retiring) {
+                    if let Some(w) = self.processes.iter_mut().find(|w| w.pid == pid && !w.retiring) {
                         w.retiring = true;
                         self.spawn();
                     }
@@ -242,25 +244,25 @@ impl Manager {
         Ok(())
     }
 
-    /// Collects exited workers; unexpected deaths are replaced if `respawn`.
+    /// Collects exited processes; unexpected deaths are replaced if `respawn`.
     fn reap(&mut self, respawn: bool) -> Result<(), OsError> {
         loop {
             let Some((pid, status)) = os::reap(None, true)? else { return Ok(()) };
-            let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
-            let worker = self.workers.remove(i);
-            if respawn && !worker.retiring {
-                self.record_end(&worker, status);
+            let Some(i) = self.processes.iter().position(|w| w.pid == pid) else { continue };
+            let process = self.processes.remove(i);
+            if respawn && !process.retiring {
+                self.record_end(&process, status);
             }
             self.status().metrics.release(pid);
             self.publish_ready();
-            if worker.retiring || !respawn {
+            if process.retiring || !respawn {
                 continue;
             }
             let how = describe(status);
-            if worker.ready {
+            if process.ready {
                 let new = self.spawn();
                 self.log(
-                    Level::Error,
+                    LogLevel::Error,
                     &format!(
                         "Process '{}' (pid {pid}) has died ({how}); started pid {new} to replace it.",
                         self.name()
@@ -274,7 +276,7 @@ impl Manager {
                 self.status().set_failing(self.backoff.failures(), delay);
                 self.pending.push(Instant::now() + delay);
                 self.log(
-                    Level::Error,
+                    LogLevel::Error,
                     &format!(
                         "Process '{}' (pid {pid}) exited during start-up ({how}; failure {} in a row, see the lines above for why); next attempt in {}s.",
                         self.name(),
@@ -299,37 +301,37 @@ impl Manager {
         metrics.record_restart(pid, reason, "");
     }
 
-    /// Shows on the status page why `worker`, which did not retire, ended
+    /// Shows on the status page why `process`, which did not retire, ended
     /// (wait status `status`): the reason it gave, else how it died.
-    fn record_end(&self, worker: &Worker, status: i32) {
+    fn record_end(&self, process: &Process, status: i32) {
         let metrics = &self.status().metrics;
-        let given = metrics.slot_of(worker.pid).and_then(|s| s.stop_reason());
+        let given = metrics.slot_of(process.pid).and_then(|s| s.stop_reason());
         let clean = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         let how = if clean { String::new() } else { describe(status) };
         let reason = match given {
             Some(r) => r,
-            None if !worker.ready => StopReason::StartupFailed,
+            None if !process.ready => StopReason::StartupFailed,
             None if clean => StopReason::ShutdownSignal,
             None => StopReason::Crashed,
         };
-        metrics.record_restart(worker.pid, reason, &how);
+        metrics.record_restart(process.pid, reason, &how);
     }
 
-    /// Stops every worker: SIGTERM, then SIGKILL after shutdown-timeout.
+    /// Stops every process: SIGTERM, then SIGKILL after shutdown-timeout.
     fn stop(&mut self) -> Result<(), OsError> {
-        for w in &self.workers {
+        for w in &self.processes {
             // Unreaped, a child can always be signalled.
             kill(Pid::from_raw(w.pid), Signal::SIGTERM).context("Unable to stop a daemon process")?;
         }
         let grace = self.registry.groups[self.index].spec.config.shutdown_timeout + Duration::from_millis(500);
         let deadline = Instant::now() + grace;
-        while !self.workers.is_empty() && Instant::now() < deadline {
+        while !self.processes.is_empty() && Instant::now() < deadline {
             self.reap(false)?;
             std::thread::sleep(Duration::from_millis(10));
         }
-        for w in &self.workers {
+        for w in &self.processes {
             self.log(
-                Level::Warning,
+                LogLevel::Warning,
                 &format!("Process '{}' (pid {}) did not stop in time, killing it.", self.name(), w.pid),
             );
             kill(Pid::from_raw(w.pid), Signal::SIGKILL).context("Unable to kill a daemon process")?;

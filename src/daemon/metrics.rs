@@ -27,7 +27,7 @@ pub const WINDOW_SECONDS: u64 = 10;
 const RELAXED: Ordering = Ordering::Relaxed;
 
 fn now_us() -> u64 {
-    crate::python::environ::now_micros().max(0) as u64
+    crate::common::now_micros().max(0) as u64
 }
 
 #[repr(C)]

@@ -18,14 +18,16 @@
 //!   (shared memory: how many are ready, why start-up fails).
 //! - `metrics.rs`: per-process figures in shared memory for the
 //!   `wsgi-status` page (also the Apache children's, in embedded mode).
-//! - `dispatch.rs`: which worker serves what: new connections, and kept
+//! - `dispatch.rs`: which worker thread serves what: new connections, and kept
 //!   ones when their next request arrives.
-//! - `worker.rs`: a daemon's side of one request.
-//! - `proxy.rs`: an Apache child's side of one request.
+//! - `child_side.rs`: an Apache child's side of one request.
+//! - `daemon_side.rs`: a daemon process's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
 //! - `window.rs`: the shared memory large response bodies travel through.
 
 pub mod accounts;
+pub mod child_side;
+pub mod daemon_side;
 pub mod detach;
 pub mod dispatch;
 pub mod manager;
@@ -33,7 +35,6 @@ pub mod metrics;
 pub mod monitor;
 pub mod os;
 pub mod process;
-pub mod proxy;
 pub mod resources;
 pub mod service;
 pub mod spec;
@@ -41,7 +42,6 @@ pub mod status;
 pub mod supervisor;
 pub mod window;
 pub mod wire;
-pub mod worker;
 
 use parking_lot::RwLock;
 use spec::GroupSpec;

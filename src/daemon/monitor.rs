@@ -2,8 +2,9 @@
 //! that recycles the process when a limit from its `WSGIDaemonProcess`
 //! line is broken (the rules are `wsgi_core::lifecycle`).
 
-use crate::apache::log::{self, Level};
-use crate::ffi;
+use crate::apache::log;
+use crate::apache::server::Server;
+use crate::common::log::{LogLevel, with_pid};
 use crate::python::interpreters;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,8 +144,7 @@ impl Probe {
 }
 
 /// Starts the threads that probe the GIL and judge the limits.
-pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std::io::Result<Probe> {
-    let server = server as usize;
+pub fn start(limits: Limits, group: String, server: Server<'static>) -> std::io::Result<Probe> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopped = stop.clone();
     let probe = std::thread::Builder::new().name("wsgi-gil-probe".into()).spawn(move || {
@@ -165,7 +165,6 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
         a.gil_seen.store(now_us(a), Ordering::SeqCst);
         loop {
             std::thread::sleep(TICK);
-            let pid = std::process::id();
             let mut now = sample(a);
             if !limits.interrupt_timeout.is_zero() && !limits.request_timeout.is_zero() {
                 let since = crate::python::timeout::interrupt_overdue(limits.request_timeout);
@@ -180,9 +179,9 @@ pub fn start(limits: Limits, group: String, server: *mut ffi::server_rec) -> std
                 Verdict::Kill(reason) => {
                     super::metrics::stopping(reason.into());
                     log::server(
-                        Level::Error,
-                        server as *mut ffi::server_rec,
-                        &format!("mod_wsgi (pid={pid}): Daemon process '{group}' stopping at once: {reason}."),
+                        LogLevel::Error,
+                        server,
+                        &with_pid(format_args!("Daemon process '{group}' stopping at once: {reason}.")),
                     );
                     // SAFETY: ends the process; Python cannot be finalised
                     // while a thread holds the GIL forever.

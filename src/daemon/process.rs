@@ -1,17 +1,18 @@
-//! A daemon worker process, from the fork in its group's manager to its
+//! A daemon process, from the fork in its group's manager to its
 //! exit: become the configured user, start Python, serve requests on
 //! worker threads, and stop cleanly on SIGTERM or when it retires.
 
 use super::Group;
 use super::Registry;
+use super::daemon_side::{self, GroupFacts};
 use super::detach;
 use super::dispatch::{Dispatch, Work};
 use super::os::{Context, OsError};
 use super::wire::{Conn, say_goodbye};
-use super::worker::{self, GroupFacts};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
+use crate::apache::server::Server;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
-use crate::hooks::config::ServerRecord;
 use crate::python::runtime::{self, ProcessIdentity};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use std::os::fd::OwnedFd;
@@ -34,20 +35,14 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 /// said so): requests this process takes after that go to its successor.
 static SCRIPT_CHANGED: AtomicBool = AtomicBool::new(false);
 
-/// How a worker tells its manager and its own threads that it retires.
+/// How a daemon process tells its manager and its own threads that it retires.
 struct Retirement {
     control: OwnedFd,
     /// The write end of the pipe that wakes every worker thread.
     wake: OwnedFd,
     group: String,
-    server: *mut ffi::server_rec,
+    server: Server<'static>,
 }
-
-// SAFETY: the server record is only read (for logging) and lives for the
-// whole process; the descriptors are only written to.
-unsafe impl Send for Retirement {}
-// SAFETY: as above.
-unsafe impl Sync for Retirement {}
 
 static RETIREMENT: OnceLock<Retirement> = OnceLock::new();
 
@@ -60,9 +55,9 @@ pub fn retire(reason: &str) {
     }
     let pid = std::process::id();
     log::server(
-        Level::Info,
+        LogLevel::Info,
         r.server,
-        &format!("mod_wsgi (pid={pid}): Process '{}' retiring ({reason}); a replacement is starting.", r.group),
+        &with_pid(format_args!("Process '{}' retiring ({reason}); a replacement is starting.", r.group)),
     );
     tell_manager(&r.control, Control::Retiring(pid as i32));
     wake_workers(&r.wake);
@@ -85,8 +80,8 @@ pub fn script_changed() -> bool {
 fn wake_workers(wake: &OwnedFd) {
     if let Err(e) = nix::unistd::write(wake, b"x") {
         log::process(
-            crate::python::io::LogLevel::Error,
-            &format!("mod_wsgi (pid={}): cannot wake the worker threads to stop: {e}.", std::process::id()),
+            crate::common::log::LogLevel::Error,
+            &with_pid(format!("cannot wake the worker threads to stop: {e}.")),
         );
     }
 }
@@ -98,12 +93,8 @@ fn tell_manager(control: &OwnedFd, message: Control) {
     let n = nix::unistd::write(control, &bytes).unwrap_or(0);
     if n != bytes.len() {
         log::process(
-            crate::python::io::LogLevel::Warning,
-            &format!(
-                "mod_wsgi (pid={}): cannot tell the daemon manager {message:?}: {}.",
-                std::process::id(),
-                std::io::Error::last_os_error()
-            ),
+            crate::common::log::LogLevel::Warning,
+            &with_pid(format_args!("cannot tell the daemon manager {message:?}: {}.", std::io::Error::last_os_error())),
         );
     }
 }
@@ -126,7 +117,7 @@ pub fn request_done(maximum: u32) {
 }
 
 /// Never returns: the process ends with `_exit`.
-pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, control: Option<OwnedFd>) -> ! {
+pub fn run(registry: Arc<Registry>, index: usize, s: Server<'static>, control: Option<OwnedFd>) -> ! {
     let code = match serve(&registry, index, s, control) {
         Ok(()) => 0,
         Err(msg) => {
@@ -134,7 +125,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, contr
                 // Apache children tell clients why the group cannot serve.
                 registry.groups[index].status.set_reason(&msg);
             }
-            log::server(Level::Error, s, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+            log::server(LogLevel::Error, s, &with_pid(msg));
             1
         }
     };
@@ -143,7 +134,7 @@ pub fn run(registry: Arc<Registry>, index: usize, s: *mut ffi::server_rec, contr
     unsafe { libc::_exit(code) }
 }
 
-fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Option<OwnedFd>) -> Result<(), String> {
+fn serve(registry: &Registry, index: usize, s: Server<'static>, control: Option<OwnedFd>) -> Result<(), String> {
     let group = &registry.groups[index];
     let spec = &group.spec.config;
     let control = control.ok_or("The daemon manager's control pipe was not passed on.")?;
@@ -182,9 +173,7 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Op
     super::resources::limit(spec, s);
 
     crate::python::io::set_process_logger(log::process);
-    // SAFETY: `s` is the main server's record (post_config's, passed down
-    // by the supervisor and manager); this process holds a copy of its pool.
-    let server_cfg = unsafe { &(*crate::apache::server::Server(s).config::<ServerRecord>()).cfg };
+    let server_cfg = &s.record().cfg;
     let process = ProcessIdentity {
         process_group: spec.name.clone(),
         maximum_processes: spec.processes,
@@ -263,13 +252,9 @@ fn serve(registry: &Registry, index: usize, s: *mut ffi::server_rec, control: Op
         Some(sig) => {
             super::metrics::stopping(StopReason::ShutdownSignal);
             log::server(
-                Level::Info,
+                LogLevel::Info,
                 s,
-                &format!(
-                    "mod_wsgi (pid={}): Shutdown requested for daemon process '{}' (signal {sig}).",
-                    std::process::id(),
-                    spec.name
-                ),
+                &with_pid(format_args!("Shutdown requested for daemon process '{}' (signal {sig}).", spec.name)),
             );
             STOPPING.store(true, Ordering::SeqCst);
             wake_workers(&retirement.wake);
@@ -306,12 +291,8 @@ pub(super) fn preloads(group: &Group) -> Vec<crate::python::preload::Preload> {
         match wsgi_core::paths::inside_jail(&p.path, root) {
             Some(path) => inside.push(crate::python::preload::Preload { path: path.to_string(), ..p.clone() }),
             None => log::process(
-                crate::python::io::LogLevel::Error,
-                &format!(
-                    "mod_wsgi (pid={}): WSGI script '{}' not located within chroot directory '{root}'.",
-                    std::process::id(),
-                    p.path
-                ),
+                crate::common::log::LogLevel::Error,
+                &with_pid(format_args!("WSGI script '{}' not located within chroot directory '{root}'.", p.path)),
             ),
         }
     }
@@ -355,12 +336,11 @@ fn become_user(group: &Group) -> Result<(), String> {
         }
         if spec.user.is_some() || spec.group.is_some() {
             log::process(
-                crate::python::io::LogLevel::Warning,
-                &format!(
-                    "mod_wsgi (pid={}): user=/group= of daemon process '{}' ignored: Apache was not started as root.",
-                    std::process::id(),
+                crate::common::log::LogLevel::Warning,
+                &with_pid(format_args!(
+                    "user=/group= of daemon process '{}' ignored: Apache was not started as root.",
                     spec.name
-                ),
+                )),
             );
         }
         return Ok(());
@@ -460,8 +440,8 @@ fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
             Ok(Work::Stop) => break,
             Err(e) => {
                 log::process(
-                    crate::python::io::LogLevel::Error,
-                    &format!("mod_wsgi (pid={}): worker thread {slot} stops: {e}.", std::process::id()),
+                    crate::common::log::LogLevel::Error,
+                    &with_pid(format!("worker thread {slot} stops: {e}.")),
                 );
                 break;
             }
@@ -469,12 +449,12 @@ fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
         let mut conn = Some(Conn::new(stream));
         while let Some(c) = conn.take() {
             if ACTIVE.fetch_add(1, Ordering::SeqCst) + 1 >= threads {
-                // No idle worker left: requests sent on kept connections
+                // No idle worker thread left: requests sent on kept connections
                 // would wait here while another process may be idle.
                 dispatch.release_all();
             }
             super::monitor::request_started(slot);
-            let kept = worker::serve(c, facts);
+            let kept = daemon_side::serve(c, facts);
             super::monitor::request_finished(slot);
             ACTIVE.fetch_sub(1, Ordering::SeqCst);
             match kept {

@@ -2,28 +2,28 @@
 //! caps it for `virtual-memory-limit=` (`RLIMIT_AS`, so an allocation past
 //! it fails, a `MemoryError` in Python), and its threads' stack size.
 
-use crate::apache::log::{self, Level};
-use crate::ffi;
+use crate::apache::log;
+use crate::apache::server::Server;
+use crate::common::log::{LogLevel, with_pid};
 use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
 use wsgi_core::config::DaemonProcess;
 
 /// Applies the group's limit to this process; a failure is logged and the
 /// process runs without it, as mod_wsgi does.
-pub fn limit(spec: &DaemonProcess, s: *const ffi::server_rec) {
+pub fn limit(spec: &DaemonProcess, s: Server<'_>) {
     let bytes = spec.virtual_memory_limit;
     if bytes == 0 {
         return;
     }
     if let Err(e) = setrlimit(Resource::RLIMIT_AS, bytes, bytes) {
         log::server(
-            Level::Warning,
+            LogLevel::Warning,
             s,
-            &format!(
-                "mod_wsgi (pid={}): Unable to set virtual memory limit of {bytes} for daemon process '{}'; \
+            &with_pid(format!(
+                "Unable to set virtual memory limit of {bytes} for daemon process '{}'; \
                  daemon will run without the configured limit: {e}.",
-                std::process::id(),
                 spec.name
-            ),
+            )),
         );
     }
 }

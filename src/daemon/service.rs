@@ -5,15 +5,16 @@
 //! clean up (shutdown-timeout bounds how long they take).
 
 use super::process::{self, StopSignals};
-use crate::apache::log::{self, Level};
-use crate::ffi;
+use crate::apache::log;
+use crate::apache::server::Server;
+use crate::common::log::{LogLevel, with_pid};
 use crate::python::{preload, runtime};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Runs the group's import scripts until they end or the process stops.
-pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) -> Result<(), String> {
+pub fn run(group: &super::Group, case_sensitive: bool, s: Server<'static>) -> Result<(), String> {
     let spec = &group.spec.config;
     let signals = StopSignals::block().map_err(|e| e.to_string())?;
     let ident = Arc::new(AtomicU64::new(0));
@@ -32,7 +33,6 @@ pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) 
             .map_err(|e| format!("Unable to start the service thread of daemon process '{}': {e}.", spec.name))?
     };
     process::ready();
-    let pid = std::process::id();
     let stopped_by = loop {
         if done.load(Ordering::SeqCst) {
             break None;
@@ -46,12 +46,12 @@ pub fn run(group: &super::Group, case_sensitive: bool, s: *mut ffi::server_rec) 
         None => process::retire("its import scripts returned (threads=0)"),
         Some(sig) => {
             log::server(
-                Level::Info,
+                LogLevel::Info,
                 s,
-                &format!(
-                    "mod_wsgi (pid={pid}): Stopping service process '{}' (signal {sig}): raising SystemExit in its script.",
+                &with_pid(format_args!(
+                    "Stopping service process '{}' (signal {sig}): raising SystemExit in its script.",
                     spec.name
-                ),
+                )),
             );
             runtime::raise_system_exit_in(ident.load(Ordering::SeqCst));
             while !done.load(Ordering::SeqCst) && Instant::now() < deadline {

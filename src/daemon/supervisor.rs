@@ -6,8 +6,10 @@
 
 use super::spec::GroupSpec;
 use super::{Group, Listener, Registry, set_registry};
-use crate::apache::log::{self, Level};
-use crate::apache::pool;
+use crate::apache::log;
+use crate::apache::pool::Pool;
+use crate::apache::server::Server;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
@@ -30,7 +32,7 @@ const STOP_MARGIN: Duration = Duration::from_secs(1);
 struct Supervisor {
     registry: Arc<Registry>,
     slots: Vec<Slot>,
-    server: *mut ffi::server_rec,
+    server: Server<'static>,
     pool: *mut ffi::apr_pool_t,
     stopping: bool,
 }
@@ -51,18 +53,16 @@ fn random_secret() -> std::io::Result<[u8; wsgi_core::protocol::SECRET_LEN]> {
 
 /// The secret kept for the life of the Apache parent (its process pool),
 /// made on first use.
-fn lasting_secret(s: *mut ffi::server_rec) -> Result<[u8; wsgi_core::protocol::SECRET_LEN], String> {
+fn lasting_secret(s: Server<'_>) -> Result<[u8; wsgi_core::protocol::SECRET_LEN], String> {
     const KEY: &std::ffi::CStr = c"mod_wsgi_rs.lasting_secret";
-    // SAFETY: the server's process record and its pool live as long as the
-    // parent process.
-    let pool = unsafe { (*(*s).process).pool };
-    let kept = pool::userdata(pool, KEY) as *const [u8; wsgi_core::protocol::SECRET_LEN];
+    let pool = s.process_pool();
+    let kept = pool.userdata(KEY) as *const [u8; wsgi_core::protocol::SECRET_LEN];
     if !kept.is_null() {
         // SAFETY: stored below, in the same pool, by an earlier generation.
         return Ok(unsafe { *kept });
     }
     let secret = random_secret().map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
-    pool::set_userdata(pool, KEY, pool::alloc(pool, secret).cast());
+    pool.set_userdata(KEY, pool.alloc(secret).cast());
     Ok(secret)
 }
 
@@ -139,11 +139,12 @@ fn listen(path: &PathBuf, config: &wsgi_core::config::DaemonProcess) -> Result<O
 /// Creates sockets and forks every group's processes. Called from
 /// post_config in the parent, once per real configuration pass.
 pub fn start(
-    pconf: *mut ffi::apr_pool_t,
-    s: *mut ffi::server_rec,
+    pool: Pool<'static>,
+    s: Server<'static>,
     specs: Vec<GroupSpec>,
     main_cfg: &wsgi_core::config::ServerConfig,
 ) -> Result<(), String> {
+    let pconf = pool.as_ptr();
     set_registry(None);
     if specs.is_empty() {
         return Ok(());
@@ -179,10 +180,13 @@ pub fn start(
     let registry = Arc::new(Registry { secret, groups, case_sensitive });
     set_registry(Some(registry.clone()));
 
-    let sup = pool::alloc(
-        pconf,
-        Supervisor { registry: registry.clone(), slots: Vec::new(), server: s, pool: pconf, stopping: false },
-    );
+    let sup = pool.alloc(Supervisor {
+        registry: registry.clone(),
+        slots: Vec::new(),
+        server: s,
+        pool: pconf,
+        stopping: false,
+    });
     // SAFETY: `sup` lives in pconf until the cleanup registered below runs;
     // the parent is single-threaded, so no other reference exists.
     let sup_ref = unsafe { &mut *sup };
@@ -242,28 +246,27 @@ fn spawn(slot: &mut Slot) {
     // running Rust code after fork; it never returns (process::run exits).
     match unsafe { nix::unistd::fork() } {
         Err(_) => log::server(
-            Level::Error,
+            LogLevel::Error,
             sup.server,
-            &format!(
-                "mod_wsgi (pid={}): Unable to fork daemon process for group '{}': {}.",
-                std::process::id(),
+            &with_pid(format_args!(
+                "Unable to fork daemon process for group '{}': {}.",
                 group.spec.name(),
                 std::io::Error::last_os_error()
-            ),
+            )),
         ),
         Ok(ForkResult::Child) => super::manager::run(sup.registry.clone(), slot.group, sup.server),
         Ok(ForkResult::Parent { child }) => {
             let pid = child.as_raw();
             slot.proc_.pid = pid;
             log::server(
-                Level::Info,
+                LogLevel::Info,
                 sup.server,
-                &format!(
-                    "mod_wsgi (pid={pid}): Starting manager of daemon process group '{}' (processes={}, threads={}).",
+                &with_pid(format_args!(
+                    "Starting manager of daemon process group '{}' (processes={}, threads={}).",
                     group.spec.name(),
                     group.spec.config.processes,
                     group.spec.config.threads
-                ),
+                )),
             );
             // SAFETY: `slot` lives in pconf as long as the registration.
             unsafe {
@@ -302,7 +305,7 @@ extern "C" fn maintenance(reason: i32, data: *mut c_void, status: i32) {
                     return;
                 }
                 log::server(
-                    Level::Info,
+                    LogLevel::Info,
                     sup.server,
                     &format!(
                         "mod_wsgi (pid={}): Process '{name}' has died (wait status {status}), deregister and restart it.",
@@ -341,14 +344,18 @@ extern "C" fn stop_all(data: *mut c_void) -> ffi::apr_status_t {
         }
         for &pid in &left {
             log::server(
-                Level::Warning,
+                LogLevel::Warning,
                 sup.server,
-                &format!("mod_wsgi (pid={pid}): Daemon process manager did not stop in time, killing it."),
+                &with_pid("Daemon process manager did not stop in time, killing it."),
             );
             if signal_manager(sup, pid, Signal::SIGKILL)
                 && let Err(e) = super::os::reap(Some(pid), false)
             {
-                log::server(Level::Warning, sup.server, &format!("mod_wsgi (pid={pid}): {e}."));
+                log::server(
+                    LogLevel::Warning,
+                    sup.server,
+                    &with_pid(format!("daemon process manager (pid {pid}): {e}.")),
+                );
             }
         }
         for group in &sup.registry.groups {
@@ -368,9 +375,9 @@ fn signal_manager(sup: &Supervisor, pid: Pid, sig: Signal) -> bool {
         Err(Errno::ESRCH) => false,
         Err(e) => {
             log::server(
-                Level::Warning,
+                LogLevel::Warning,
                 sup.server,
-                &format!("mod_wsgi (pid={pid}): Unable to send {sig} to the daemon process manager: {e}."),
+                &with_pid(format!("Unable to send {sig} to the daemon process manager (pid {pid}): {e}.")),
             );
             false
         }

@@ -1,6 +1,6 @@
 //! One protocol connection: buffered frames over a UNIX stream socket.
 
-use crate::python::io::LogLevel;
+use crate::common::log::LogLevel;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, send, sendmsg};

@@ -11,10 +11,11 @@
 //! (missing, broken, raising, returning something else) makes the request
 //! a 500; the script call has logged why.
 
-use super::config::ServerRecord;
-use crate::apache::auth::{LogOnlyIo, pool_string, register_authn_provider, register_authz_provider};
-use crate::apache::log::{self, Level};
+use crate::apache::auth::{LogOnlyIo, register_authn_provider, register_authz_provider};
+use crate::apache::log;
+use crate::apache::pool::Pool;
 use crate::apache::request::Request;
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 use crate::python::auth::{self as script, Answer, Password, Question, ScriptCall};
 use std::ffi::{c_char, c_void};
@@ -29,7 +30,7 @@ static AUTHZ: ffi::authz_provider =
     ffi::authz_provider { check_authorization: Some(check_authorization), parse_require_line: None };
 
 /// Registers the providers and the access hook (from `register_hooks`).
-pub fn register(pool: *mut ffi::apr_pool_t) {
+pub fn register(pool: Pool<'_>) {
     register_authn_provider(pool, c"wsgi", &AUTHN);
     register_authz_provider(pool, c"wsgi-group", &AUTHZ);
     // The plain access_checker hook, as mod_wsgi: under `Satisfy Any` an
@@ -45,29 +46,17 @@ pub fn register(pool: *mut ffi::apr_pool_t) {
     };
 }
 
-fn pid() -> u32 {
-    std::process::id()
-}
-
-fn error(req: Request, msg: &str) {
-    log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={}): {msg}", pid()));
-}
-
-/// This request's per-directory settings.
-pub(super) fn dir_config<'a>(req: Request) -> &'a DirConfig {
-    // SAFETY: the request's per-dir vector holds the record made by our
-    // create/merge_dir_config; it lives as long as the request.
-    unsafe { &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config) }
+fn error(req: Request<'_>, msg: &str) {
+    log::request(LogLevel::Error, req, &with_pid(msg));
 }
 
 /// The call asking `question` of `file`, for this request.
-fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> ScriptCall {
+fn script_call(req: Request<'_>, dir: &DirConfig, file: &ScriptFile, question: Question) -> ScriptCall {
     let (server, hostname, port) = req.server_names();
     let port = port.to_string();
     let request_names =
         RequestNames { server_hostname: &server, request_hostname: hostname.as_deref(), port: &port, script_name: "" };
-    // SAFETY: the server record was made by create/merge_server_config.
-    let case_sensitive = unsafe { (*req.server().config::<ServerRecord>()).cfg.case_sensitivity.unwrap_or(true) };
+    let case_sensitive = req.server().record().cfg.case_sensitivity.unwrap_or(true);
     let mut vars = req.script_environ();
     // SAFETY: a static string of the shim.
     let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
@@ -83,9 +72,11 @@ fn script_call(req: Request, dir: &DirConfig, file: &ScriptFile, question: Quest
 }
 
 /// Asks `question` of `file`; `None` when the script gave no answer (logged).
-pub(super) fn run(req: Request, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
+pub(super) fn run(req: Request<'_>, dir: &DirConfig, file: &ScriptFile, question: Question) -> Option<Answer> {
     let call = script_call(req, dir, file, question);
-    script::call(&call, Box::new(LogOnlyIo::new(req))).ok()
+    // SAFETY: script::call takes the I/O back before it returns.
+    let io = unsafe { crate::python::io::unbound(Box::new(LogOnlyIo::new(req))) };
+    script::call(&call, io).ok()
 }
 
 /// A C string argument from Apache, as bytes (empty for null).
@@ -99,9 +90,9 @@ unsafe fn arg<'a>(p: *const c_char) -> &'a [u8] {
 
 extern "C" fn access_checker(r: *mut ffi::request_rec) -> i32 {
     super::guard("access_checker", ffi::HTTP_INTERNAL_SERVER_ERROR as i32, || {
-        // SAFETY: Apache passes the live request.
-        let req = unsafe { Request::new(r) };
-        let dir = dir_config(req);
+        // SAFETY: Apache passes the live request, for this call.
+        let req = unsafe { Request::from_raw(r) };
+        let dir = req.dir_config();
         let Some(file) = &dir.access_script else { return ffi::DECLINED };
         match run(req, dir, file, Question::AllowAccess { host: req.client_host() }) {
             Some(Answer::Access(None)) => ffi::DECLINED,
@@ -120,8 +111,8 @@ extern "C" fn access_checker(r: *mut ffi::request_rec) -> i32 {
 
 /// The user script of this request, or `None` (logged: `AuthBasicProvider
 /// wsgi` without `WSGIAuthUserScript` is a configuration error).
-fn user_script<'a>(req: Request) -> Option<(&'a DirConfig, &'a ScriptFile)> {
-    let dir = dir_config(req);
+fn user_script<'r>(req: Request<'r>) -> Option<(&'r DirConfig, &'r ScriptFile)> {
+    let dir = req.dir_config();
     match &dir.auth_user_script {
         Some(file) => Some((dir, file)),
         None => {
@@ -137,8 +128,8 @@ unsafe extern "C" fn check_password(
     password: *const c_char,
 ) -> ffi::authn_status {
     super::guard("check_password", ffi::authn_status_AUTH_GENERAL_ERROR, || {
-        // SAFETY: Apache passes the live request and two strings of it.
-        let (req, user, password) = unsafe { (Request::new(r), arg(user), arg(password)) };
+        // SAFETY: Apache passes the live request and two strings of it, for this call.
+        let (req, user, password) = unsafe { (Request::from_raw(r), arg(user), arg(password)) };
         let Some((dir, file)) = user_script(req) else { return ffi::authn_status_AUTH_GENERAL_ERROR };
         let question = Question::CheckPassword { user: user.to_vec(), password: password.to_vec() };
         match run(req, dir, file, question) {
@@ -161,15 +152,15 @@ unsafe extern "C" fn get_realm_hash(
     rethash: *mut *mut c_char,
 ) -> ffi::authn_status {
     super::guard("get_realm_hash", ffi::authn_status_AUTH_GENERAL_ERROR, || {
-        // SAFETY: Apache passes the live request and two strings of it.
-        let (req, user, realm) = unsafe { (Request::new(r), arg(user), arg(realm)) };
+        // SAFETY: Apache passes the live request and two strings of it, for this call.
+        let (req, user, realm) = unsafe { (Request::from_raw(r), arg(user), arg(realm)) };
         let Some((dir, file)) = user_script(req) else { return ffi::authn_status_AUTH_GENERAL_ERROR };
         let question = Question::GetRealmHash { user: user.to_vec(), realm: realm.to_vec() };
         match run(req, dir, file, question) {
             Some(Answer::RealmHash(Some(hash))) if !rethash.is_null() => {
                 // SAFETY: mod_auth_digest passes where the hash goes; the
                 // string is in the request pool, as it expects.
-                unsafe { *rethash = pool_string(req, &hash) };
+                unsafe { *rethash = req.pool().copy(&hash) };
                 ffi::authn_status_AUTH_USER_FOUND
             }
             Some(Answer::RealmHash(None)) => ffi::authn_status_AUTH_USER_NOT_FOUND,
@@ -184,12 +175,13 @@ unsafe extern "C" fn check_authorization(
     _parsed: *const c_void,
 ) -> ffi::authz_status {
     super::guard("check_authorization", ffi::authz_status_AUTHZ_GENERAL_ERROR, || {
-        // SAFETY: Apache passes the live request and the Require line's arguments.
-        let (req, require_args) = unsafe { (Request::new(r), wsgi_core::text::lossy(arg(require_args))) };
+        // SAFETY: Apache passes the live request and the Require line's
+        // arguments, for this call.
+        let (req, require_args) = unsafe { (Request::from_raw(r), wsgi_core::text::lossy(arg(require_args))) };
         // Without a user yet, Apache asks again after authentication; a
         // denial now would be a 403 where a wrong password must be a 401.
         let Some(user) = req.user().map(<[u8]>::to_vec) else { return ffi::authz_status_AUTHZ_DENIED_NO_USER };
-        let dir = dir_config(req);
+        let dir = req.dir_config();
         let Some(file) = &dir.auth_group_script else {
             error(req, "Location of WSGI group authorization script not provided.");
             return ffi::authz_status_AUTHZ_GENERAL_ERROR;

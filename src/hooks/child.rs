@@ -2,23 +2,25 @@
 //! parent (which must stay free of Python and threads).
 
 use crate::apache::{log, server::Server};
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
-use crate::hooks::config::ServerRecord;
 use crate::python::runtime::{self, ProcessIdentity};
 
 pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     super::guard("child_init", (), || {
-        // SAFETY: the main server's record was made by create_server_config.
-        let cfg = unsafe { &(*Server(s).config::<ServerRecord>()).cfg };
+        // SAFETY: Apache passes the main server, whose records live as long
+        // as this child.
+        let main: Server<'static> = unsafe { Server::from_raw(s) };
+        let cfg = &main.record().cfg;
         // Apache children reach daemons by socket path, never by accepting.
         if let Some(reg) = crate::daemon::registry() {
             for g in &reg.groups {
                 g.listener.close();
             }
         }
-        log::set_main_server(s);
+        log::set_main_server(main);
         crate::python::io::set_process_logger(log::process);
-        let configs = super::preloads::server_configs(Server(s));
+        let configs = super::preloads::server_configs(main);
         // Every application runs in a daemon, and no access or auth script
         // runs here: no interpreter.
         if cfg.restrict_embedded == Some(true) && !configs.iter().any(|c| c.auth_scripts) {
@@ -31,7 +33,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         };
         let threads = process.threads_per_process;
         if let Err(e) = runtime::initialize(&cfg.python_settings(None), process) {
-            log::server(log::Level::Crit, s, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
+            log::server(LogLevel::Critical, main, &with_pid(format_args!("{e}.")));
             return;
         }
         crate::daemon::metrics::embedded_child(threads);
@@ -41,7 +43,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
             cfg.case_sensitivity.unwrap_or(true),
         );
         // SAFETY: the cleanup is a plain function and runs when the child's
-        // pool is destroyed, after its worker threads have stopped.
+        // pool is destroyed, after its threads have stopped.
         unsafe { ffi::apr_pool_cleanup_register(pool, std::ptr::null(), Some(finalize), Some(no_cleanup)) };
     })
 }

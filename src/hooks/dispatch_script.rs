@@ -3,7 +3,7 @@
 //! `application_group(environ)` and `callable_object(environ)` (each
 //! optional; `None` keeps the configured choice) choose where it runs.
 
-use super::auth::{dir_config, run};
+use super::auth::run;
 use super::translate::notes;
 use crate::apache::request::Request;
 use crate::ffi;
@@ -11,8 +11,8 @@ use crate::python::auth::{Answer, Question};
 
 /// Applies the dispatch script's choices as the request's notes (as a
 /// WSGIScriptAlias's options are); `Err(500)` when the script failed (logged).
-pub fn apply(req: Request) -> Result<(), i32> {
-    let dir = dir_config(req);
+pub fn apply(req: Request<'_>) -> Result<(), i32> {
+    let dir = req.dir_config();
     let Some(file) = &dir.dispatch_script else { return Ok(()) };
     for (function, note) in [
         ("process_group", notes::PROCESS_GROUP),

@@ -2,14 +2,16 @@
 //! the environ from Apache's CGI variables, and runs the application here
 //! (embedded mode) or hands it to a daemon process group.
 
-use super::config::ServerRecord;
 use super::translate::{HANDLER, notes};
-use crate::apache::log::{self, Level};
+use crate::apache::log;
 use crate::apache::request::{FileKind, Request};
 use crate::apache::request_io::ApacheIo;
-use crate::daemon::{self, Registry, proxy};
+use crate::apache::server::ServerRecord;
+use crate::common::io::Outcome;
+use crate::common::log::{LogLevel, with_pid};
+use crate::daemon::{self, Registry, child_side};
 use crate::ffi;
-use crate::python::call::{self, Outcome, WsgiCall};
+use crate::python::call::{self, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
 use std::ffi::CStr;
 use std::sync::Arc;
@@ -18,8 +20,8 @@ use wsgi_core::names;
 
 pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
     super::guard("handler", ffi::HTTP_INTERNAL_SERVER_ERROR as i32, || {
-        // SAFETY: Apache passes the live request.
-        let req = unsafe { Request::new(r) };
+        // SAFETY: Apache passes the live request, for this call.
+        let req = unsafe { Request::from_raw(r) };
         handle(req)
     })
 }
@@ -29,15 +31,15 @@ fn is_ours(handler: &str) -> bool {
 }
 
 /// Logs `msg` against the request (prefixed as mod_wsgi does) and returns `status`.
-fn refuse(req: Request, status: u32, msg: &str) -> i32 {
-    log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+fn refuse(req: Request<'_>, status: u32, msg: &str) -> i32 {
+    log::request(LogLevel::Error, req, &with_pid(msg));
     status as i32
 }
 
 /// `WSGIHandlerScript` for the request's handler: the script and its
 /// options go in the request's notes, as a WSGIScriptAlias's do.
-fn take_handler_script(req: Request, handler: &str) -> bool {
-    let Some(script) = super::auth::dir_config(req).handler_scripts.get(handler) else { return false };
+fn take_handler_script(req: Request<'_>, handler: &str) -> bool {
+    let Some(script) = req.dir_config().handler_scripts.get(handler) else { return false };
     req.notes().set(notes::HANDLER_SCRIPT, &script.path);
     notes::set_options(
         req,
@@ -49,7 +51,7 @@ fn take_handler_script(req: Request, handler: &str) -> bool {
     true
 }
 
-fn handle(req: Request) -> i32 {
+fn handle(req: Request<'_>) -> i32 {
     let Some(h) = req.handler() else { return ffi::DECLINED };
     // A handler script serves whatever the handler is set on (a file need
     // not exist, nor ExecCGI be on), as in mod_wsgi.
@@ -83,14 +85,7 @@ fn handle(req: Request) -> i32 {
             );
         }
     }
-    // SAFETY: the per-dir record for this request was built by our merge,
-    // the server record by create/merge_server_config.
-    let (dir, server) = unsafe {
-        (
-            &*crate::apache::server::module_config::<DirConfig>((*req.raw()).per_dir_config),
-            &*req.server().config::<ServerRecord>(),
-        )
-    };
+    let (dir, server) = (req.dir_config(), req.server().record());
     let target = match delegation(req, dir, server) {
         Ok(t) => t,
         Err(status) => return status,
@@ -119,9 +114,11 @@ fn handle(req: Request) -> i32 {
             let mtime = (!handler_script).then(|| req.file_mtime());
             let mut call = WsgiCall::from_vars(vars, flags, mtime, case_sensitive);
             if dir.pass_apache_request == Some(true) {
-                call.apache_request = Some(req.raw() as usize);
+                call.apache_request = Some(req.as_ptr() as usize);
             }
-            match call::run(call, Box::new(ApacheIo::new(req))) {
+            // SAFETY: call::run takes the I/O back before it returns.
+            let io = unsafe { crate::python::io::unbound(Box::new(ApacheIo::new(req))) };
+            match call::run(call, io) {
                 Outcome::Sent => ffi::OK as i32,
                 Outcome::Failed(code) => code as i32,
                 Outcome::Restart => ffi::HTTP_INTERNAL_SERVER_ERROR as i32,
@@ -129,7 +126,7 @@ fn handle(req: Request) -> i32 {
         }
         Some((reg, i)) => {
             let g = &reg.groups[i];
-            let target = proxy::Target {
+            let target = child_side::Target {
                 group: g.spec.name(),
                 socket: &g.socket,
                 secret: &reg.secret,
@@ -140,25 +137,25 @@ fn handle(req: Request) -> i32 {
                 status: &g.status,
                 error_override: dir.error_override.unwrap_or(false),
             };
-            proxy::run(req, &target, &vars)
+            child_side::run(req, &target, &vars)
         }
     }
 }
 
 /// mod_wsgi's rules for a request body sent with Transfer-Encoding: only
 /// `chunked` (501 otherwise), and only with `WSGIChunkedRequest On` (411).
-fn check_transfer_encoding(req: Request, dir: &DirConfig) -> Option<i32> {
+fn check_transfer_encoding(req: Request<'_>, dir: &DirConfig) -> Option<i32> {
     let te = req.headers_in().get("Transfer-Encoding").map(|v| String::from_utf8_lossy(v).into_owned())?;
     let filename = req.filename();
     if !te.eq_ignore_ascii_case("chunked") {
         let msg = format!("Unexpected value for Transfer-Encoding of '{te}' supplied. Only 'chunked' supported.");
-        log::request(Level::Error, req.raw(), &format!("{msg}: {filename}"));
+        log::request(LogLevel::Error, req, &format!("{msg}: {filename}"));
         return Some(ffi::HTTP_NOT_IMPLEMENTED as i32);
     }
     if !dir.chunked_request.unwrap_or(false) {
         log::request(
-            Level::Error,
-            req.raw(),
+            LogLevel::Error,
+            req,
             &format!(
                 "Received request requiring chunked transfer encoding, but optional support for chunked transfer encoding has not been enabled.: {filename}"
             ),
@@ -170,7 +167,7 @@ fn check_transfer_encoding(req: Request, dir: &DirConfig) -> Option<i32> {
 
 /// A value from request notes, then subprocess_env, then the process
 /// environment, as `%{ENV:name}` is resolved by mod_wsgi.
-fn env_lookup(req: Request, name: &str) -> Option<String> {
+fn env_lookup(req: Request<'_>, name: &str) -> Option<String> {
     req.note(name)
         .or_else(|| req.subprocess_env().get(name).map(wsgi_core::text::lossy))
         .or_else(|| std::env::var(name).ok())
@@ -181,7 +178,7 @@ fn env_lookup(req: Request, name: &str) -> Option<String> {
 type Delegation = Option<(Arc<Registry>, usize)>;
 
 /// Where the request runs.
-fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<Delegation, i32> {
+fn delegation(req: Request<'_>, dir: &DirConfig, server: &ServerRecord) -> Result<Delegation, i32> {
     let group = match req.note(notes::PROCESS_GROUP) {
         Some(text) => ProcessGroup::parse(&text),
         None => dir.process_group.clone().unwrap_or(ProcessGroup::Global),
@@ -250,7 +247,7 @@ fn delegation(req: Request, dir: &DirConfig, server: &ServerRecord) -> Result<De
 }
 
 /// Apache's CGI variables plus what mod_wsgi adds, and the environ flags.
-fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, EnvironFlags) {
+fn request_vars(req: Request<'_>, dir: &DirConfig, process_group: &str) -> (Vars, EnvironFlags) {
     req.add_cgi_vars();
     let env = req.subprocess_env();
     env.unset("HTTP_PROXY");
@@ -307,7 +304,7 @@ fn request_vars(req: Request, dir: &DirConfig, process_group: &str) -> (Vars, En
     wsgi_core::paths::normalise(&mut vars);
     apply_trusted_proxy_headers(&mut vars, dir);
     // After the proxy headers: a trusted scheme header wins over Apache's TLS.
-    let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
+    let https = vars.get(b"HTTPS").is_some_and(wsgi_core::vars::is_https);
     // SAFETY: a static string of the shim.
     let version = unsafe { crate::apache::cstr::string(ffi::wsgi_shim_server_version()) };
     vars.push(environ::APACHE_VERSION_KEY.as_bytes(), version.as_bytes());
@@ -324,7 +321,7 @@ fn apply_trusted_proxy_headers(vars: &mut Vars, dir: &DirConfig) {
 }
 
 /// The rest of the `mod_wsgi.*` variables mod_wsgi 4.9 sets.
-fn request_facts(req: Request, dir: &DirConfig, set: &dyn Fn(&'static CStr, &str)) {
+fn request_facts(req: Request<'_>, dir: &DirConfig, set: &dyn Fn(&'static CStr, &str)) {
     let flag = |on: Option<bool>| if on == Some(true) { "1" } else { "0" };
     let (listen_host, listen_port) = req.listener();
     set(c"mod_wsgi.handler_script", &req.note(notes::HANDLER_SCRIPT).unwrap_or_default());
@@ -342,7 +339,7 @@ fn request_facts(req: Request, dir: &DirConfig, set: &dyn Fn(&'static CStr, &str
 }
 
 /// mod_wsgi's WSGIMapHEADToGET rule.
-fn map_head_to_get(req: Request, dir: &DirConfig) -> bool {
+fn map_head_to_get(req: Request<'_>, dir: &DirConfig) -> bool {
     match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
         MapHeadToGet::Off => false,
         MapHeadToGet::On => req.is_get_or_head(),

@@ -1,6 +1,7 @@
 //! Every function Apache calls into. Each one runs its body under
 //! [`guard`], so a Rust panic becomes an error result, never an unwind
-//! across the C boundary.
+//! across the C boundary, and turns the raw pointers it is given into
+//! `apache/` wrappers once, at its entry.
 
 pub mod auth;
 pub mod child;
@@ -25,9 +26,8 @@ pub fn guard<T>(what: &str, on_panic: T, f: impl FnOnce() -> T) -> T {
                 .map(|s| s.to_string())
                 .or_else(|| e.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            crate::apache::log::server(
-                crate::apache::log::Level::Crit,
-                std::ptr::null(),
+            crate::apache::log::process(
+                crate::common::log::LogLevel::Critical,
                 &format!("mod_wsgi-rs: internal error in {what}: {why}"),
             );
             on_panic
@@ -81,6 +81,7 @@ pub extern "C" fn register(pool: *mut ffi::apr_pool_t) {
                 ffi::APR_HOOK_MIDDLE as i32,
             );
         }
-        auth::register(pool);
+        // SAFETY: Apache passes the pool of the configuration being read.
+        auth::register(unsafe { crate::apache::pool::Pool::from_raw(pool) });
     })
 }

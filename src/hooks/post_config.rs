@@ -1,9 +1,10 @@
 //! `post_config`: in the parent, after each real configuration pass, the
 //! daemon process groups are started (the first pass is a dry run).
 
-use super::config::ServerRecord;
-use crate::apache::log::{self, Level};
+use crate::apache::log;
+use crate::apache::pool::Pool;
 use crate::apache::server::Server;
+use crate::common::log::LogLevel;
 use crate::daemon::{spec::GroupSpec, supervisor};
 use crate::ffi;
 
@@ -19,20 +20,22 @@ pub extern "C" fn post_config(
         if state == ffi::AP_SQ_MS_CREATE_PRE_CONFIG as i32 {
             return ffi::OK as i32;
         }
+        // SAFETY: Apache passes the configuration pool and the main server
+        // made in it. What keeps them (the supervisor) lives in that pool,
+        // and its cleanup stops the daemon processes when the pool is
+        // cleared; a forked process keeps its copy of both until it exits.
+        let (pconf, main): (Pool<'static>, Server<'static>) = unsafe { (Pool::from_raw(pconf), Server::from_raw(s)) };
         add_version_components(pconf);
-        let main = Server(s);
-        // SAFETY: records made by create/merge_server_config.
-        let main_cfg = unsafe { &(*main.config::<ServerRecord>()).cfg };
-        super::status::post_config(s, main_cfg);
-        // SAFETY: the main server record is live; `timeout` is plain data.
-        let timeout = std::time::Duration::from_micros(unsafe { (*s).timeout }.max(0) as u64);
+        let main_cfg = &main.record().cfg;
+        super::status::post_config(main, main_cfg);
+        let timeout = main.timeout();
         let mut said = Vec::new();
         for cfg in super::preloads::server_configs(main) {
             // A virtual host's record repeats the main server's notices.
             for notice in wsgi_core::config::startup_notices(cfg) {
                 if !said.contains(&notice) {
-                    let level = if notice.warning { Level::Warning } else { Level::Info };
-                    log::server(level, s, &format!("mod_wsgi: {}.", notice.text));
+                    let level = if notice.warning { LogLevel::Warning } else { LogLevel::Info };
+                    log::server(level, main, &format!("mod_wsgi: {}.", notice.text));
                     said.push(notice);
                 }
             }
@@ -40,8 +43,7 @@ pub extern "C" fn post_config(
         let mut specs: Vec<GroupSpec> = main_cfg.daemons.iter().map(|d| GroupSpec::new(d, None, timeout)).collect();
         let mut vhost = main.next();
         while let Some(v) = vhost {
-            // SAFETY: as above.
-            let cfg = unsafe { &(*v.config::<ServerRecord>()).cfg };
+            let cfg = &v.record().cfg;
             for d in &cfg.daemons {
                 // A vhost's merged record repeats the server-scope groups.
                 if !main_cfg.daemons.iter().any(|g| g.name == d.name) && !specs.iter().any(|g| g.name() == d.name) {
@@ -54,10 +56,10 @@ pub extern "C" fn post_config(
         for spec in &mut specs {
             spec.preload = super::preloads::for_group(&configs, &spec.config.name);
         }
-        match supervisor::start(pconf, s, specs, main_cfg) {
+        match supervisor::start(pconf, main, specs, main_cfg) {
             Ok(()) => ffi::OK as i32,
             Err(msg) => {
-                log::server(Level::Crit, s, &format!("mod_wsgi: {msg}"));
+                log::server(LogLevel::Critical, main, &format!("mod_wsgi: {msg}"));
                 ffi::HTTP_INTERNAL_SERVER_ERROR as i32
             }
         }
@@ -66,7 +68,7 @@ pub extern "C" fn post_config(
 
 /// `mod_wsgi/4.9.4 Python/3.11` in the `Server` header under
 /// `ServerTokens Full`, as mod_wsgi adds them.
-fn add_version_components(pconf: *mut ffi::apr_pool_t) {
+fn add_version_components(pconf: Pool<'_>) {
     use crate::python::interpreter_setup::COMPAT_VERSION;
     let (major, minor, patch) = COMPAT_VERSION;
     // SAFETY: Py_GetVersion returns a static string and needs no
@@ -77,6 +79,6 @@ fn add_version_components(pconf: *mut ffi::apr_pool_t) {
         let Ok(c) = std::ffi::CString::new(component) else { continue };
         // SAFETY: called from post_config, as Apache requires; the string
         // is copied into pconf.
-        unsafe { ffi::ap_add_version_component(pconf, c.as_ptr()) };
+        unsafe { ffi::ap_add_version_component(pconf.as_ptr(), c.as_ptr()) };
     }
 }

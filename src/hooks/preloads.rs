@@ -2,19 +2,16 @@
 //! `WSGIImportScript` lines and from `WSGIScriptAlias` lines that name both
 //! `process-group=` and `application-group=` (core decides which qualify).
 
-use super::config::ServerRecord;
 use crate::apache::server::Server;
 use crate::python::preload::Preload;
 use wsgi_core::config::{AppGroup, ProcessGroup, ServerConfig};
 
 /// Every server's record: the main server's first, then each vhost's.
-pub fn server_configs<'a>(main: Server) -> Vec<&'a ServerConfig> {
+pub fn server_configs<'a>(main: Server<'a>) -> Vec<&'a ServerConfig> {
     let mut out = Vec::new();
     let mut next = Some(main);
     while let Some(s) = next {
-        // SAFETY: records made by create/merge_server_config, living as
-        // long as the configuration.
-        out.push(unsafe { &(*s.config::<ServerRecord>()).cfg });
+        out.push(&s.record().cfg);
         next = s.next();
     }
     out

@@ -7,13 +7,13 @@
 //! Also the parent's preparation for it and for the Python API's server
 //! side (scoreboard reader, `apache` module facts, request observer).
 
-use super::config::ServerRecord;
 use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
+use crate::apache::server::Server;
+use crate::common::io::Outcome;
+use crate::common::io::RequestIo;
 use crate::daemon::metrics;
 use crate::ffi;
-use crate::python::call::Outcome;
-use crate::python::io::RequestIo;
 use wsgi_core::status_page::{self, Group, Mode, Snapshot};
 
 pub const HANDLER: &std::ffi::CStr = c"wsgi-status";
@@ -22,7 +22,7 @@ pub const HANDLER: &std::ffi::CStr = c"wsgi-status";
 const REFRESH_SECONDS: u32 = 2;
 
 /// post_config, in the parent, before anything forks.
-pub fn post_config(s: *mut ffi::server_rec, cfg: &wsgi_core::config::ServerConfig) {
+pub fn post_config(s: Server<'_>, cfg: &wsgi_core::config::ServerConfig) {
     crate::python::metrics::set_scoreboard_reader(crate::apache::scoreboard::read);
     crate::python::interpreter_setup::set_apache_facts(crate::apache::scoreboard::apache_facts);
     metrics::install_observer();
@@ -30,7 +30,7 @@ pub fn post_config(s: *mut ffi::server_rec, cfg: &wsgi_core::config::ServerConfi
         let slots = Request::mpm_query(ffi::AP_MPMQ_HARD_LIMIT_DAEMONS).max(1) as usize;
         if let Err(e) = metrics::make_embedded_table(slots) {
             crate::apache::log::server(
-                crate::apache::log::Level::Warning,
+                crate::common::log::LogLevel::Warning,
                 s,
                 &format!(
                     "mod_wsgi: cannot map the status page's table of Apache children ({e}); it will not list them."
@@ -42,8 +42,8 @@ pub fn post_config(s: *mut ffi::server_rec, cfg: &wsgi_core::config::ServerConfi
 
 pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
     super::guard("wsgi-status handler", ffi::HTTP_INTERNAL_SERVER_ERROR as i32, || {
-        // SAFETY: Apache passes the live request.
-        let req = unsafe { Request::new(r) };
+        // SAFETY: Apache passes the live request, for this call.
+        let req = unsafe { Request::from_raw(r) };
         if !req.handler_is(HANDLER) {
             return ffi::DECLINED;
         }
@@ -77,7 +77,7 @@ fn format(args: Option<&str>) -> Option<Format> {
     Some(format)
 }
 
-fn respond(req: Request) -> i32 {
+fn respond(req: Request<'_>) -> i32 {
     let Some(format) = format(req.args().as_deref()) else { return ffi::HTTP_BAD_REQUEST as i32 };
     let snapshot = snapshot(req);
     let (body, content_type) = match format {
@@ -130,9 +130,8 @@ fn procs(table: &metrics::Table) -> Vec<status_page::Proc> {
     procs
 }
 
-fn snapshot(req: Request) -> Snapshot {
-    // SAFETY: the record made by create/merge_server_config.
-    let cfg = unsafe { &(*req.server().config::<ServerRecord>()).cfg };
+fn snapshot(req: Request<'_>) -> Snapshot {
+    let cfg = &req.server().record().cfg;
     let facts = crate::apache::scoreboard::apache_facts();
     let mut groups = Vec::new();
     if cfg.restrict_embedded != Some(true)
@@ -167,7 +166,7 @@ fn snapshot(req: Request) -> Snapshot {
         }
     }
     Snapshot {
-        now_ms: crate::python::environ::now_micros().max(0) as u64 / 1000,
+        now_ms: crate::common::now_micros().max(0) as u64 / 1000,
         server: facts.description,
         mpm: facts.mpm_name,
         refresh_seconds: REFRESH_SECONDS,

@@ -1,7 +1,6 @@
 //! `translate_name`: maps URLs under a `WSGIScriptAlias` to the script and
 //! marks the request for the `wsgi-script` handler, as mod_wsgi does.
 
-use super::config::ServerRecord;
 use crate::apache::request::Request;
 use crate::ffi;
 use wsgi_core::alias::alias_matches;
@@ -26,7 +25,7 @@ pub mod notes {
     /// The options a WSGIScriptAlias or WSGIHandlerScript line gave, for
     /// the handler (they win over the directives).
     pub fn set_options(
-        req: Request,
+        req: Request<'_>,
         process_group: Option<&ProcessGroup>,
         application_group: Option<&AppGroup>,
         callable_object: Option<&str>,
@@ -50,16 +49,14 @@ pub mod notes {
 
 pub extern "C" fn translate_name(r: *mut ffi::request_rec) -> i32 {
     super::guard("translate_name", ffi::DECLINED, || {
-        // SAFETY: Apache passes the live request.
-        let req = unsafe { Request::new(r) };
+        // SAFETY: Apache passes the live request, for this call.
+        let req = unsafe { Request::from_raw(r) };
         translate(req)
     })
 }
 
-fn translate(req: Request) -> i32 {
-    let server = req.server();
-    // SAFETY: the record was made by create/merge_server_config.
-    let record = unsafe { &*server.config::<ServerRecord>() };
+fn translate(req: Request<'_>) -> i32 {
+    let record = req.server().record();
     if record.cfg.aliases.is_empty() {
         return ffi::DECLINED;
     }

@@ -14,9 +14,11 @@ use super::environ::{self, Vars};
 use super::errors;
 use super::interpreter_setup::COMPAT_VERSION;
 use super::interpreters;
-use super::io::{LogLevel, RequestIo, SharedIo, with_io};
+use super::io::{SharedIo, TakeBack, with_io};
 use super::script::{self, Obtained, Script, ScriptError};
 use super::strings::latin1;
+use crate::common::io::RequestIo;
+use crate::common::log::{LogLevel, with_pid};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
@@ -145,6 +147,7 @@ pub enum AuthError {
 /// `wsgi.errors` too) what went wrong, if anything.
 pub fn call(c: &ScriptCall, io: Box<dyn RequestIo>) -> Result<Answer, AuthError> {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    let _take_back = TakeBack(&io);
     let function = c.question.function();
     let result = match interpreters::enter(&c.application_group, super::interpreter_setup::setup) {
         Ok(_entered) => super::attached::run(|py| in_interpreter(py, c, &io))
@@ -152,7 +155,7 @@ pub fn call(c: &ScriptCall, io: Box<dyn RequestIo>) -> Result<Answer, AuthError>
         Err(source) => {
             let e = AuthError::Interpreter { script: c.script.clone(), function, source };
             if let Some(io) = io.lock().as_mut() {
-                io.log(LogLevel::Error, &format!("mod_wsgi (pid={}): {e}", std::process::id()));
+                io.log(LogLevel::Error, &with_pid(&e));
             }
             Err(e)
         }
@@ -171,7 +174,7 @@ fn log(py: Python<'_>, io: &SharedIo, level: LogLevel, msg: &str) {
 
 /// Logs `e` (and the traceback of `err`, if any) and returns it.
 fn fail(py: Python<'_>, io: &SharedIo, e: AuthError, err: Option<&PyErr>) -> AuthError {
-    log(py, io, LogLevel::Error, &format!("mod_wsgi (pid={}): {e}", std::process::id()));
+    log(py, io, LogLevel::Error, &with_pid(&e));
     if let Some(err) = err {
         for line in traceback_lines(py, err) {
             log(py, io, LogLevel::Error, &line);
@@ -379,7 +382,7 @@ struct SslHelper {
     lookup: bool,
 }
 
-fn expired(_: super::io::IoError) -> PyErr {
+fn expired(_: crate::common::io::IoError) -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("request object has expired")
 }
 

@@ -6,11 +6,13 @@ use super::events;
 use super::file_wrapper::{self, FilePlan, FileWrapper};
 use super::input::Input;
 use super::interpreters;
-use super::io::{IoError, LogLevel, RequestIo, SharedIo, with_io, with_io_now};
+use super::io::{SharedIo, TakeBack, with_io, with_io_now};
 use super::meter::{Meter, Metered};
 use super::metrics::Finished;
 use super::script::{self, Obtained, Script, ScriptError};
 use super::start_response::{self, ResponseState, SendError, SharedResponse, StartResponse, Timing};
+use crate::common::io::{IoError, Outcome, RequestIo};
+use crate::common::log::{LogLevel, with_pid};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -117,21 +119,10 @@ pub fn file_mtime(path: &str) -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-/// How the request ended, from the server's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The response (perhaps cut short by an error after its start) was sent.
-    Sent,
-    /// Nothing was sent; the server should answer with this status.
-    Failed(u16),
-    /// The script changed and this process must be replaced; the
-    /// application was not called (daemon mode only).
-    Restart,
-}
-
 /// Runs `call`, talking to the request through `io`.
 pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
     let io: SharedIo = Arc::new(Mutex::new(Some(io)));
+    let _take_back = TakeBack(&io);
     // Set when someone will read the request's I/O figures.
     let mut meter: Option<Arc<Meter>> = None;
     let _attributed = super::errors::attribute_to(&io);
@@ -147,7 +138,7 @@ pub fn run(call: WsgiCall, io: Box<dyn RequestIo>) -> Outcome {
         }
         Err(e) => {
             if let Some(io) = io.lock().as_mut() {
-                io.log(LogLevel::Error, &format!("mod_wsgi (pid={}): {e}.", std::process::id()));
+                io.log(LogLevel::Error, &with_pid(format_args!("{e}.")));
             }
             Outcome::Failed(500)
         }
@@ -245,13 +236,13 @@ fn in_interpreter(
     let app = match app {
         Ok(app) => app,
         Err(e) => {
-            log(py, io, LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}"));
+            log(py, io, LogLevel::Error, &with_pid(&e));
             if let ScriptError::Load { err, .. } = &e {
                 log(
                     py,
                     io,
                     LogLevel::Error,
-                    &format!("mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{}'.", call.script_path),
+                    &with_pid(format_args!("Exception occurred processing WSGI script '{}'.", call.script_path)),
                 );
                 log_exception(py, io, err);
             }
@@ -292,7 +283,7 @@ fn in_interpreter(
     };
     let outcome = respond(py, call, io, &app, &state, &report, scope.as_ref(), finished, measured);
     if measured {
-        finished.application_finish = environ::now_micros();
+        finished.application_finish = crate::common::now_micros();
     }
     finished.status = state.lock().status();
     super::timeout::ended();
@@ -330,10 +321,10 @@ fn in_interpreter(
                 py,
                 io,
                 LogLevel::Warning,
-                &format!(
-                    "mod_wsgi (pid={pid}): Content length mismatch, expected {cl}, response generated {produced}: {}",
+                &with_pid(format_args!(
+                    "Content length mismatch, expected {cl}, response generated {produced}: {}",
                     call.script_path
-                ),
+                )),
             );
             abort(py, io);
         }
@@ -362,11 +353,10 @@ fn abort(py: Python<'_>, io: &SharedIo) {
 
 /// Logs an exception from the application as mod_wsgi does.
 fn report_exception(py: Python<'_>, io: &SharedIo, script: &str, err: &PyErr) {
-    let pid = std::process::id();
     let head = if err.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
-        format!("mod_wsgi (pid={pid}): SystemExit exception raised by WSGI script '{script}' ignored.")
+        with_pid(format_args!("SystemExit exception raised by WSGI script '{script}' ignored."))
     } else {
-        format!("mod_wsgi (pid={pid}): Exception occurred processing WSGI script '{script}'.")
+        with_pid(format_args!("Exception occurred processing WSGI script '{script}'."))
     };
     log(py, io, LogLevel::Error, &head);
     log_exception(py, io, err);
@@ -374,14 +364,13 @@ fn report_exception(py: Python<'_>, io: &SharedIo, script: &str, err: &PyErr) {
 
 /// Logs a request that `mod_wsgi.RequestTimeout` unwound: where it was.
 fn report_timeout(py: Python<'_>, io: &SharedIo, script: &str, err: &PyErr) {
-    let pid = std::process::id();
     log(
         py,
         io,
         LogLevel::Error,
-        &format!(
-            "mod_wsgi (pid={pid}): Request in WSGI script '{script}' ran past request-timeout and was interrupted (mod_wsgi.RequestTimeout); the process keeps serving."
-        ),
+        &with_pid(format_args!(
+            "Request in WSGI script '{script}' ran past request-timeout and was interrupted (mod_wsgi.RequestTimeout); the process keeps serving."
+        )),
     );
     log_exception(py, io, err);
 }
@@ -457,7 +446,7 @@ fn call_application<'py>(
     }
     let start = Bound::new(py, StartResponse::new(state.clone(), io.clone()))?;
     if measured {
-        finished.application_start = environ::now_micros();
+        finished.application_start = crate::common::now_micros();
     }
     let Some(scope) = scope.filter(|s| s.subscribers) else { return app.call1((environ, start)) };
     // Subscribers may replace the application (mod_wsgi's hook for
@@ -561,7 +550,7 @@ fn log_write_failure(py: Python<'_>, io: &SharedIo, e: &IoError) {
         IoError::Write(m) | IoError::Read(m) => format!("Failed to write response data: {m}"),
         IoError::ClientGone | IoError::Finished => "Client closed connection".to_string(),
     };
-    log(py, io, LogLevel::Debug, &format!("mod_wsgi (pid={}): {why}.", std::process::id()));
+    log(py, io, LogLevel::Debug, &with_pid(format_args!("{why}.")));
 }
 
 /// The TypeError mod_wsgi raises for a body item that is not bytes.

@@ -50,18 +50,6 @@ pub fn threads_started() -> u64 {
     LAST_THREAD_ID.load(Ordering::Relaxed)
 }
 
-/// Whether an `HTTPS` variable's value means the request came over TLS.
-pub fn is_https(value: &[u8]) -> bool {
-    matches!(value, b"1" | b"on" | b"On" | b"ON")
-}
-
-/// Microseconds since the epoch, as mod_wsgi's `*_start` values.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// One environ entry before it is in a dict: its key, and its value, or
 /// `None` for a value that is the same for every request (see [`FIXED`]).
 type Item<'py> = (Bound<'py, PyString>, Option<Bound<'py, PyAny>>);
@@ -83,7 +71,7 @@ fn extras<'py>(py: Python<'py>, strings: &mut Strings<'_, 'py>, flags: &EnvironF
         Ok(())
     };
     // A str, as mod_wsgi has it.
-    value(b"mod_wsgi.script_start", Some(now_micros().to_string().into_pyobject(py)?.into_any()))?;
+    value(b"mod_wsgi.script_start", Some(crate::common::now_micros().to_string().into_pyobject(py)?.into_any()))?;
     value(b"wsgi.url_scheme", Some(scheme.into_any()))?;
     value(b"wsgi.multithread", Some(PyBool::new(py, flags.multithread).to_owned().into_any()))?;
     value(b"wsgi.multiprocess", Some(PyBool::new(py, flags.multiprocess).to_owned().into_any()))?;

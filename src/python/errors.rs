@@ -13,7 +13,8 @@
 //! nothing written, flushed, closed, reconfigured or set on it. Such a
 //! wrapper cannot be told apart from a new one.
 
-use super::io::{LogLevel, SharedIo, log_process, with_io};
+use super::io::{SharedIo, log_process, with_io};
+use crate::common::log::LogLevel;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;

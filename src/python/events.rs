@@ -6,8 +6,9 @@
 //! reaches the callbacks of the interpreter it happens in; the process
 //! events (`process_stopping`, signals) go to every interpreter.
 
-use super::io::{LogLevel, log_process};
+use super::io::log_process;
 use super::metrics::Finished;
+use crate::common::log::{LogLevel, with_pid};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -219,8 +220,7 @@ fn call_all(py: Python<'_>, name: &str, list: &Bound<'_, PyList>, kwargs: &Bound
                 }
             }
             Err(e) => {
-                let mut lines =
-                    vec![format!("mod_wsgi (pid={}): Exception occurred within event callback.", std::process::id())];
+                let mut lines = vec![with_pid("Exception occurred within event callback.")];
                 lines.extend(super::call::traceback_lines(py, &e));
                 py.detach(|| lines.iter().for_each(|l| log_process(LogLevel::Error, l)));
             }
@@ -410,8 +410,7 @@ pub fn deliver_signal(signal: i32) -> bool {
         };
         for callback in list.to_tuple().iter() {
             if let Err(e) = callback.call1((&sig,)) {
-                let mut lines =
-                    vec![format!("mod_wsgi (pid={}): Exception occurred within signal callback.", std::process::id())];
+                let mut lines = vec![with_pid("Exception occurred within signal callback.")];
                 lines.extend(super::call::traceback_lines(py, &e));
                 py.detach(|| lines.iter().for_each(|l| log_process(LogLevel::Error, l)));
             }

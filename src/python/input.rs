@@ -1,8 +1,9 @@
 //! `wsgi.input`: the request body, streamed from the server as the
 //! application reads it (never buffered whole).
 
-use super::io::{IoError, SharedIo, with_io};
+use super::io::{SharedIo, with_io};
 use super::start_response::{SharedResponse, check_live};
+use crate::common::io::IoError;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};

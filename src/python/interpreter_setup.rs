@@ -5,9 +5,11 @@
 
 use super::errors::process_stream;
 use super::file_wrapper::FileWrapper;
-use super::io::{LogLevel, log_process};
+use super::io::log_process;
 use super::restrict::{Restricted, SignalIntercept};
 use super::runtime::ProcessIdentity;
+use crate::common::log::{LogLevel, with_pid};
+use crate::common::server_facts::ApacheFacts;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule, PyTuple};
@@ -26,18 +28,6 @@ pub struct InterpreterSettings {
     pub restrict_stdout: bool,
     pub restrict_signal: bool,
     pub process_group: String,
-    pub maximum_processes: u32,
-    pub threads_per_process: u32,
-}
-
-/// What the `apache` module says about the server: the Apache child's
-/// view, in a daemon process too (as mod_wsgi's).
-#[derive(Debug, Clone, Default)]
-pub struct ApacheFacts {
-    pub version: (u32, u32, u32),
-    pub description: String,
-    pub mpm_name: String,
-    pub build_date: String,
     pub maximum_processes: u32,
     pub threads_per_process: u32,
 }
@@ -77,10 +67,7 @@ pub fn setup(group: &str) {
     let settings = SETTINGS.lock().clone().unwrap_or_default();
     super::attached::run(|py| {
         if let Err(e) = run_setup(py, group, &settings) {
-            log_process(
-                LogLevel::Error,
-                &format!("mod_wsgi (pid={}): cannot prepare interpreter '{group}': {e}", std::process::id()),
-            );
+            log_process(LogLevel::Error, &with_pid(format_args!("cannot prepare interpreter '{group}': {e}")));
         }
     });
 }

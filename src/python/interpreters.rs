@@ -1,6 +1,8 @@
 //! Application groups as interpreters, and the thread states that enter them.
 //!
-//! The discipline (see DESIGN.md, point 5):
+//! The discipline (pyo3's `Python::attach` is `PyGILState_Ensure`, which
+//! deadlocks, or lands in the wrong interpreter, once a thread's first
+//! thread state belonged to a sub-interpreter):
 //! - each group except `""` (`%{GLOBAL}`) is a sub-interpreter created with
 //!   `Py_NewInterpreter` on first use;
 //! - each (interpreter, OS thread) pair has one thread state, created once
@@ -10,6 +12,7 @@
 //!   finds the main interpreter's;
 //! - entering is `PyEval_RestoreThread`, leaving is `PyEval_SaveThread`.
 
+use crate::common::log::with_pid;
 use pyo3::ffi;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -141,8 +144,8 @@ fn create(group: &str, main: *mut ffi::PyInterpreterState, setup: Setup) -> Resu
         return Ok(Entered { global: None });
     }
     super::io::log_process(
-        super::io::LogLevel::Info,
-        &format!("mod_wsgi (pid={}): Create interpreter '{group}'.", std::process::id()),
+        crate::common::log::LogLevel::Info,
+        &with_pid(format_args!("Create interpreter '{group}'.")),
     );
     let main_t = thread_state(main);
     // SAFETY: take the GIL with this thread's main thread state, then

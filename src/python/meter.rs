@@ -3,8 +3,8 @@
 //! the GIL back after releasing it for I/O (measured only when someone
 //! will read it: event subscribers or `request_metrics()`).
 
-use super::call::Outcome;
-use super::io::{IoError, LogLevel, RequestIo};
+use crate::common::io::{IoError, Outcome, RequestIo};
+use crate::common::log::LogLevel;
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,6 +3,7 @@
 //! by its interpreters, as in mod_wsgi), and the observer through which
 //! the server side hears of each request (for its status page).
 
+use crate::common::server_facts::Scoreboard;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -116,7 +117,7 @@ static FACTS: OnceLock<Facts> = OnceLock::new();
 /// Records what this process is; called once, as Python starts.
 pub fn init(threads_max: u32, daemon: bool, server_metrics: bool) {
     let _ = FACTS.set(Facts {
-        start_us: super::environ::now_micros(),
+        start_us: crate::common::now_micros(),
         threads_max: threads_max.max(1),
         daemon,
         server_metrics,
@@ -144,7 +145,7 @@ pub fn set_observer(o: Observer) {
 
 /// A request starts on this thread.
 pub fn begin() {
-    let now = super::environ::now_micros();
+    let now = crate::common::now_micros();
     let first = super::environ::thread_id() as usize % TRACKED;
     let entry = (0..TRACKED)
         .map(|i| (first + i) % TRACKED)
@@ -159,7 +160,7 @@ pub fn begin() {
 
 /// A request ended on this thread.
 pub fn end(f: &Finished) {
-    let now = super::environ::now_micros();
+    let now = crate::common::now_micros();
     let (started, entry) = STARTED.with(|s| s.replace((0, TRACKED)));
     // Added before the entry is cleared: a reader in between counts the
     // request twice rather than not at all.
@@ -242,7 +243,7 @@ pub fn recording() -> bool {
 /// so that the first `request_metrics()` already has an interval. Calls
 /// after the first change nothing.
 pub fn start_recording() {
-    let now = super::environ::now_micros();
+    let now = crate::common::now_micros();
     let mut interval = INTERVAL.lock();
     if interval.is_none() {
         let (busy, total) = busy(now);
@@ -298,7 +299,7 @@ fn secs(us: i64) -> f64 {
 #[pyfunction]
 pub fn request_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let f = facts();
-    let now = super::environ::now_micros();
+    let now = crate::common::now_micros();
     let (iv, busy, count) = {
         let mut interval = INTERVAL.lock();
         let (busy, count) = busy(now);
@@ -367,7 +368,7 @@ pub fn request_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 #[pyfunction]
 pub fn process_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let f = facts();
-    let now = super::environ::now_micros();
+    let now = crate::common::now_micros();
     let (busy, total) = busy(now);
     let active = ACTIVE.load(Ordering::Relaxed);
     let d = PyDict::new(py);
@@ -398,40 +399,6 @@ pub fn process_metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
-/// Apache's scoreboard, as the server side reads it.
-#[derive(Debug, Clone, Default)]
-pub struct Scoreboard {
-    pub server_limit: i32,
-    pub thread_limit: i32,
-    pub running_generation: i32,
-    pub restart_time_us: i64,
-    pub processes: Vec<ScoreProcess>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ScoreProcess {
-    pub pid: i32,
-    pub generation: i32,
-    pub quiescing: bool,
-    pub workers: Vec<ScoreWorker>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ScoreWorker {
-    pub thread_num: i32,
-    pub generation: i32,
-    /// mod_status's letter: `_` waiting, `R` reading, `W` writing, ...
-    pub status: char,
-    pub access_count: u64,
-    pub bytes_served: u64,
-    pub start_time_us: i64,
-    pub stop_time_us: i64,
-    pub last_used_us: i64,
-    pub client: String,
-    pub request: String,
-    pub vhost: String,
-}
-
 static SCOREBOARD: OnceLock<fn() -> Option<Scoreboard>> = OnceLock::new();
 
 /// Set by the server side before any process forks.
@@ -453,7 +420,7 @@ pub fn server_metrics(py: Python<'_>) -> PyResult<Py<PyAny>> {
         NO_SCOREBOARD.store(true, Ordering::Relaxed);
         return Ok(py.None());
     };
-    let now = super::environ::now_micros();
+    let now = crate::common::now_micros();
     let d = PyDict::new(py);
     d.set_item("server_limit", board.server_limit)?;
     d.set_item("thread_limit", board.thread_limit)?;

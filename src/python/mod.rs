@@ -1,7 +1,7 @@
 //! Python: the runtime in each process, interpreters per application
 //! group, and the WSGI protocol. Nothing here knows about Apache types; the
 //! request arrives as a [`call::WsgiCall`] and talks back through
-//! [`io::RequestIo`], which embedded mode and daemon mode each implement.
+//! [`crate::common::io::RequestIo`], which embedded mode and daemon mode each implement.
 
 pub mod attached;
 pub mod auth;

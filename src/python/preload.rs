@@ -4,8 +4,9 @@
 
 use super::call::{file_mtime, traceback_lines};
 use super::interpreters;
-use super::io::{LogLevel, log_process};
+use super::io::log_process;
 use super::script::{self, Script, ScriptError};
+use crate::common::log::{LogLevel, with_pid};
 
 /// One script to load, and the interpreter to load it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) -> bo
         let entered = match interpreters::enter(&p.application_group, super::interpreter_setup::setup) {
             Ok(e) => e,
             Err(e) => {
-                log_process(LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}."));
+                log_process(LogLevel::Error, &with_pid(format_args!("{e}.")));
                 all_loaded = false;
                 continue;
             }
@@ -49,7 +50,7 @@ pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) -> bo
                 ),
                 Err(e) => {
                     all_loaded = false;
-                    log_process(LogLevel::Error, &format!("mod_wsgi (pid={pid}): {e}"));
+                    log_process(LogLevel::Error, &with_pid(&e));
                     if let ScriptError::Load { err, .. } = &e {
                         for line in traceback_lines(py, err) {
                             log_process(LogLevel::Error, &line);

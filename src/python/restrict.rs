@@ -3,7 +3,8 @@
 //! attribute raises `OSError`, and `signal.signal` is a
 //! `mod_wsgi.SignalIntercept` that logs and ignores registrations.
 
-use super::io::{LogLevel, log_process};
+use super::io::log_process;
+use crate::common::log::{LogLevel, with_pid};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -68,7 +69,7 @@ impl SignalIntercept {
         py.detach(|| {
             log_process(
                 LogLevel::Warning,
-                &format!("mod_wsgi (pid={pid}): Callback registration for signal {signum} ignored."),
+                &with_pid(format_args!("Callback registration for signal {signum} ignored.")),
             );
             for line in stack.iter().flat_map(|entry| entry.lines()) {
                 log_process(LogLevel::Warning, line);

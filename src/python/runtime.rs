@@ -3,6 +3,7 @@
 
 use super::interpreter_setup::InterpreterSettings;
 use super::interpreters;
+use crate::common::log::with_pid;
 use pyo3::ffi;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,11 +76,10 @@ pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result
     }
     super::metrics::init(process.threads_per_process, !process.process_group.is_empty(), settings.server_metrics);
     super::interpreter_setup::configure(InterpreterSettings::new(settings, process));
-    let pid = std::process::id();
-    super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Initializing Python."));
+    super::io::log_process(crate::common::log::LogLevel::Info, &with_pid("Initializing Python."));
     for (key, value) in &settings.env {
         // SAFETY: called before the process starts any thread of its own
-        // (child_init, or a daemon process before its workers).
+        // (child_init, or a daemon process before its worker threads).
         unsafe { std::env::set_var(key, value) };
     }
     if settings.hash_seed.is_some() {
@@ -99,7 +99,7 @@ pub fn initialize(settings: &PythonSettings, process: ProcessIdentity) -> Result
         result?;
         let tstate = ffi::PyThreadState_Get();
         let interp = ffi::PyThreadState_GetInterpreter(tstate);
-        super::io::log_process(super::io::LogLevel::Info, &format!("mod_wsgi (pid={pid}): Attach interpreter ''."));
+        super::io::log_process(crate::common::log::LogLevel::Info, &with_pid("Attach interpreter ''."));
         super::interpreter_setup::setup("");
         if let Some(interval) = settings.switch_interval {
             set_switch_interval(interval);
@@ -175,8 +175,8 @@ fn set_switch_interval(interval: std::time::Duration) {
         let set = py.import("sys").and_then(|sys| sys.call_method1("setswitchinterval", (interval.as_secs_f64(),)));
         if let Err(e) = set {
             super::io::log_process(
-                super::io::LogLevel::Error,
-                &format!("mod_wsgi (pid={}): cannot set the switch interval: {e}.", std::process::id()),
+                crate::common::log::LogLevel::Error,
+                &with_pid(format_args!("cannot set the switch interval: {e}.")),
             );
         }
     });
@@ -254,15 +254,11 @@ pub fn finalize(limit: std::time::Duration) {
 
 /// Ends the process `limit` from now unless it has exited by then.
 fn exit_after(limit: std::time::Duration) {
-    let pid = std::process::id();
     let spawned = std::thread::Builder::new().name("wsgi-exit-limit".into()).spawn(move || {
         std::thread::sleep(limit);
         super::io::log_process(
-            super::io::LogLevel::Error,
-            &format!(
-                "mod_wsgi (pid={pid}): Python did not finish shutting down within {:.1}s (a non-daemon thread still running, or an exit function that does not return); exiting without waiting for it.",
-                limit.as_secs_f64()
-            ),
+            crate::common::log::LogLevel::Error,
+            &with_pid(format_args!("Python did not finish shutting down within {:.1}s (a non-daemon thread still running, or an exit function that does not return); exiting without waiting for it.", limit.as_secs_f64())),
         );
         // SAFETY: ends the process at once; nothing else may run after the
         // limit, and Apache's own exit handlers belong to its parent.
@@ -270,8 +266,8 @@ fn exit_after(limit: std::time::Duration) {
     });
     if let Err(e) = spawned {
         super::io::log_process(
-            super::io::LogLevel::Warning,
-            &format!("mod_wsgi (pid={pid}): cannot bound the time Python takes to shut down: {e}."),
+            crate::common::log::LogLevel::Warning,
+            &with_pid(format_args!("cannot bound the time Python takes to shut down: {e}.")),
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Loading a WSGI script file as a module, and reloading it when it changes.
 
+use crate::common::log::with_pid;
 use parking_lot::Mutex;
 use pyo3::ffi;
 use pyo3::intern;
@@ -156,13 +157,9 @@ fn reload_required(py: Python<'_>, module: &Bound<'_, PyModule>, s: &Script<'_>)
     match f.call1((s.path,)).and_then(|r| r.is_truthy()) {
         Ok(yes) => yes,
         Err(e) => {
-            let mut lines = vec![format!(
-                "mod_wsgi (pid={}): Exception occurred processing WSGI script '{}'.",
-                std::process::id(),
-                s.path
-            )];
+            let mut lines = vec![with_pid(format_args!("Exception occurred processing WSGI script '{}'.", s.path))];
             lines.extend(super::call::traceback_lines(py, &e));
-            super::errors::log_lines(py, None, super::io::LogLevel::Error, lines);
+            super::errors::log_lines(py, None, crate::common::log::LogLevel::Error, lines);
             false
         }
     }

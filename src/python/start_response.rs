@@ -1,7 +1,8 @@
 //! `start_response` and the `write` callable it returns, and the
 //! response state they share with the iteration of the application's result.
 
-use super::io::{IoError, RequestIo, SharedIo, with_io, with_io_now};
+use super::io::{SharedIo, with_io, with_io_now};
+use crate::common::io::{IoError, RequestIo};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;

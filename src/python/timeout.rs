@@ -6,6 +6,7 @@
 //!
 //! Requests are tracked only in processes where it is enabled.
 
+use crate::common::log::with_pid;
 use parking_lot::Mutex;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -91,7 +92,6 @@ pub fn interrupt_overdue(limit: Duration) -> Option<Duration> {
 fn interrupt(ident: u64, group: &str) {
     let Ok(_entered) = super::interpreters::enter(group, super::interpreter_setup::setup) else { return };
     super::attached::run(|py| {
-        let pid = std::process::id();
         let class = py.import("mod_wsgi").and_then(|m| m.getattr("RequestTimeout"));
         let found = match &class {
             // SAFETY: the GIL is held in the request's interpreter; the
@@ -100,15 +100,15 @@ fn interrupt(ident: u64, group: &str) {
             Err(_) => false,
         };
         let line = if found {
-            format!(
-                "mod_wsgi (pid={pid}): A request in application group '{group}' ran past request-timeout; raising mod_wsgi.RequestTimeout in its thread."
-            )
+            with_pid(format_args!(
+                "A request in application group '{group}' ran past request-timeout; raising mod_wsgi.RequestTimeout in its thread."
+            ))
         } else {
-            format!(
-                "mod_wsgi (pid={pid}): A request in application group '{group}' ran past request-timeout, and its thread could not be interrupted."
-            )
+            with_pid(format_args!(
+                "A request in application group '{group}' ran past request-timeout, and its thread could not be interrupted."
+            ))
         };
-        py.detach(|| super::io::log_process(super::io::LogLevel::Warning, &line));
+        py.detach(|| super::io::log_process(crate::common::log::LogLevel::Warning, &line));
     });
 }
 

@@ -1,11 +1,15 @@
-//! Daemon side of one request: read the `Request` frame, run the WSGI
-//! application, and talk back to the Apache child through [`SocketIo`].
+//! A daemon process's side of one request: read the `Request` frame, run
+//! the WSGI application, and talk back to the Apache child through
+//! [`SocketIo`]. The Apache child's side is `child_side.rs`.
 
 use super::window;
 use super::wire::{Conn, Kept, WireError, level_to_wire, say_goodbye};
-use crate::python::call::{self, Outcome, WsgiCall};
-use crate::python::environ::{self, EnvironFlags, Vars};
-use crate::python::io::{IoError, LogLevel, QUEUE_LIMIT, RequestIo, log_process};
+use crate::common::io::{IoError, Outcome, QUEUE_LIMIT, RequestIo};
+use crate::common::log::{LogLevel, with_pid};
+use crate::common::now_micros;
+use crate::python::call::{self, WsgiCall};
+use crate::python::environ::{EnvironFlags, Vars};
+use crate::python::io::log_process;
 use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
 
 /// The size of the `Data` frames large writes are cut into, and the most a
@@ -118,11 +122,10 @@ impl RequestIo for SocketIo {
         let size: usize = status.len() + headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>();
         if size > self.header_limit {
             self.oversized = true;
-            let msg = format!(
-                "mod_wsgi (pid={}): Response headers of {size} bytes exceed the daemon process's header-buffer-size of {} bytes.",
-                std::process::id(),
+            let msg = with_pid(format_args!(
+                "Response headers of {size} bytes exceed the daemon process's header-buffer-size of {} bytes.",
                 self.header_limit
-            );
+            ));
             self.log(LogLevel::Error, &msg);
             return Err(IoError::Write(msg));
         }
@@ -222,22 +225,20 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         Ok(Frame::Request { .. }) => {
             log_process(
                 LogLevel::Error,
-                &format!(
-                    "mod_wsgi (pid={}): Daemon process '{}' refused a request with a wrong secret; is a stale or foreign client connecting to its socket?",
-                    std::process::id(),
+                &with_pid(format_args!(
+                    "Daemon process '{}' refused a request with a wrong secret; is a stale or foreign client connecting to its socket?",
                     group.name
-                ),
+                )),
             );
             return None;
         }
         Ok(_) | Err(WireError::Protocol(_)) => {
             log_process(
                 LogLevel::Error,
-                &format!(
-                    "mod_wsgi (pid={}): Daemon process '{}' received a malformed request and closed the connection.",
-                    std::process::id(),
+                &with_pid(format_args!(
+                    "Daemon process '{}' received a malformed request and closed the connection.",
                     group.name
-                ),
+                )),
             );
             return None;
         }
@@ -252,12 +253,11 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         let mut io = SocketIo::new(conn, group);
         io.log(
             LogLevel::Error,
-            &format!(
-                "mod_wsgi (pid={}): Queue timeout expired for WSGI daemon process '{}' (waited {} ms).",
-                std::process::id(),
+            &with_pid(format_args!(
+                "Queue timeout expired for WSGI daemon process '{}' (waited {} ms).",
                 group.name,
                 waited.as_millis()
-            ),
+            )),
         );
         io.finish(Outcome::Failed(504));
         return io.kept.lock().take();
@@ -266,7 +266,7 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         && let Err(msg) = script_inside_jail(&mut vars, root)
     {
         let mut io = SocketIo::new(conn, group);
-        io.log(LogLevel::Error, &format!("mod_wsgi (pid={}): {msg}", std::process::id()));
+        io.log(LogLevel::Error, &with_pid(msg));
         io.finish(Outcome::Failed(500));
         return io.kept.lock().take();
     }
@@ -278,9 +278,9 @@ pub fn serve(mut conn: Conn, group: &GroupFacts) -> Option<Kept> {
         io.finish(Outcome::Restart);
         return None;
     }
-    let https = vars.get(b"HTTPS").is_some_and(environ::is_https);
+    let https = vars.get(b"HTTPS").is_some_and(wsgi_core::vars::is_https);
     let flags = EnvironFlags { https, multithread: group.multithread, multiprocess: group.multiprocess };
-    let daemon_start = environ::now_micros();
+    let daemon_start = now_micros();
     vars.push(b"mod_wsgi.daemon_start", daemon_start.to_string().as_bytes());
     let mut call = WsgiCall::from_vars(vars, flags, None, group.case_sensitive);
     call.restart_on_change = true;
@@ -313,5 +313,5 @@ fn script_inside_jail(vars: &mut Vars, root: &str) -> Result<(), String> {
 /// How long the request waited since the Apache child queued it at
 /// `start` (`mod_wsgi.queue_start`, microseconds since the epoch; 0: unknown).
 fn queued_for(start: i64) -> Option<std::time::Duration> {
-    (start > 0).then(|| std::time::Duration::from_micros(environ::now_micros().saturating_sub(start).max(0) as u64))
+    (start > 0).then(|| std::time::Duration::from_micros(now_micros().saturating_sub(start).max(0) as u64))
 }

@@ -1,15 +1,17 @@
-//! Apache-child side of daemon mode: hand the request to a daemon process
-//! over its socket and relay what comes back, streaming both ways.
+//! An Apache child's side of one request in daemon mode: hand the request
+//! to a daemon process over its socket and relay what comes back,
+//! streaming both ways. The daemon process's side is `daemon_side.rs`.
 
 use super::status::{Status, Unavailable};
 use super::window::View;
 use super::wire::{Conn, WireError, has_spoken, level_from_wire};
 use crate::apache::client_timeout::ClientTimeout;
-use crate::apache::log::{self, Level};
+use crate::apache::log;
 use crate::apache::request::Request;
 use crate::apache::request_io::ApacheIo;
+use crate::common::io::{IoError, RequestIo};
+use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
-use crate::python::io::{IoError, RequestIo};
 use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -91,12 +93,11 @@ fn keep(socket: &Path, stream: UnixStream) {
 
 /// Runs the request in the daemon; returns the handler's status.
 pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Vars) -> i32 {
-    let pid = std::process::id();
     let refuse = |status: u32, msg: String| {
-        log::request(Level::Error, req.raw(), &format!("mod_wsgi (pid={pid}): {msg}"));
+        log::request(LogLevel::Error, req, &with_pid(msg));
         status as i32
     };
-    let queued_us = crate::python::environ::now_micros();
+    let queued_us = crate::common::now_micros();
     let queued = queued_us.to_string();
     let _waiting = super::metrics::Waiting::enter(&target.status.metrics, queued_us.max(0) as u64);
     let base: Vec<(&[u8], &[u8])> =
@@ -201,12 +202,12 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
             }
             Err(Relay::Client(e)) => {
                 log::request(
-                    Level::Info,
-                    req.raw(),
-                    &format!(
-                        "mod_wsgi (pid={pid}): Client went away during a request to daemon process '{}': {e}.",
+                    LogLevel::Info,
+                    req,
+                    &with_pid(format_args!(
+                        "Client went away during a request to daemon process '{}': {e}.",
                         target.group
-                    ),
+                    )),
                 );
                 return ffi::OK as i32;
             }
@@ -458,7 +459,7 @@ fn relay_frames(
                     return Err(Relay::Daemon(WireError::Unexpected("send-file the server cannot send")));
                 }
             }
-            Frame::Log { level, message } => log::remote(level_from_wire(level).into(), io.request(), message),
+            Frame::Log { level, message } => log::remote(level_from_wire(level), io.request(), message),
             Frame::End => return Ok(ffi::OK as i32),
             // The application failed after the headers of a diverted response.
             Frame::Fail(code) if diverted.take().is_some() => return Ok(code as i32),
