@@ -1,8 +1,9 @@
 //! What a daemon process may use, as the options set it: `umask=` (the
 //! mode of the files the application creates), `stack-size=` (its
 //! threads' stacks), `listen-backlog=` (the socket's queue of connections
-//! not yet accepted) and `virtual-memory-limit=` (its address space: an
-//! allocation past it is a `MemoryError`).
+//! not yet accepted), `memory-limit=` (its data size) and
+//! `virtual-memory-limit=` (its address space): an allocation past either
+//! is a `MemoryError`, as with mod_wsgi.
 
 mod common;
 
@@ -12,13 +13,14 @@ use common::*;
 
 /// Reports, one `key=value` a line: the mode of a file it creates, the
 /// stack size of the thread running it (`pthread_getattr_np`) and the
-/// soft `RLIMIT_STACK`, the address-space line of /proc/self/limits, and
+/// soft `RLIMIT_STACK`, the address-space and data-size lines of
+/// /proc/self/limits, and
 /// what allocating `?alloc=N` bytes gives.
 const FACTS_APP: &str = include_str!("apps/daemon_resources/facts.py");
 
 const GIB: u64 = 1 << 30;
 
-/// `limited` sets every option; `plain` none.
+/// `limited` sets every option but memory-limit=, `data` that one; `plain` none.
 fn server() -> &'static Apache {
     shared!(Apache, {
         ApacheBuilder::new()
@@ -27,8 +29,10 @@ fn server() -> &'static Apache {
             .conf(&format!(
                 "WSGIDaemonProcess limited threads=2 umask=0077 stack-size=524288 listen-backlog=37 \
                  virtual-memory-limit={GIB}\n\
+                 WSGIDaemonProcess data threads=2 memory-limit={GIB}\n\
                  WSGIDaemonProcess plain threads=2\n\
                  WSGIScriptAlias /limited {{root}}/scripts/facts.wsgi process-group=limited\n\
+                 WSGIScriptAlias /data {{root}}/scripts/facts.wsgi process-group=data\n\
                  WSGIScriptAlias /plain {{root}}/scripts/facts.wsgi process-group=plain"
             ))
             .start()
@@ -84,8 +88,8 @@ fn listen_backlog_is_the_daemon_sockets_queue_length() {
         .filter_map(|l| l.split_whitespace().nth(3)?.parse().ok())
         .collect();
     backlogs.sort();
-    // mod_wsgi's default is 100.
-    assert_eq!(backlogs, [37, 100], "{}", String::from_utf8_lossy(&out.stdout));
+    // mod_wsgi's default is 100 (groups data and plain).
+    assert_eq!(backlogs, [37, 100, 100], "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
@@ -96,4 +100,16 @@ fn virtual_memory_limit_caps_the_address_space() {
     // Within the limit, allocations succeed.
     assert_eq!(facts("/limited?alloc=16777216")["alloc"], "ok");
     assert_eq!(facts("/plain")["address_space"], "unlimited unlimited");
+}
+
+/// mod_wsgi sets `RLIMIT_DATA`: the process is not recycled, its
+/// allocations past the limit fail.
+#[test]
+fn memory_limit_caps_the_data_size() {
+    let data = facts("/data?alloc=2147483648");
+    assert_eq!(data["data_size"], format!("{GIB} {GIB}"));
+    assert_eq!(data["address_space"], "unlimited unlimited");
+    assert_eq!(data["alloc"], "MemoryError");
+    assert_eq!(facts("/data?alloc=16777216")["alloc"], "ok");
+    assert_eq!(facts("/plain")["data_size"], "unlimited unlimited");
 }

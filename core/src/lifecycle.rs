@@ -9,7 +9,6 @@ pub struct Limits {
     pub restart_interval: Duration,
     pub inactivity_timeout: Duration,
     pub cpu_time_limit: Duration,
-    pub memory_limit: u64,
     pub virtual_memory_limit: u64,
     pub request_timeout: Duration,
     pub deadlock_timeout: Duration,
@@ -26,7 +25,6 @@ pub struct Sample {
     /// How long since the last request ended, when none is running.
     pub idle_for: Option<Duration>,
     pub cpu_time: Duration,
-    pub rss_bytes: u64,
     pub vm_bytes: u64,
     /// How long the longest-running request has been running.
     pub oldest_request: Option<Duration>,
@@ -42,7 +40,6 @@ pub enum Reason {
     RestartInterval,
     Inactivity,
     CpuTime,
-    Memory,
     VirtualMemory,
     RequestTimeout,
     Deadlock,
@@ -55,7 +52,6 @@ impl std::fmt::Display for Reason {
             Reason::RestartInterval => "restart-interval reached",
             Reason::Inactivity => "inactivity-timeout reached",
             Reason::CpuTime => "cpu-time-limit exceeded",
-            Reason::Memory => "memory-limit exceeded",
             Reason::VirtualMemory => "virtual-memory-limit exceeded",
             Reason::RequestTimeout => "request-timeout exceeded by a running request",
             Reason::Deadlock => "deadlock-timeout expired: the Python GIL could not be acquired",
@@ -94,9 +90,6 @@ pub fn judge(l: &Limits, s: &Sample) -> Verdict {
     }
     if s.oldest_request.is_some_and(|d| over(d, l.request_timeout)) {
         return Verdict::Retire(Reason::RequestTimeout);
-    }
-    if l.memory_limit > 0 && s.rss_bytes >= l.memory_limit {
-        return Verdict::Retire(Reason::Memory);
     }
     if l.virtual_memory_limit > 0 && s.vm_bytes >= l.virtual_memory_limit {
         return Verdict::Retire(Reason::VirtualMemory);
@@ -140,7 +133,6 @@ mod tests {
             uptime: S(1_000_000),
             idle_for: Some(S(1_000)),
             cpu_time: S(9_999),
-            rss_bytes: u64::MAX,
             vm_bytes: u64::MAX,
             oldest_request: Some(S(999)),
             gil_unseen_for: S(999),
@@ -167,11 +159,6 @@ mod tests {
                 Limits { cpu_time_limit: S(2), ..Default::default() },
                 Sample { cpu_time: S(2), ..base },
                 Verdict::Retire(Reason::CpuTime),
-            ),
-            (
-                Limits { memory_limit: 100, ..Default::default() },
-                Sample { rss_bytes: 100, ..base },
-                Verdict::Retire(Reason::Memory),
             ),
             (
                 Limits { virtual_memory_limit: 100, ..Default::default() },
@@ -205,14 +192,14 @@ mod tests {
             restart_interval: S(10),
             inactivity_timeout: S(5),
             request_timeout: S(3),
-            memory_limit: 100,
+            virtual_memory_limit: 100,
             ..Default::default()
         };
         let s = Sample {
             uptime: S(9),
             idle_for: Some(S(4)),
             oldest_request: Some(S(2)),
-            rss_bytes: 99,
+            vm_bytes: 99,
             ..Default::default()
         };
         assert_eq!(judge(&l, &s), Verdict::Keep);

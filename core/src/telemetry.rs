@@ -20,7 +20,6 @@ pub enum StopReason {
     StartupTimeout,
     DeadlockTimeout,
     CpuTimeLimit,
-    MemoryLimit,
     VirtualMemoryLimit,
     /// The WSGI script was touched (or its `reload_required()` said so).
     ScriptReload,
@@ -31,7 +30,7 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    pub const ALL: [StopReason; 14] = [
+    pub const ALL: [StopReason; 13] = [
         StopReason::ShutdownSignal,
         StopReason::GracefulSignal,
         StopReason::MaximumRequests,
@@ -41,7 +40,6 @@ impl StopReason {
         StopReason::StartupTimeout,
         StopReason::DeadlockTimeout,
         StopReason::CpuTimeLimit,
-        StopReason::MemoryLimit,
         StopReason::VirtualMemoryLimit,
         StopReason::ScriptReload,
         StopReason::Crashed,
@@ -61,7 +59,6 @@ impl StopReason {
             StopReason::StartupTimeout => "startup_timeout",
             StopReason::DeadlockTimeout => "deadlock_timeout",
             StopReason::CpuTimeLimit => "cpu_time_limit",
-            StopReason::MemoryLimit => "memory_limit",
             StopReason::VirtualMemoryLimit => "virtual_memory_limit",
             StopReason::ScriptReload => "script_reload",
             StopReason::Crashed => "crashed",
@@ -81,7 +78,6 @@ impl StopReason {
             StopReason::StartupTimeout => "startup-timeout",
             StopReason::DeadlockTimeout => "deadlock-timeout",
             StopReason::CpuTimeLimit => "cpu-time-limit",
-            StopReason::MemoryLimit => "memory-limit",
             StopReason::VirtualMemoryLimit => "virtual-memory-limit",
             StopReason::ScriptReload => "touched script",
             StopReason::Crashed => "crash",
@@ -105,7 +101,6 @@ impl From<Reason> for StopReason {
             Reason::RestartInterval => StopReason::RestartInterval,
             Reason::Inactivity => StopReason::InactivityTimeout,
             Reason::CpuTime => StopReason::CpuTimeLimit,
-            Reason::Memory => StopReason::MemoryLimit,
             Reason::VirtualMemory => StopReason::VirtualMemoryLimit,
             Reason::RequestTimeout => StopReason::RequestTimeout,
             Reason::Deadlock => StopReason::DeadlockTimeout,

@@ -82,13 +82,11 @@ fn sample(a: &Activity) -> Sample {
     let now = now_us(a);
     let since = |t: u64| Duration::from_micros(now.saturating_sub(t));
     let oldest = a.slots.iter().map(|s| s.load(Ordering::SeqCst)).filter(|&t| t > 0).min();
-    let (rss_bytes, vm_bytes) = memory();
     Sample {
         uptime: a.started.elapsed(),
         idle_for: if oldest.is_none() { Some(since(a.last_end.load(Ordering::SeqCst))) } else { None },
         cpu_time: cpu_time(),
-        rss_bytes,
-        vm_bytes,
+        vm_bytes: virtual_size(),
         oldest_request: oldest.map(since),
         gil_unseen_for: since(a.gil_seen.load(Ordering::SeqCst)),
         nothing_loaded: !LOADED.load(Ordering::SeqCst),
@@ -104,15 +102,12 @@ fn cpu_time() -> Duration {
     Duration::from_micros((u.user_time().num_microseconds() + u.system_time().num_microseconds()).max(0) as u64)
 }
 
-/// Resident and virtual size, in bytes.
-fn memory() -> (u64, u64) {
+/// Virtual size, in bytes.
+fn virtual_size() -> u64 {
     use nix::unistd::{SysconfVar, sysconf};
     let page = sysconf(SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(1).max(1) as u64;
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let mut f = statm.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
-    let vm = f.next().unwrap_or(0);
-    let rss = f.next().unwrap_or(0);
-    (rss * page, vm * page)
+    statm.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * page
 }
 
 /// The process's limits, from its group's configuration.
@@ -121,7 +116,6 @@ pub fn limits(c: &wsgi_core::config::DaemonProcess) -> Limits {
         restart_interval: c.restart_interval,
         inactivity_timeout: c.inactivity_timeout,
         cpu_time_limit: c.cpu_time_limit,
-        memory_limit: c.memory_limit,
         virtual_memory_limit: c.virtual_memory_limit,
         request_timeout: c.request_timeout,
         deadlock_timeout: c.deadlock_timeout,

@@ -12,10 +12,11 @@ def thread_stack_size():
     libc.pthread_attr_destroy(attr)
     return size.value
 
-def address_space():
+def limit(name):
+    """Soft and hard value of a /proc/self/limits line."""
     with open('/proc/self/limits') as f:
-        line = next(l for l in f if l.startswith('Max address space'))
-    return ' '.join(line.split()[3:5])
+        line = next(l for l in f if l.startswith(name + '  '))
+    return ' '.join(line[len(name):].split()[0:2])
 
 def allocate(n):
     try:
@@ -33,7 +34,8 @@ def application(environ, start_response):
         'mode': '%04o' % (os.stat(path).st_mode & 0o777),
         'stack': thread_stack_size(),
         'rlimit_stack': resource.getrlimit(resource.RLIMIT_STACK)[0],
-        'address_space': address_space(),
+        'address_space': limit('Max address space'),
+        'data_size': limit('Max data size'),
     }
     query = environ.get('QUERY_STRING', '')
     if query.startswith('alloc='):
