@@ -424,8 +424,10 @@ def wrk(url, connections, duration, lua=None):
     lat = dict((p, unit(v, u)) for p, v, u in re.findall(r"\s(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", out))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    failures = (int(bad.group(1)) if bad else 0) + (sum(map(int, errs.groups())) if errs else 0)
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "failures": failures}
+    kinds = dict(zip(("connect", "read", "write", "timeout"), map(int, errs.groups()))) if errs else {}
+    kinds["non-2xx"] = int(bad.group(1)) if bad else 0
+    failed = {k: n for k, n in kinds.items() if n}
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "failures": sum(failed.values()), "failed": failed}
 
 
 class Bench:
@@ -483,7 +485,7 @@ class Bench:
         print(f"round {rnd + 1} {label:18} {scenario:12} {r['rps']:10.1f} req/s  p50 {r['p50']} ms  "
               f"p99 {r['p99']} ms  failures {r['failures']}", flush=True)
         if r["failures"]:
-            self.problem(f"round {rnd + 1} {label} {scenario}: {r['failures']} failed requests")
+            self.problem(f"round {rnd + 1} {label} {scenario}: {r['failures']} failed requests {r['failed']}")
 
     def problem(self, text):
         self.problems.append(text)
@@ -564,8 +566,10 @@ def main():
     bench.print_table(rows)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"table": rows, "rounds": args.rounds, "duration": args.duration, "problems": bench.problems},
-                      f, indent=2)
+            runs = {" ".join(k if isinstance(k, str) else " ".join(k) for k in key): v
+                    for key, v in bench.results.items()}
+            json.dump({"table": rows, "runs": runs, "rounds": args.rounds, "duration": args.duration,
+                       "problems": bench.problems}, f, indent=2)
     for p in bench.problems:
         print(f"FAILURE: {p}", file=sys.stderr)
     return 1 if bench.problems else 0
