@@ -16,7 +16,8 @@ Reported per server and app, medians of the rounds: req/s, p50/p99 latency,
 the ratio to static (median of each round's own ratio: the machine's speed
 drifts between rounds more than between neighbouring runs), and peak RSS
 (VmHWM, reset through /proc/PID/clear_refs when the row starts, so it is the
-peak during that row on top of what earlier rows left resident):
+peak during that row on top of what earlier rows left resident; without
+root the reset is refused and it is the peak since the process started):
 - "app": the processes that run the app outside Apache: our or mod_wsgi's
   daemon processes (daemon rows), every process of the peer (peer rows);
   none in embedded rows, where the Apache children run it;
