@@ -44,7 +44,7 @@ def main():
         for rnd in range(args.rounds):
             order = ["before", "after"] if rnd % 2 == 0 else ["after", "before"]
             for label in order:
-                server = bench.Server(builds[label])
+                server = bench.Ours(builds[label])
                 try:
                     for path in paths:
                         r = bench.wrk(f"http://127.0.0.1:{server.port}{path}", args.connections, args.duration,

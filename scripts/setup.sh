@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build and test mod_wsgi-rs.
 # Safe to run repeatedly: it only calls apt-get when a package is missing.
-#   scripts/setup.sh          everything from apt (building, tests, benchmarks)
+#   scripts/setup.sh          everything from apt for building and testing
 #   scripts/setup.sh tests    that, and what the tests need beyond apt (cargo-deb)
+#   scripts/setup.sh bench    that, and what benches/run.sh needs beyond it (the peers'
+#                             Apache module, gcc for building uWSGI with pip)
 #   scripts/setup.sh example  only what building and serving need (scripts/run-example.sh)
 set -euo pipefail
 
@@ -20,6 +22,12 @@ packages=(
   prometheus                   # promtool checks the status page's Prometheus text
   chromium                     # headless, loads the status page in a test
 )
+if [ "${1:-}" = bench ]; then
+  packages+=(
+    libapache2-mod-proxy-uwsgi   # Apache's side of uWSGI's protocol
+    gcc                          # pip builds uWSGI from source (with python3.11-dev)
+  )
+fi
 # System services those packages start; the tests start their own servers.
 services=(apache2 haproxy nginx prometheus)
 
