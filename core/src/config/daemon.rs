@@ -305,6 +305,15 @@ impl DaemonProcess {
             "newrelic-config-file" => self.newrelic_config_file = Some(text(f, value, "a file")?),
             "switch-interval" => self.switch_interval = Some(f.positive_seconds(value)?),
             "newrelic-environment" => self.newrelic_environment = Some(text(f, value, "an environment name")?),
+            // mod_wsgi 6.0.2's: refused by name rather than taken for a
+            // typo; responses here are flushed as each frame arrives.
+            "response-flush-delay" => {
+                return Err(ConfigError::new(
+                    DIRECTIVE,
+                    "option 'response-flush-delay' (mod_wsgi 6.0.2) is not supported: remove it; \
+                     a daemon's response is passed on as it arrives and flushed at once",
+                ));
+            }
             _ => {
                 return Err(ConfigError::new(DIRECTIVE, format!("unknown option '{option}': check its spelling")));
             }

@@ -267,6 +267,7 @@ fn unknown_duplicate_and_malformed_options() {
     assert_eq!(error("a bogus=1"), "WSGIDaemonProcess: unknown option 'bogus': check its spelling");
     // Options of later mod_wsgi releases that 4.9 does not know.
     assert!(error("a telemetry-interval=5").contains("unknown option"));
+    assert!(error("a response-flush-delay=5").contains("'response-flush-delay' (mod_wsgi 6.0.2) is not supported"));
     assert_eq!(error("a threads=2 threads=3"), "WSGIDaemonProcess: option 'threads' is given more than once: keep one");
     assert!(error("a threads").contains("found 'threads'"));
     assert!(error("a =3").contains("found '=3'"));
