@@ -16,10 +16,9 @@ fn tool(var: &str, default: &str) -> String {
 }
 
 fn query(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{cmd}` ({e}); install apache2-dev (scripts/setup.sh)"));
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run `{cmd}` ({e}); install apache2-dev (scripts/setup.sh) or set APXS, APR_CONFIG, APU_CONFIG")
+    });
     assert!(out.status.success(), "`{cmd} {}` failed", args.join(" "));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -2,7 +2,7 @@
 //! headers that `apxs -q INCLUDEDIR` names (allowlisted to what mod_wsgi-rs
 //! uses), and the C helpers of `shim/` over the macros and inline functions
 //! that bindgen cannot bind.
-#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
+#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 #![allow(clippy::all, clippy::undocumented_unsafe_blocks, unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
 
 include!(concat!(env!("OUT_DIR"), "/httpd_bindings.rs"));
