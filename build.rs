@@ -1,65 +1,30 @@
-//! Generates the httpd/APR bindings and compiles the C shim.
+//! Refuses a build of the module without the pyo3 flags of
+//! .cargo/config.toml (the httpd bindings are built by `sys/`).
 //!
-//! Include paths and flags come from `apxs -q` and `apr-1-config`, so the
-//! build follows whatever httpd development files the machine has.
+//! `--cfg pyo3_disable_reference_pool` keeps a `Py<T>` dropped without an
+//! attached interpreter out of pyo3's process-wide pool, from which it would
+//! later be released in whichever sub-interpreter happens to be current.
+//! Any `RUSTFLAGS` in the environment replaces `[build] rustflags` of
+//! .cargo/config.toml, and the build would silently lose it.
 
 use std::env;
-use std::path::PathBuf;
-use std::process::Command;
 
-fn query(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{cmd}` ({e}); install apache2-dev (scripts/setup.sh)"));
-    assert!(out.status.success(), "`{cmd} {}` failed", args.join(" "));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+const REQUIRED: [&str; 2] = ["pyo3_disable_reference_pool", "pyo3_leak_on_drop_without_reference_pool"];
 
 fn main() {
-    let httpd_include = query("apxs", &["-q", "INCLUDEDIR"]);
-    let apr_include = query("apr-1-config", &["--includedir"]);
-    let apr_cppflags = query("apr-1-config", &["--cppflags"]);
-    let apu_include = query("apu-1-config", &["--includedir"]);
-
-    let mut clang_args = vec![format!("-I{httpd_include}"), format!("-I{apr_include}")];
-    if apu_include != apr_include {
-        clang_args.push(format!("-I{apu_include}"));
+    // Cargo sets CARGO_CFG_<NAME> for each --cfg the crate is compiled with.
+    let missing: Vec<&str> =
+        REQUIRED.into_iter().filter(|cfg| env::var_os(format!("CARGO_CFG_{}", cfg.to_uppercase())).is_none()).collect();
+    if !missing.is_empty() {
+        let flags: Vec<String> = REQUIRED.iter().map(|cfg| format!("--cfg {cfg}")).collect();
+        println!(
+            "cargo::error=mod_wsgi-rs must be built with {}, missing: {}. RUSTFLAGS (or \
+             CARGO_ENCODED_RUSTFLAGS) in the environment replaces the rustflags of \
+             .cargo/config.toml: unset it, or add those flags to it, e.g. \
+             RUSTFLAGS=\"$RUSTFLAGS {}\"",
+            flags.join(" "),
+            missing.join(", "),
+            flags.join(" ")
+        );
     }
-    clang_args.extend(apr_cppflags.split_whitespace().map(String::from));
-
-    println!("cargo:rerun-if-changed=src/shim/wsgi_shim.c");
-    println!("cargo:rerun-if-changed=src/shim/wsgi_shim.h");
-    println!("cargo:rerun-if-changed=build.rs");
-
-    let bindings = bindgen::Builder::default()
-        .header("src/shim/wsgi_shim.h")
-        .clang_args(&clang_args)
-        .allowlist_function("ap_.*|apr_.*|wsgi_shim_.*")
-        .allowlist_type("request_rec|server_rec|conn_rec|module|command_rec|cmd_parms|process_rec|apr_.*|ap_.*|authn_provider|authz_provider|authn_status|authz_status|global_score|process_score|worker_score|scoreboard")
-        .allowlist_var("ap_scoreboard_image|ap_server_conf|ap_server_root|ap_top_module|unixd_config|ap_unixd_config|MODULE_MAGIC_.*|APLOG_.*|OPT_.*|HTTP_.*|OK|DECLINED|DONE|APR_.*|M_.*|REQUEST_CHUNKED_.*|AP_MPMQ_.*|RSRC_CONF|ACCESS_CONF|OR_.*|NOT_IN_.*|GLOBAL_ONLY|AP_MAX_REG_MATCH|AP_SQ_.*|AP_AUTH_INTERNAL_.*|AUTHN_PROVIDER_.*|AUTHZ_PROVIDER_.*|REMOTE_HOST|SATISFY_.*|wsgi_shim_.*")
-        .blocklist_function("ap_log_.*printf.*")
-        .derive_default(true)
-        .layout_tests(false)
-        .generate_comments(false)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
-        .generate()
-        .expect("bindgen failed over the httpd headers");
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    bindings.write_to_file(out.join("httpd_bindings.rs")).expect("cannot write bindings");
-
-    let mut build = cc::Build::new();
-    build.file("src/shim/wsgi_shim.c").include(&httpd_include).include(&apr_include);
-    if apu_include != apr_include {
-        build.include(&apu_include);
-    }
-    for flag in apr_cppflags.split_whitespace() {
-        if let Some(def) = flag.strip_prefix("-D") {
-            match def.split_once('=') {
-                Some((k, v)) => build.define(k, v),
-                None => build.define(def, None),
-            };
-        }
-    }
-    build.warnings(true).compile("wsgi_shim");
 }

@@ -9,8 +9,8 @@
 //! - `common/`: what apache/, python/ and daemon/ share (request I/O
 //!   contract, log level, server facts).
 //! - `daemon/`: process groups: supervision, daemon processes, the socket proxy.
-//! - `ffi.rs` and `shim/`: raw bindings, and the C helpers over APR's
-//!   bucket macros.
+//! - `ffi.rs`: the raw httpd/APR bindings and C helpers of the
+//!   `mod_wsgi-sys` crate in `sys/`.
 //! - the pure logic (config parsing, names, header rules) is the `wsgi-core` crate in `core/`.
 
 mod apache;

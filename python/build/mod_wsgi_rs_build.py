@@ -52,7 +52,11 @@ def _project(root):
     with open(os.path.join(root, "pyproject.toml"), "rb") as f:
         project = tomllib.load(f)["project"]
     with open(os.path.join(root, "Cargo.toml"), "rb") as f:
-        project["version"] = tomllib.load(f)["package"]["version"]
+        cargo = tomllib.load(f)
+    version = cargo["package"]["version"]
+    if isinstance(version, dict):  # version.workspace = true
+        version = cargo["workspace"]["package"]["version"]
+    project["version"] = version
     return project
 
 

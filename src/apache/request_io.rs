@@ -7,11 +7,6 @@ use crate::common::io::{IoError, QUEUE_LIMIT, RequestIo};
 use crate::common::log::{LogLevel, with_pid};
 use crate::ffi;
 
-/// What `ap_get_brigade` returns once an input filter has answered the
-/// request itself (413 for a body over LimitRequestBody, 400 for a bad
-/// chunk): `AP_FILTER_ERROR` in httpd.h, a macro bindgen does not see.
-const AP_FILTER_ERROR: i32 = -102;
-
 pub struct ApacheIo<'r> {
     req: Request<'r>,
     input: *mut ffi::apr_bucket_brigade,
@@ -180,7 +175,7 @@ impl<'r> ApacheIo<'r> {
         match n {
             -2 => Ok(None),
             n if n < 0 => {
-                if status == AP_FILTER_ERROR {
+                if status == ffi::AP_FILTER_ERROR {
                     self.answered = true;
                 }
                 Err(IoError::Read(strerror(status)))
@@ -199,7 +194,9 @@ impl RequestIo for ApacheIo<'_> {
             ffi::wsgi_shim_read_body(self.req.as_ptr(), self.input, buf.as_mut_ptr().cast(), buf.len(), &mut status)
         };
         if n < 0 {
-            if status == AP_FILTER_ERROR {
+            // An input filter has answered the request itself (413 for a
+            // body over LimitRequestBody, 400 for a bad chunk).
+            if status == ffi::AP_FILTER_ERROR {
                 self.answered = true;
             }
             return Err(IoError::Read(strerror(status)));

@@ -1,5 +1,6 @@
-/* The parts of the module that only C can express: helpers over APR's
- * bucket macros. Everything else is in Rust (the command table is built
+/* What only C can express of the httpd/APR surface: helpers over APR's
+ * bucket macros and httpd's version macros. They carry no rule of the
+ * module's own; everything else is in Rust (the command table is built
  * from core's list of directives in src/commands.rs). */
 #include "wsgi_shim.h"
 
