@@ -1,6 +1,7 @@
 //! mod_wsgi's rules for a request's environ that come before the variables
 //! reach Python: the changes to Apache's CGI variables, which application
-//! group and callable serve the request, and `WSGIMapHEADToGET`.
+//! group and callable serve the request, `WSGIMapHEADToGET`, and which
+//! variables the environ leaves out.
 
 use crate::config::{AppGroup, CallableObject, MapHeadToGet};
 
@@ -89,6 +90,21 @@ pub fn maps_head_to_get(setting: Option<MapHeadToGet>, get_or_head: bool, conten
     }
 }
 
+/// Whether a CGI variable stays out of the WSGI environ, as in mod_wsgi:
+/// `PATH` is the server's own search path, `HTTPS` becomes
+/// `wsgi.url_scheme`.
+pub fn left_out(name: &[u8]) -> bool {
+    matches!(name, b"PATH" | b"HTTPS")
+}
+
+/// `"2.4.71"` as `[2, 4, 71]`, for `environ['apache.version']`; missing or
+/// bad parts are 0.
+pub fn version_parts(text: &[u8]) -> [u32; 3] {
+    let text = String::from_utf8_lossy(text);
+    let mut parts = text.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));
+    std::array::from_fn(|_| parts.next().unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +174,21 @@ mod tests {
         assert!(!maps_head_to_get(Some(Auto), true, false));
         assert!(!maps_head_to_get(None, true, false));
         assert!(maps_head_to_get(None, true, true));
+    }
+
+    #[test]
+    fn path_and_https_stay_out() {
+        assert!(left_out(b"PATH"));
+        assert!(left_out(b"HTTPS"));
+        assert!(!left_out(b"PATH_INFO"));
+        assert!(!left_out(b"HTTP_HOST"));
+    }
+
+    #[test]
+    fn apache_version_parts() {
+        assert_eq!(version_parts(b"2.4.71"), [2, 4, 71]);
+        assert_eq!(version_parts(b"2.4"), [2, 4, 0]);
+        assert_eq!(version_parts(b"2.x.9"), [2, 0, 9]);
+        assert_eq!(version_parts(b""), [0, 0, 0]);
     }
 }
