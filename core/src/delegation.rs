@@ -86,6 +86,13 @@ pub fn decide<G: Scoped>(name: &str, host: &str, allowed: Restrictions<'_>, grou
     }
 }
 
+/// Whether an Apache child needs Python: not when every application runs
+/// in a daemon (`WSGIRestrictEmbedded On`) and no server has an access or
+/// auth script (those run in the child).
+pub fn child_needs_python(restrict_embedded: bool, auth_scripts: bool) -> bool {
+    !restrict_embedded || auth_scripts
+}
+
 /// The owner every script delegated to a group must have
 /// (`script-user=` or `script-group=`, resolved to an id).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +200,13 @@ mod tests {
             assert_eq!(r.status(), 500);
         }
         assert_eq!(Refusal::Unknown("x".into()).to_string(), "No WSGI daemon process called 'x' has been configured");
+    }
+
+    #[test]
+    fn a_child_needs_python_for_embedded_mode_or_auth_scripts() {
+        assert!(child_needs_python(false, false));
+        assert!(child_needs_python(true, true));
+        assert!(!child_needs_python(true, false));
     }
 
     #[test]

@@ -21,9 +21,8 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         log::set_main_server(main);
         crate::python::io::set_process_logger(log::process);
         let configs = super::servers::server_configs(main);
-        // Every application runs in a daemon, and no access or auth script
-        // runs here: no interpreter.
-        if cfg.restrict_embedded == Some(true) && !configs.iter().any(|c| c.auth_scripts) {
+        let auth_scripts = configs.iter().any(|c| c.auth_scripts);
+        if !wsgi_core::delegation::child_needs_python(cfg.restrict_embedded == Some(true), auth_scripts) {
             return;
         }
         let process = ProcessIdentity {
