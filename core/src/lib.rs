@@ -5,6 +5,12 @@
 //! - [`config`]: every `WSGI*` directive parsed, validated and merged.
 //! - [`names`]: application/process group expansion and script module names.
 //! - [`alias`]: `WSGIScriptAlias` URL prefix matching.
+//! - [`delegation`]: where a request runs: embedded or which daemon group.
+//! - [`daemon_scope`]: the daemon groups a configuration defines, by virtual host.
+//! - [`preloads`]: the scripts each process group loads at start.
+//! - [`request_body`]: `Transfer-Encoding` and `Content-Length` rules.
+//! - [`script_file`]: the handler names and file checks of a WSGI request.
+//! - [`request_environ`]: mod_wsgi's changes to the CGI variables, group and callable choice.
 //! - [`headers`]: the status line and header rules applied to responses.
 //! - [`lifecycle`]: when a daemon process must be recycled.
 //! - [`supervision`]: a daemon group's manager: control messages, start-up backoff.
@@ -19,12 +25,18 @@
 pub mod alias;
 pub mod auth;
 pub mod config;
+pub mod daemon_scope;
+pub mod delegation;
 pub mod headers;
 pub mod lifecycle;
 pub mod names;
 pub mod paths;
+pub mod preloads;
 pub mod protocol;
 pub mod proxy_headers;
+pub mod request_body;
+pub mod request_environ;
+pub mod script_file;
 pub mod status_page;
 pub mod supervision;
 pub mod telemetry;

@@ -116,17 +116,13 @@ fn set_registry(r: Option<Arc<Registry>>) {
     *REGISTRY.write() = r;
 }
 
-impl Registry {
-    /// The index of group `name` as seen from a virtual host called
-    /// `server_name`: groups defined at server scope, or in a host with
-    /// the same name, as mod_wsgi allows.
-    pub fn visible(&self, name: &str, server_name: &str) -> Option<usize> {
-        self.groups
-            .iter()
-            .position(|g| g.spec.name() == name && g.spec.server_name.as_deref().is_none_or(|s| s == server_name))
+/// Which host may use a group: core's scoping rules read it (see
+/// `wsgi_core::daemon_scope`).
+impl wsgi_core::daemon_scope::Scoped for Group {
+    fn group_name(&self) -> &str {
+        self.spec.name()
     }
-
-    pub fn exists(&self, name: &str) -> bool {
-        self.groups.iter().any(|g| g.spec.name() == name)
+    fn server_name(&self) -> Option<&str> {
+        self.spec.server_name.as_deref()
     }
 }

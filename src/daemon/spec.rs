@@ -4,6 +4,7 @@
 use crate::python::preload::Preload;
 use std::time::Duration;
 use wsgi_core::config::DaemonProcess;
+use wsgi_core::delegation::ScriptOwner;
 
 #[derive(Debug, Clone)]
 pub struct GroupSpec {
@@ -18,41 +19,21 @@ pub struct GroupSpec {
     pub script_owner: Option<ScriptOwner>,
 }
 
-/// The owner every script delegated to a group must have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScriptOwner {
-    User { uid: u32, name: String },
-    Group { gid: u32, name: String },
-}
-
-impl ScriptOwner {
-    fn of(config: &DaemonProcess) -> Option<Self> {
-        if let Some(a) = &config.script_user {
-            let uid = super::accounts::uid(a)?.as_raw();
-            return Some(ScriptOwner::User { uid, name: a.to_string() });
-        }
-        let a = config.script_group.as_ref()?;
-        Some(ScriptOwner::Group { gid: super::accounts::gid(a)?.as_raw(), name: a.to_string() })
+/// `script-user=` / `script-group=` resolved to an id (`None` when unset,
+/// or when the account is unknown).
+fn script_owner(config: &DaemonProcess) -> Option<ScriptOwner> {
+    if let Some(a) = &config.script_user {
+        let uid = super::accounts::uid(a)?.as_raw();
+        return Some(ScriptOwner::User { uid, name: a.to_string() });
     }
-
-    /// Why a file owned by `uid`:`gid` may not run, if it may not.
-    pub fn refuses(&self, uid: u32, gid: u32) -> Option<String> {
-        match self {
-            ScriptOwner::User { uid: want, name } if *want != uid => {
-                Some(format!("is owned by uid {uid}, not by script-user '{name}'"))
-            }
-            ScriptOwner::Group { gid: want, name } if *want != gid => {
-                Some(format!("has gid {gid}, not script-group '{name}'"))
-            }
-            _ => None,
-        }
-    }
+    let a = config.script_group.as_ref()?;
+    Some(ScriptOwner::Group { gid: super::accounts::gid(a)?.as_raw(), name: a.to_string() })
 }
 
 impl GroupSpec {
     pub fn new(config: &DaemonProcess, server_name: Option<String>, apache_timeout: Duration) -> Self {
         let socket_timeout = if config.socket_timeout.is_zero() { apache_timeout } else { config.socket_timeout };
-        let script_owner = ScriptOwner::of(config);
+        let script_owner = script_owner(config);
         Self { config: config.clone(), server_name, socket_timeout, preload: Vec::new(), script_owner }
     }
 

@@ -20,10 +20,9 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         }
         log::set_main_server(main);
         crate::python::io::set_process_logger(log::process);
-        let configs = super::preloads::server_configs(main);
-        // Every application runs in a daemon, and no access or auth script
-        // runs here: no interpreter.
-        if cfg.restrict_embedded == Some(true) && !configs.iter().any(|c| c.auth_scripts) {
+        let configs = super::servers::server_configs(main);
+        let auth_scripts = configs.iter().any(|c| c.auth_scripts);
+        if !wsgi_core::delegation::child_needs_python(cfg.restrict_embedded == Some(true), auth_scripts) {
             return;
         }
         let process = ProcessIdentity {
@@ -39,7 +38,7 @@ pub extern "C" fn child_init(pool: *mut ffi::apr_pool_t, s: *mut ffi::server_rec
         crate::daemon::metrics::embedded_child(threads);
         crate::python::preload::run(
             "",
-            &super::preloads::for_group(&configs, ""),
+            &wsgi_core::preloads::for_group(&configs, ""),
             cfg.case_sensitivity.unwrap_or(true),
         );
         // SAFETY: the cleanup is a plain function and runs when the child's

@@ -2,7 +2,7 @@
 //! the environ from Apache's CGI variables, and runs the application here
 //! (embedded mode) or hands it to a daemon process group.
 
-use super::translate::{HANDLER, notes};
+use super::translate::notes;
 use crate::apache::log;
 use crate::apache::request::{FileKind, Request};
 use crate::apache::request_io::ApacheIo;
@@ -15,8 +15,12 @@ use crate::python::call::{self, WsgiCall};
 use crate::python::environ::{self, EnvironFlags, Vars};
 use std::ffi::CStr;
 use std::sync::Arc;
-use wsgi_core::config::{AppGroup, CallableObject, DirConfig, MapHeadToGet, ProcessGroup};
+use wsgi_core::config::DirConfig;
+use wsgi_core::delegation::{self, Restrictions, Target};
 use wsgi_core::names;
+use wsgi_core::request_body;
+use wsgi_core::request_environ::{self, CgiFacts, Fixup};
+use wsgi_core::script_file::{self, ScriptFacts};
 
 pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
     super::guard("handler", ffi::HTTP_INTERNAL_SERVER_ERROR as i32, || {
@@ -24,10 +28,6 @@ pub extern "C" fn handler(r: *mut ffi::request_rec) -> i32 {
         let req = unsafe { Request::from_raw(r) };
         handle(req)
     })
-}
-
-fn is_ours(handler: &str) -> bool {
-    handler == HANDLER.to_str().unwrap_or_default() || handler == "application/x-httpd-wsgi"
 }
 
 /// Logs `msg` against the request (prefixed as mod_wsgi does) and returns `status`.
@@ -53,37 +53,23 @@ fn take_handler_script(req: Request<'_>, handler: &str) -> bool {
 
 fn handle(req: Request<'_>) -> i32 {
     let Some(h) = req.handler() else { return ffi::DECLINED };
-    // A handler script serves whatever the handler is set on (a file need
-    // not exist, nor ExecCGI be on), as in mod_wsgi.
-    let handler_script = !is_ours(&h) && take_handler_script(req, &h);
-    if !is_ours(&h) && !handler_script {
+    let handler_script = !script_file::is_wsgi_handler(&h) && take_handler_script(req, &h);
+    if !script_file::is_wsgi_handler(&h) && !handler_script {
         return ffi::DECLINED;
     }
     if let Err(status) = super::dispatch_script::apply(req) {
         return status;
     }
-    let filename = req.filename();
-    let aliased = handler_script || req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script");
-    if !aliased && !req.exec_cgi_allowed() {
-        return refuse(req, ffi::HTTP_FORBIDDEN, &format!("Options ExecCGI is off in this directory: {filename}"));
-    }
-    match req.file_kind() {
-        _ if handler_script => {}
-        FileKind::Regular => {}
-        FileKind::Directory => {
-            return refuse(
-                req,
-                ffi::HTTP_FORBIDDEN,
-                &format!("Attempt to invoke directory as WSGI application: {filename}"),
-            );
-        }
-        _ => {
-            return refuse(
-                req,
-                ffi::HTTP_NOT_FOUND,
-                &format!("Target WSGI script not found or unable to stat: {filename}"),
-            );
-        }
+    let kind = req.file_kind();
+    let facts = ScriptFacts {
+        handler_script,
+        aliased: req.note(notes::FORCED_TYPE).as_deref() == Some("wsgi-script"),
+        exec_cgi: req.exec_cgi_allowed(),
+        regular_file: matches!(kind, FileKind::Regular),
+        directory: matches!(kind, FileKind::Directory),
+    };
+    if let Err(refusal) = script_file::check(facts) {
+        return refuse(req, refusal.status().into(), &format!("{refusal}: {}", req.filename()));
     }
     let (dir, server) = (req.dir_config(), req.server().record());
     let target = match delegation(req, dir, server) {
@@ -95,10 +81,8 @@ fn handle(req: Request<'_>) -> i32 {
     }
     // As mod_wsgi, before the body is set up: Apache answers 413 itself
     // (and logs AH01588) while discarding an over-long body.
-    let declared =
-        req.headers_in().get("Content-Length").and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
     let (_, limit) = req.body_limits();
-    if limit > 0 && declared.is_some_and(|len| len > limit) {
+    if request_body::over_limit(req.headers_in().get("Content-Length"), limit) {
         req.discard_body();
         return ffi::OK as i32;
     }
@@ -142,27 +126,12 @@ fn handle(req: Request<'_>) -> i32 {
     }
 }
 
-/// mod_wsgi's rules for a request body sent with Transfer-Encoding: only
-/// `chunked` (501 otherwise), and only with `WSGIChunkedRequest On` (411).
+/// mod_wsgi's rules for a request body sent with Transfer-Encoding
+/// (see `wsgi_core::request_body`): the refusal's status, logged.
 fn check_transfer_encoding(req: Request<'_>, dir: &DirConfig) -> Option<i32> {
-    let te = req.headers_in().get("Transfer-Encoding").map(|v| String::from_utf8_lossy(v).into_owned())?;
-    let filename = req.filename();
-    if !te.eq_ignore_ascii_case("chunked") {
-        let msg = format!("Unexpected value for Transfer-Encoding of '{te}' supplied. Only 'chunked' supported.");
-        log::request(LogLevel::Error, req, &format!("{msg}: {filename}"));
-        return Some(ffi::HTTP_NOT_IMPLEMENTED as i32);
-    }
-    if !dir.chunked_request.unwrap_or(false) {
-        log::request(
-            LogLevel::Error,
-            req,
-            &format!(
-                "Received request requiring chunked transfer encoding, but optional support for chunked transfer encoding has not been enabled.: {filename}"
-            ),
-        );
-        return Some(ffi::HTTP_LENGTH_REQUIRED as i32);
-    }
-    None
+    let te = req.headers_in().get("Transfer-Encoding").map(|v| String::from_utf8_lossy(v).into_owned());
+    let refusal = request_body::check_transfer_encoding(te.as_deref(), dir.chunked_request.unwrap_or(false)).err()?;
+    Some(refuse(req, refusal.status().into(), &format!("{refusal}: {}", req.filename())))
 }
 
 /// A value from request notes, then subprocess_env, then the process
@@ -177,62 +146,24 @@ fn env_lookup(req: Request<'_>, name: &str) -> Option<String> {
 /// index into the registry).
 type Delegation = Option<(Arc<Registry>, usize)>;
 
-/// Where the request runs.
+/// Where the request runs (core decides; see `wsgi_core::delegation`).
 fn delegation(req: Request<'_>, dir: &DirConfig, server: &ServerRecord) -> Result<Delegation, i32> {
-    let group = match req.note(notes::PROCESS_GROUP) {
-        Some(text) => ProcessGroup::parse(&text),
-        None => dir.process_group.clone().unwrap_or(ProcessGroup::Global),
-    };
-    let name = match group {
-        ProcessGroup::Global => String::new(),
-        ProcessGroup::Env(var) => env_lookup(req, &var).unwrap_or_default(),
-        ProcessGroup::Named(n) => n,
-    };
+    let group = delegation::requested_group(req.note(notes::PROCESS_GROUP).as_deref(), dir.process_group.as_ref());
+    let name = delegation::group_name(group, |var| env_lookup(req, var));
     let filename = req.filename();
-    if name.is_empty() {
-        if server.cfg.restrict_embedded == Some(true) {
-            return Err(refuse(
-                req,
-                ffi::HTTP_INTERNAL_SERVER_ERROR,
-                &format!(
-                    "Embedded mode of mod_wsgi disabled by runtime configuration (WSGIRestrictEmbedded On): {filename}"
-                ),
-            ));
-        }
-        return Ok(None);
-    }
-    let unknown = || {
-        refuse(
-            req,
-            ffi::HTTP_INTERNAL_SERVER_ERROR,
-            &format!("No WSGI daemon process called '{name}' has been configured: {filename}"),
-        )
+    let allowed = Restrictions {
+        embedded: server.cfg.restrict_embedded == Some(true),
+        processes: dir.restrict_process.as_deref(),
     };
-    let Some(reg) = daemon::registry() else { return Err(unknown()) };
-    if let Some(allowed) = &dir.restrict_process
-        && !allowed.iter().any(|a| a == &name)
-    {
-        return Err(refuse(
-            req,
-            ffi::HTTP_INTERNAL_SERVER_ERROR,
-            &format!(
-                "Daemon process called '{name}' cannot be accessed by this WSGI application (WSGIRestrictProcess): {filename}"
-            ),
-        ));
-    }
-    let host = req.server().hostname();
-    let Some(index) = reg.visible(&name, &host) else {
-        if reg.exists(&name) {
-            return Err(refuse(
-                req,
-                ffi::HTTP_INTERNAL_SERVER_ERROR,
-                &format!(
-                    "Daemon process called '{name}' is defined in another virtual host and cannot be used by '{host}': {filename}"
-                ),
-            ));
-        }
-        return Err(unknown());
+    let reg = daemon::registry();
+    let groups = reg.as_ref().map_or(&[][..], |r| &r.groups[..]);
+    let index = match delegation::decide(&name, &req.server().hostname(), allowed, groups) {
+        Ok(Target::Embedded) => return Ok(None),
+        Ok(Target::Daemon(i)) => i,
+        Err(refusal) => return Err(refuse(req, refusal.status().into(), &format!("{refusal}: {filename}"))),
     };
+    // A daemon target is an index into the registry's groups, so it is there.
+    let Some(reg) = reg else { return Err(ffi::HTTP_INTERNAL_SERVER_ERROR as i32) };
     if let Some(owner) = &reg.groups[index].spec.script_owner {
         let (uid, gid) = req.file_owner();
         if let Some(why) = owner.refuses(uid, gid) {
@@ -250,40 +181,38 @@ fn delegation(req: Request<'_>, dir: &DirConfig, server: &ServerRecord) -> Resul
 fn request_vars(req: Request<'_>, dir: &DirConfig, process_group: &str) -> (Vars, EnvironFlags) {
     req.add_cgi_vars();
     let env = req.subprocess_env();
-    env.unset("HTTP_PROXY");
-    let pass_auth = match req.note(notes::PASS_AUTHORIZATION).as_deref() {
-        Some(v) => v == "1",
-        None => dir.pass_authorization.unwrap_or(false),
+    let pass_authorization =
+        request_environ::pass_authorization(req.note(notes::PASS_AUTHORIZATION).as_deref(), dir.pass_authorization);
+    let headers = req.headers_in();
+    let facts = CgiFacts {
+        authorization: headers.get("Authorization"),
+        pass_authorization,
+        has_path_info: env.get("PATH_INFO").is_some(),
+        script_name: env.get("SCRIPT_NAME"),
     };
-    if pass_auth && let Some(auth) = req.headers_in().get("Authorization") {
-        env.set("HTTP_AUTHORIZATION", &String::from_utf8_lossy(auth));
-    }
-    if env.get("PATH_INFO").is_none() {
-        env.set("PATH_INFO", "");
-    }
-    if env.get("SCRIPT_NAME") == Some(b"/") {
-        env.set("SCRIPT_NAME", "");
+    for fixup in request_environ::cgi_fixups(&facts) {
+        match fixup {
+            Fixup::Unset(name) => env.unset(name),
+            Fixup::Set(name, value) => env.set(name, &value),
+        }
     }
     let text = |k: &str| env.get(k).map(wsgi_core::text::lossy).unwrap_or_default();
     let script_name = text("SCRIPT_NAME");
     let port = text("SERVER_PORT");
 
-    let app_group = match req.note(notes::APPLICATION_GROUP) {
-        Some(t) => AppGroup::parse(&t),
-        None => dir.application_group.clone().unwrap_or(AppGroup::Resource),
-    };
+    let app_group = request_environ::application_group(
+        req.note(notes::APPLICATION_GROUP).as_deref(),
+        dir.application_group.as_ref(),
+    );
     let application_group =
         names::expand_application_group(&app_group, &req.server().hostname(), &port, &script_name, |n| {
             env_lookup(req, n)
         });
-    let callable = match req.note(notes::CALLABLE_OBJECT) {
-        Some(t) => CallableObject::parse(&t),
-        None => dir.callable_object.clone().unwrap_or(CallableObject::Named("application".into())),
-    };
-    let callable = match callable {
-        CallableObject::Named(n) => n,
-        CallableObject::Env(var) => env_lookup(req, &var).unwrap_or_else(|| "application".into()),
-    };
+    let callable = request_environ::callable_name(
+        req.note(notes::CALLABLE_OBJECT).as_deref(),
+        dir.callable_object.as_ref(),
+        |n| env_lookup(req, n),
+    );
     let reload = dir.script_reloading.unwrap_or(true);
     // In subprocess_env, as mod_wsgi puts them (a log format can show them).
     let fresh = !env.has_prefix(b"mod_wsgi.");
@@ -294,7 +223,7 @@ fn request_vars(req: Request<'_>, dir: &DirConfig, process_group: &str) -> (Vars
     set(c"mod_wsgi.request_handler", &req.handler().unwrap_or_default());
     set(c"mod_wsgi.script_reloading", if reload { "1" } else { "0" });
     request_facts(req, dir, &set);
-    if map_head_to_get(req, dir) {
+    if request_environ::maps_head_to_get(dir.map_head_to_get, req.is_get_or_head(), req.has_content_output_filter()) {
         env.set("REQUEST_METHOD", "GET");
     }
 
@@ -335,14 +264,5 @@ fn request_facts(req: Request<'_>, dir: &DirConfig, set: &dyn Fn(&'static CStr, 
     }
     if let Some(id) = req.connection_log_id() {
         set(c"mod_wsgi.connection_id", &id);
-    }
-}
-
-/// mod_wsgi's WSGIMapHEADToGET rule.
-fn map_head_to_get(req: Request<'_>, dir: &DirConfig) -> bool {
-    match dir.map_head_to_get.unwrap_or(MapHeadToGet::Auto) {
-        MapHeadToGet::Off => false,
-        MapHeadToGet::On => req.is_get_or_head(),
-        MapHeadToGet::Auto => req.is_get_or_head() && req.has_content_output_filter(),
     }
 }

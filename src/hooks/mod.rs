@@ -9,7 +9,7 @@ pub mod config;
 pub mod dispatch_script;
 pub mod handler;
 pub mod post_config;
-pub mod preloads;
+pub mod servers;
 pub mod status;
 pub mod translate;
 

@@ -7,6 +7,8 @@ use crate::apache::server::Server;
 use crate::common::log::LogLevel;
 use crate::daemon::{spec::GroupSpec, supervisor};
 use crate::ffi;
+use wsgi_core::config::DaemonProcess;
+use wsgi_core::daemon_scope;
 
 pub extern "C" fn post_config(
     pconf: *mut ffi::apr_pool_t,
@@ -29,8 +31,9 @@ pub extern "C" fn post_config(
         let main_cfg = &main.record().cfg;
         super::status::post_config(main, main_cfg);
         let timeout = main.timeout();
+        let configs = super::servers::server_configs(main);
         let mut said = Vec::new();
-        for cfg in super::preloads::server_configs(main) {
+        for cfg in &configs {
             // A virtual host's record repeats the main server's notices.
             for notice in wsgi_core::config::startup_notices(cfg) {
                 if !said.contains(&notice) {
@@ -40,22 +43,14 @@ pub extern "C" fn post_config(
                 }
             }
         }
-        let mut specs: Vec<GroupSpec> = main_cfg.daemons.iter().map(|d| GroupSpec::new(d, None, timeout)).collect();
-        let mut vhost = main.next();
-        while let Some(v) = vhost {
-            let cfg = &v.record().cfg;
-            for d in &cfg.daemons {
-                // A vhost's merged record repeats the server-scope groups.
-                if !main_cfg.daemons.iter().any(|g| g.name == d.name) && !specs.iter().any(|g| g.name() == d.name) {
-                    specs.push(GroupSpec::new(d, Some(v.hostname()), timeout));
-                }
-            }
-            vhost = v.next();
-        }
-        let configs = super::preloads::server_configs(main);
-        for spec in &mut specs {
-            spec.preload = super::preloads::for_group(&configs, &spec.config.name);
-        }
+        let specs: Vec<GroupSpec> = daemon_scope::defined_groups(&main_cfg.daemons, vhost_daemons(main))
+            .into_iter()
+            .map(|(d, host)| {
+                let mut spec = GroupSpec::new(d, host, timeout);
+                spec.preload = wsgi_core::preloads::for_group(&configs, &spec.config.name);
+                spec
+            })
+            .collect();
         match supervisor::start(pconf, main, specs, main_cfg) {
             Ok(()) => ffi::OK as i32,
             Err(msg) => {
@@ -64,6 +59,17 @@ pub extern "C" fn post_config(
             }
         }
     })
+}
+
+/// Each virtual host's `ServerName` and daemon groups (its merged record's).
+fn vhost_daemons<'a>(main: Server<'a>) -> Vec<(String, &'a [DaemonProcess])> {
+    let mut out = Vec::new();
+    let mut vhost = main.next();
+    while let Some(v) = vhost {
+        out.push((v.hostname(), &v.record().cfg.daemons[..]));
+        vhost = v.next();
+    }
+    out
 }
 
 /// `mod_wsgi/4.9.4 Python/3.11` in the `Server` header under

@@ -7,7 +7,7 @@ use wsgi_core::alias::alias_matches;
 use wsgi_core::config::AliasPattern;
 
 /// The handler name a WSGIScriptAlias forces.
-pub const HANDLER: &std::ffi::CStr = c"wsgi-script";
+pub const HANDLER: &std::ffi::CStr = wsgi_core::script_file::HANDLER;
 
 /// Notes that carry per-alias options from here to the handler.
 pub mod notes {

@@ -7,6 +7,7 @@ use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use wsgi_core::request_environ;
 pub use wsgi_core::vars::Vars;
 
 /// What the server knows about the request beyond its CGI variables.
@@ -20,14 +21,6 @@ pub struct EnvironFlags {
 /// server to here, where it becomes the tuple mod_wsgi puts in
 /// `environ['apache.version']`.
 pub const APACHE_VERSION_KEY: &str = "apache.version";
-
-/// `"2.4.71"` as `(2, 4, 71)`; missing or bad parts are 0.
-fn version_tuple<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
-    let text = String::from_utf8_lossy(text);
-    let mut parts = text.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));
-    let v: [u32; 3] = std::array::from_fn(|_| parts.next().unwrap_or(0));
-    PyTuple::new(py, v)
-}
 
 /// Requests this process has started, for `mod_wsgi.total_requests`.
 static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -53,12 +46,6 @@ pub fn threads_started() -> u64 {
 /// One environ entry before it is in a dict: its key, and its value, or
 /// `None` for a value that is the same for every request (see [`FIXED`]).
 type Item<'py> = (Bound<'py, PyString>, Option<Bound<'py, PyAny>>);
-
-/// Whether a variable stays out of the environ (as in mod_wsgi: `PATH` is
-/// the server's own search path, `HTTPS` becomes `wsgi.url_scheme`).
-fn left_out(name: &[u8]) -> bool {
-    matches!(name, b"PATH" | b"HTTPS")
-}
 
 /// The `wsgi.*` and `mod_wsgi.*` entries after the request's variables:
 /// those whose value changes from request to request (or with `flags`)
@@ -117,18 +104,20 @@ fn fixed_value<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
     })
 }
 
-/// The value of variable `name` in the environ.
+/// The value of variable `name` in the environ (`apache.version` as a
+/// tuple of its parts).
 pub(super) fn var_value<'py>(py: Python<'py>, name: &[u8], value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     if name == APACHE_VERSION_KEY.as_bytes() {
-        Ok(version_tuple(py, value)?.into_any())
+        Ok(PyTuple::new(py, request_environ::version_parts(value))?.into_any())
     } else {
         Ok(latin1(py, value)?.into_any())
     }
 }
 
 /// Builds the dictionary: every CGI variable as a latin-1 `str` (but see
-/// [`left_out`]), then the `wsgi.*` keys and the per-process `mod_wsgi.*`
-/// counters. The stream objects are added by the caller.
+/// `wsgi_core::request_environ::left_out`), then the `wsgi.*` keys and the
+/// per-process `mod_wsgi.*` counters. The stream objects are added by the
+/// caller.
 pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResult<Bound<'py, PyDict>> {
     let template = template::copy(py, vars)?;
     let extras = with_strings(py, |strings| extras(py, strings, flags))?;
@@ -144,7 +133,7 @@ pub fn build<'py>(py: Python<'py>, vars: &Vars, flags: &EnvironFlags) -> PyResul
     let keys = with_strings(py, |strings| {
         let mut keys = Vec::with_capacity(vars.len());
         for (k, v) in vars.iter() {
-            if left_out(k) {
+            if request_environ::left_out(k) {
                 keys.push(None);
                 continue;
             }

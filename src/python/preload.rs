@@ -8,13 +8,7 @@ use super::io::log_process;
 use super::script::{self, Script, ScriptError};
 use crate::common::log::{LogLevel, with_pid};
 
-/// One script to load, and the interpreter to load it in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preload {
-    pub path: String,
-    /// The application group: `""` is the main interpreter.
-    pub application_group: String,
-}
+pub use wsgi_core::preloads::Preload;
 
 /// Loads each script into its interpreter, logging failures (the process
 /// keeps going: a request will try again and report it). True when every

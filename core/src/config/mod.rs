@@ -247,3 +247,14 @@ impl DirConfig {
 
 #[cfg(test)]
 mod merge_tests;
+
+/// A main server's record from directive lines, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_server(lines: &[(&str, &str)]) -> ServerConfig {
+    let mut s = ServerConfig::default();
+    let mut d = DirConfig::default();
+    for (name, args) in lines {
+        apply(name, args, Context::MainServer, &mut s, &mut d).unwrap();
+    }
+    s
+}

@@ -103,16 +103,7 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Context, DirConfig, apply};
-
-    fn server(lines: &[(&str, &str)]) -> ServerConfig {
-        let mut s = ServerConfig::default();
-        let mut d = DirConfig::default();
-        for (name, args) in lines {
-            apply(name, args, Context::MainServer, &mut s, &mut d).unwrap();
-        }
-        s
-    }
+    use crate::config::{Context, DirConfig, apply, test_server as server};
 
     fn daemon(s: &ServerConfig, args: &str) -> DaemonProcess {
         let mut s = s.clone();
