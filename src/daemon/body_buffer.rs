@@ -18,57 +18,52 @@ pub const SIZE: usize = PIPELINE_CHUNK;
 /// How many buffers a child keeps for later requests.
 const KEPT: usize = 4;
 
-static POOL: Mutex<Vec<Mapping>> = Mutex::new(Vec::new());
+static POOL: Mutex<Vec<Region>> = Mutex::new(Vec::new());
 
-/// `SIZE` bytes of private anonymous memory, unmapped when dropped.
-struct Mapping(NonNull<u8>);
+/// `SIZE` bytes of private anonymous memory, mapped by `BodyBuffer::take`.
+#[derive(Clone, Copy)]
+struct Region(NonNull<u8>);
 
-// SAFETY: the mapping is plain memory owned by this value alone; moving
-// that ownership to another thread is sound.
-unsafe impl Send for Mapping {}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `BodyBuffer::take` mapped, once.
-        let _ = unsafe { munmap(self.0.cast(), SIZE) };
-    }
-}
+// SAFETY: the region is plain memory, used by one `BodyBuffer` at a time
+// (or lying in the pool); handing it to another thread is sound.
+unsafe impl Send for Region {}
 
 /// A body buffer in use; back to the pool (or unmapped) when dropped.
-pub struct BodyBuffer(Option<Mapping>);
+pub struct BodyBuffer(Region);
 
 impl BodyBuffer {
     /// A kept buffer, or a new one (its pages are the kernel's zeroed
     /// ones, faulted in as they are written).
     pub fn take() -> std::io::Result<Self> {
-        if let Some(m) = POOL.lock().ok().and_then(|mut p| p.pop()) {
-            return Ok(Self(Some(m)));
+        if let Some(r) = POOL.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(Self(r));
         }
         let size = NonZeroUsize::new(SIZE).ok_or_else(|| std::io::Error::other("empty body buffer"))?;
         // SAFETY: a fresh private mapping; the kernel picks the address and
         // the result is checked before use.
         let p =
             unsafe { mmap_anonymous(None, size, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_PRIVATE) }?;
-        Ok(Self(Some(Mapping(p.cast()))))
+        Ok(Self(Region(p.cast())))
     }
 
     /// The whole buffer.
     pub fn bytes(&mut self) -> &mut [u8] {
-        match &self.0 {
-            // SAFETY: `SIZE` bytes mapped readable and writable, owned by
-            // this buffer and borrowed mutably through it only.
-            Some(m) => unsafe { std::slice::from_raw_parts_mut(m.0.as_ptr(), SIZE) },
-            None => &mut [],
-        }
+        // SAFETY: `SIZE` bytes mapped readable and writable, used by this
+        // buffer alone and borrowed mutably through it only.
+        unsafe { std::slice::from_raw_parts_mut(self.0.0.as_ptr(), SIZE) }
     }
 }
 
 impl Drop for BodyBuffer {
     fn drop(&mut self) {
-        if let (Some(m), Ok(mut pool)) = (self.0.take(), POOL.lock())
+        if let Ok(mut pool) = POOL.lock()
             && pool.len() < KEPT
         {
-            pool.push(m);
+            pool.push(self.0);
+            return;
         }
+        // SAFETY: unmaps exactly what `take` mapped, once: the region is
+        // not in the pool and this buffer is its only user.
+        let _ = unsafe { munmap(self.0.0.cast(), SIZE) };
     }
 }
