@@ -280,6 +280,11 @@ pub fn is_data_at(buf: &[u8]) -> bool {
     buf.first() == Some(&kind::DATA_AT)
 }
 
+/// Whether the frame starting `buf` is a `Data` (from its type alone).
+pub fn is_data(buf: &[u8]) -> bool {
+    buf.first() == Some(&kind::DATA)
+}
+
 /// The full length of the frame starting `buf`, once its header is there.
 pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
     if buf.len() < HEADER_LEN {

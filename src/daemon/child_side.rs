@@ -2,6 +2,7 @@
 //! to a daemon process over its socket and relay what comes back,
 //! streaming both ways. The daemon process's side is `daemon_side.rs`.
 
+use super::body_buffer::BodyBuffer;
 use super::status::{Status, Unavailable};
 use super::window::View;
 use super::wire::{Conn, WireError, has_spoken, level_from_wire};
@@ -18,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use wsgi_core::headers::Diversion;
-use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN};
+use wsgi_core::protocol::{Frame, SECRET_LEN};
 
 /// Where a group's daemons listen, and how long to keep trying.
 pub struct Target<'a> {
@@ -154,7 +155,7 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         let mut conn = Conn::new(stream);
         conn.send(&Frame::Request { secret: *target.secret, vars });
         let mut started = false;
-        let mut body = Vec::new();
+        let mut body = None;
         let sent_at = Instant::now();
         match relay(&mut conn, &mut io, &mut started, &mut body, target) {
             Ok(status) => {
@@ -317,7 +318,7 @@ fn relay(
     conn: &mut Conn,
     io: &mut ApacheIo,
     started: &mut bool,
-    body: &mut Vec<u8>,
+    body: &mut Option<BodyBuffer>,
     target: &Target<'_>,
 ) -> Result<i32, Relay> {
     // The daemon's shared memory for large bodies, once it sends it, and
@@ -372,7 +373,7 @@ fn relay_frames(
     conn: &mut Conn,
     io: &mut ApacheIo,
     started: &mut bool,
-    body: &mut Vec<u8>,
+    body: &mut Option<BodyBuffer>,
     window: &mut Option<View>,
     unreleased: &mut usize,
     target: &Target<'_>,
@@ -390,15 +391,26 @@ fn relay_frames(
         let was_first = std::mem::replace(&mut first, false);
         match frame {
             Frame::ReadBody(n) => {
-                body.resize((n as usize).clamp(1, MAX_CHUNK), 0);
-                match read_body(io, body, &mut deferred) {
-                    Ok(got) => conn.send_now(&Frame::Body(&body[..got])),
+                let buffer = match body {
+                    Some(b) => b,
+                    None => body.insert(BodyBuffer::take().map_err(Relay::Io)?),
+                };
+                let bytes = buffer.bytes();
+                let want = (n as usize).clamp(1, bytes.len());
+                let read = read_body(io, &mut bytes[..want], &mut deferred);
+                let done = matches!(read, Ok(0) | Err(_));
+                let sent = match read {
+                    Ok(got) => conn.send_now(&Frame::Body(&bytes[..got])),
                     // The application gets the reason, as in embedded mode;
                     // what it sends next is dropped if Apache has already
                     // answered (ApacheIo knows).
                     Err(reason) => conn.send_now(&Frame::ReadError(&reason)),
+                };
+                // At the end of the body the buffer goes back at once.
+                if done {
+                    *body = None;
                 }
-                .map_err(daemon_err)?;
+                sent.map_err(daemon_err)?;
             }
             Frame::Headers { status, headers } => {
                 // The daemon runs application code: its status and headers

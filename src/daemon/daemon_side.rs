@@ -15,7 +15,7 @@ use wsgi_core::protocol::{Frame, MAX_CHUNK, SECRET_LEN, secret_matches};
 /// The size of the `Data` frames large writes are cut into, and the most a
 /// `ReadBody` asks for: small enough that each side passes bytes on while
 /// the next frame is still arriving.
-const PIPELINE_CHUNK: usize = 256 * 1024;
+pub const PIPELINE_CHUNK: usize = 256 * 1024;
 
 /// What a daemon process knows about its group, for every request.
 pub struct GroupFacts {

@@ -26,6 +26,7 @@
 //! - `window.rs`: the shared memory large response bodies travel through.
 
 pub mod accounts;
+pub mod body_buffer;
 pub mod child_side;
 pub mod daemon_side;
 pub mod detach;

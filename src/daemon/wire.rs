@@ -51,6 +51,9 @@ pub struct Conn {
     /// (see `fill`); moved to the front of `rbuf` once that frame is used.
     next_head: [u8; HEADER_LEN],
     next_len: usize,
+    /// Payload bytes still to come of a `Data` frame handed out in parts
+    /// (see `recv_counting`).
+    data_left: usize,
     /// Descriptors received with the bytes (SCM_RIGHTS), in order; each
     /// belongs to the next `SendFile` frame.
     fds: std::collections::VecDeque<OwnedFd>,
@@ -69,8 +72,10 @@ const CONTROL_SPACE: usize = nix::sys::socket::cmsg_space::<[RawFd; MAX_FDS]>();
 /// they are rather than copied into the send buffer.
 const DIRECT_PAYLOAD: usize = 16 * 1024;
 
-/// A receive buffer larger than this is not kept for the thread's next
-/// connection (it grew for a frame larger than the daemon's own).
+/// A buffer that holds this much or more is not kept for the thread's
+/// next connection (it grew for a frame larger than the peer's own). Its
+/// capacity counts, not its length: a grown Vec holds up to twice what
+/// it was asked for.
 const KEEP_AT_MOST: usize = 320 * 1024;
 
 /// How much a read asks for when the next frame's size is not known yet.
@@ -95,6 +100,7 @@ impl Conn {
             rend: 0,
             next_head: [0; HEADER_LEN],
             next_len: 0,
+            data_left: 0,
             fds: std::collections::VecDeque::new(),
         }
     }
@@ -179,7 +185,7 @@ impl Conn {
     /// is left: none queued to send, no descriptor not taken. The
     /// connection is unusable afterwards.
     pub fn keep(&mut self) -> Option<Kept> {
-        if !self.buf.wbuf.is_empty() || !self.fds.is_empty() {
+        if !self.buf.wbuf.is_empty() || !self.fds.is_empty() || self.data_left > 0 {
             return None;
         }
         let mut early = self.buf.rbuf[self.rpos..self.rend].to_vec();
@@ -208,7 +214,10 @@ impl Conn {
         self.stream.as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }
 
-    /// Receives the next frame, reading from the socket as needed.
+    /// Receives the next frame, reading from the socket as needed. A
+    /// `Data` frame larger than the receive buffer comes as several `Data`
+    /// frames, its payload in the parts that arrive: the buffer does not
+    /// grow for a response body, and each part is passed on as it comes.
     pub fn recv(&mut self) -> Result<Frame<'_>, WireError> {
         self.recv_counting(None)
     }
@@ -217,6 +226,9 @@ impl Conn {
     /// passed over.
     pub fn recv_counting(&mut self, mut released: Option<&mut usize>) -> Result<Frame<'_>, WireError> {
         loop {
+            if self.data_left > 0 {
+                return self.data_part();
+            }
             self.restart_if_used();
             if let Some(count) = released.as_deref_mut()
                 && self.take_release()
@@ -227,6 +239,15 @@ impl Conn {
             let avail = &self.buf.rbuf[self.rpos..self.rend];
             let need = protocol::frame_len(avail)?;
             if let Some(total) = need
+                && total > self.buf.rbuf.len()
+                && avail.len() < total
+                && protocol::is_data(avail)
+            {
+                self.rpos += HEADER_LEN;
+                self.data_left = total - HEADER_LEN;
+                return self.data_part();
+            }
+            if let Some(total) = need
                 && avail.len() >= total
             {
                 let start = self.rpos;
@@ -236,6 +257,25 @@ impl Conn {
             }
             self.fill(need.unwrap_or(0))?;
         }
+    }
+
+    /// The next part of the `Data` frame being handed out in parts: what
+    /// has arrived of it, after one read if nothing has.
+    fn data_part(&mut self) -> Result<Frame<'_>, WireError> {
+        if self.rpos == self.rend {
+            // Every received byte is used: read into the whole buffer.
+            (self.rpos, self.rend) = (0, 0);
+            let n = self.receive(0, self.buf.rbuf.len(), false, MsgFlags::empty())?;
+            if n == 0 {
+                return Err(WireError::Closed);
+            }
+            self.rend = n;
+        }
+        let start = self.rpos;
+        let n = self.data_left.min(self.rend - start);
+        self.rpos += n;
+        self.data_left -= n;
+        Ok(Frame::Data(&self.buf.rbuf[start..start + n]))
     }
 
     /// Receives until `count` `Release` frames have come; any other frame
@@ -425,7 +465,7 @@ struct Buffers {
 
 impl Drop for Buffers {
     fn drop(&mut self) {
-        if self.rbuf.len() < KEEP_AT_MOST {
+        if self.rbuf.capacity() < KEEP_AT_MOST {
             let mut wbuf = std::mem::take(&mut self.wbuf);
             wbuf.clear();
             if wbuf.capacity() >= KEEP_AT_MOST {
