@@ -211,7 +211,7 @@ impl RequestIo for SocketIo {
             Some(kept) if settled => *self.kept.lock() = Some(kept),
             // The child may have kept it after End or Fail: it must not
             // send its next request into a silent close.
-            Some(kept) => say_goodbye(kept.stream),
+            Some(kept) => say_goodbye(&kept.stream),
             None => {}
         }
     }

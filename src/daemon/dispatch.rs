@@ -19,6 +19,7 @@ use nix::sys::socket::{SockFlag, accept4};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Event keys of the listener and of the wake pipe; a kept connection's
@@ -40,8 +41,25 @@ pub enum Work {
 /// descriptor number came back for another, is not taken for the new one.
 #[derive(Default)]
 struct Kept {
-    conns: HashMap<RawFd, (u32, UnixStream)>,
+    /// Shared with the thread registering it until its `epoll_ctl` is done,
+    /// which then needs no lock: the descriptor stays open meanwhile, so
+    /// the call cannot reach another connection that reused its number.
+    conns: HashMap<RawFd, (u32, Arc<UnixStream>)>,
     next_tag: u32,
+}
+
+/// The stream alone, once the thread that registered it has let it go
+/// (at once, but for the moment of one `epoll_ctl`).
+fn sole(mut stream: Arc<UnixStream>) -> UnixStream {
+    loop {
+        match Arc::try_unwrap(stream) {
+            Ok(s) => return s,
+            Err(shared) => {
+                stream = shared;
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 pub struct Dispatch {
@@ -135,35 +153,41 @@ impl Dispatch {
 
     fn take(&self, key: u64) -> Option<UnixStream> {
         let (tag, fd) = ((key >> 32) as u32, key as u32 as RawFd);
-        let mut kept = self.kept.lock();
-        match kept.conns.get(&fd) {
-            Some((t, _)) if *t == tag => kept.conns.remove(&fd).map(|(_, s)| s),
-            _ => None,
-        }
+        let stream = {
+            let mut kept = self.kept.lock();
+            match kept.conns.get(&fd) {
+                Some((t, _)) if *t == tag => kept.conns.remove(&fd).map(|(_, s)| s),
+                _ => None,
+            }
+        };
+        stream.map(sole)
     }
 
     /// Keeps `stream` for the Apache child's next request on it; `watched`
     /// as given by [`Dispatch::next`] (armed again, or added).
     pub fn keep(&self, stream: UnixStream, watched: bool) {
         let fd = stream.as_raw_fd();
-        let mut kept = self.kept.lock();
-        let tag = kept.next_tag;
-        kept.next_tag = tag.wrapping_add(1);
-        let key = (u64::from(tag) << 32) | u64::from(fd as u32);
-        // Kept first, watched after (under the lock, so that no
-        // `release_all` closes it in between): its event can only find it
-        // there, once this thread lets go of the lock.
-        let (_, stream) = kept.conns.entry(fd).insert_entry((tag, stream)).into_mut();
+        let stream = Arc::new(stream);
+        // Kept first, watched after: its event can only find it there.
+        let key = {
+            let mut kept = self.kept.lock();
+            let tag = kept.next_tag;
+            kept.next_tag = tag.wrapping_add(1);
+            kept.conns.insert(fd, (tag, stream.clone()));
+            (u64::from(tag) << 32) | u64::from(fd as u32)
+        };
+        // Outside the lock: the next request may be waiting already, and
+        // the thread its event wakes must not wait for this call.
         let mut event = EpollEvent::new(ONCE, key);
         let watching =
             if watched { self.ep.modify(stream.as_fd(), &mut event) } else { self.ep.add(stream.as_fd(), event) };
+        drop(stream);
         if watching.is_err()
-            && let Some((_, stream)) = kept.conns.remove(&fd)
+            && let Some(stream) = self.take(key)
         {
             // Not watched, it could carry no request: the Apache child is
             // told to send its next one through the listen queue.
-            drop(kept);
-            say_goodbye(stream);
+            say_goodbye(&stream);
         }
     }
 
@@ -171,8 +195,10 @@ impl Dispatch {
     /// stopping).
     pub fn release_all(&self) {
         let conns = std::mem::take(&mut self.kept.lock().conns);
+        // Closed when the last holder lets go (a registering thread may
+        // hold one for a moment).
         for (_, (_, stream)) in conns {
-            say_goodbye(stream);
+            say_goodbye(&stream);
         }
     }
 }

@@ -458,7 +458,7 @@ fn work(slot: usize, threads: usize, dispatch: &Dispatch, facts: &GroupFacts) {
             super::monitor::request_finished(slot);
             ACTIVE.fetch_sub(1, Ordering::SeqCst);
             match kept {
-                Some(kept) if STOPPING.load(Ordering::SeqCst) => say_goodbye(kept.stream),
+                Some(kept) if STOPPING.load(Ordering::SeqCst) => say_goodbye(&kept.stream),
                 // The next request has begun to arrive: no event will
                 // say so, as its bytes are already read.
                 Some(kept) if kept.has_early_bytes() => conn = Some(Conn::resume(kept)),

@@ -427,7 +427,7 @@ pub fn has_spoken(stream: &UnixStream) -> bool {
 
 /// Tells the Apache child that a kept connection will carry no request,
 /// and closes it.
-pub fn say_goodbye(stream: UnixStream) {
+pub fn say_goodbye(stream: &UnixStream) {
     let mut frame = Vec::with_capacity(HEADER_LEN);
     protocol::encode(&Frame::Goodbye, &mut frame);
     // Non-blocking. It fails only when the peer is gone or has stopped
