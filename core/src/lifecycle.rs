@@ -9,7 +9,6 @@ pub struct Limits {
     pub restart_interval: Duration,
     pub inactivity_timeout: Duration,
     pub cpu_time_limit: Duration,
-    pub virtual_memory_limit: u64,
     pub request_timeout: Duration,
     pub deadlock_timeout: Duration,
     pub startup_timeout: Duration,
@@ -25,7 +24,6 @@ pub struct Sample {
     /// How long since the last request ended, when none is running.
     pub idle_for: Option<Duration>,
     pub cpu_time: Duration,
-    pub vm_bytes: u64,
     /// How long the longest-running request has been running.
     pub oldest_request: Option<Duration>,
     /// How long since a thread last managed to take the GIL.
@@ -40,7 +38,6 @@ pub enum Reason {
     RestartInterval,
     Inactivity,
     CpuTime,
-    VirtualMemory,
     RequestTimeout,
     Deadlock,
     Startup,
@@ -52,7 +49,6 @@ impl std::fmt::Display for Reason {
             Reason::RestartInterval => "restart-interval reached",
             Reason::Inactivity => "inactivity-timeout reached",
             Reason::CpuTime => "cpu-time-limit exceeded",
-            Reason::VirtualMemory => "virtual-memory-limit exceeded",
             Reason::RequestTimeout => "request-timeout exceeded by a running request",
             Reason::Deadlock => "deadlock-timeout expired: the Python GIL could not be acquired",
             Reason::Startup => "startup-timeout expired before the application loaded",
@@ -90,9 +86,6 @@ pub fn judge(l: &Limits, s: &Sample) -> Verdict {
     }
     if s.oldest_request.is_some_and(|d| over(d, l.request_timeout)) {
         return Verdict::Retire(Reason::RequestTimeout);
-    }
-    if l.virtual_memory_limit > 0 && s.vm_bytes >= l.virtual_memory_limit {
-        return Verdict::Retire(Reason::VirtualMemory);
     }
     if over(s.cpu_time, l.cpu_time_limit) {
         return Verdict::Retire(Reason::CpuTime);
@@ -133,7 +126,6 @@ mod tests {
             uptime: S(1_000_000),
             idle_for: Some(S(1_000)),
             cpu_time: S(9_999),
-            vm_bytes: u64::MAX,
             oldest_request: Some(S(999)),
             gil_unseen_for: S(999),
             nothing_loaded: true,
@@ -159,11 +151,6 @@ mod tests {
                 Limits { cpu_time_limit: S(2), ..Default::default() },
                 Sample { cpu_time: S(2), ..base },
                 Verdict::Retire(Reason::CpuTime),
-            ),
-            (
-                Limits { virtual_memory_limit: 100, ..Default::default() },
-                Sample { vm_bytes: 101, ..base },
-                Verdict::Retire(Reason::VirtualMemory),
             ),
             (
                 Limits { request_timeout: S(3), ..Default::default() },
@@ -192,14 +179,14 @@ mod tests {
             restart_interval: S(10),
             inactivity_timeout: S(5),
             request_timeout: S(3),
-            virtual_memory_limit: 100,
+            cpu_time_limit: S(2),
             ..Default::default()
         };
         let s = Sample {
             uptime: S(9),
             idle_for: Some(S(4)),
             oldest_request: Some(S(2)),
-            vm_bytes: 99,
+            cpu_time: S(1),
             ..Default::default()
         };
         assert_eq!(judge(&l, &s), Verdict::Keep);

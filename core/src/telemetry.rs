@@ -20,7 +20,6 @@ pub enum StopReason {
     StartupTimeout,
     DeadlockTimeout,
     CpuTimeLimit,
-    VirtualMemoryLimit,
     /// The WSGI script was touched (or its `reload_required()` said so).
     ScriptReload,
     /// Killed by a signal or exited with an error, unasked.
@@ -30,7 +29,7 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    pub const ALL: [StopReason; 13] = [
+    pub const ALL: [StopReason; 12] = [
         StopReason::ShutdownSignal,
         StopReason::GracefulSignal,
         StopReason::MaximumRequests,
@@ -40,7 +39,6 @@ impl StopReason {
         StopReason::StartupTimeout,
         StopReason::DeadlockTimeout,
         StopReason::CpuTimeLimit,
-        StopReason::VirtualMemoryLimit,
         StopReason::ScriptReload,
         StopReason::Crashed,
         StopReason::StartupFailed,
@@ -59,7 +57,6 @@ impl StopReason {
             StopReason::StartupTimeout => "startup_timeout",
             StopReason::DeadlockTimeout => "deadlock_timeout",
             StopReason::CpuTimeLimit => "cpu_time_limit",
-            StopReason::VirtualMemoryLimit => "virtual_memory_limit",
             StopReason::ScriptReload => "script_reload",
             StopReason::Crashed => "crashed",
             StopReason::StartupFailed => "startup_failed",
@@ -78,7 +75,6 @@ impl StopReason {
             StopReason::StartupTimeout => "startup-timeout",
             StopReason::DeadlockTimeout => "deadlock-timeout",
             StopReason::CpuTimeLimit => "cpu-time-limit",
-            StopReason::VirtualMemoryLimit => "virtual-memory-limit",
             StopReason::ScriptReload => "touched script",
             StopReason::Crashed => "crash",
             StopReason::StartupFailed => "failed to start",
@@ -101,7 +97,6 @@ impl From<Reason> for StopReason {
             Reason::RestartInterval => StopReason::RestartInterval,
             Reason::Inactivity => StopReason::InactivityTimeout,
             Reason::CpuTime => StopReason::CpuTimeLimit,
-            Reason::VirtualMemory => StopReason::VirtualMemoryLimit,
             Reason::RequestTimeout => StopReason::RequestTimeout,
             Reason::Deadlock => StopReason::DeadlockTimeout,
             Reason::Startup => StopReason::StartupTimeout,

@@ -86,7 +86,6 @@ fn sample(a: &Activity) -> Sample {
         uptime: a.started.elapsed(),
         idle_for: if oldest.is_none() { Some(since(a.last_end.load(Ordering::SeqCst))) } else { None },
         cpu_time: cpu_time(),
-        vm_bytes: virtual_size(),
         oldest_request: oldest.map(since),
         gil_unseen_for: since(a.gil_seen.load(Ordering::SeqCst)),
         nothing_loaded: !LOADED.load(Ordering::SeqCst),
@@ -102,21 +101,12 @@ fn cpu_time() -> Duration {
     Duration::from_micros((u.user_time().num_microseconds() + u.system_time().num_microseconds()).max(0) as u64)
 }
 
-/// Virtual size, in bytes.
-fn virtual_size() -> u64 {
-    use nix::unistd::{SysconfVar, sysconf};
-    let page = sysconf(SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(1).max(1) as u64;
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * page
-}
-
 /// The process's limits, from its group's configuration.
 pub fn limits(c: &wsgi_core::config::DaemonProcess) -> Limits {
     Limits {
         restart_interval: c.restart_interval,
         inactivity_timeout: c.inactivity_timeout,
         cpu_time_limit: c.cpu_time_limit,
-        virtual_memory_limit: c.virtual_memory_limit,
         request_timeout: c.request_timeout,
         deadlock_timeout: c.deadlock_timeout,
         startup_timeout: c.startup_timeout,
