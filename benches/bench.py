@@ -23,7 +23,10 @@ root the reset is refused and it is the peak since the process started):
   none in embedded rows, where the Apache children run it;
 - "apache": every descendant of the Apache parent (children and, for ours,
   the daemon group's manager) except the daemon processes counted as app.
-Each is shown as largest process / sum over the processes.
+Each is shown as largest process / sum over the processes. And the CPU time
+per request (user + system, from /proc/PID/stat and wrk's rusage) of the
+Apache processes, the app processes and wrk: on a machine whose cores are
+all busy, req/s is bounded by the cores over their sum, static rows included.
 
 Fails (exit 1) if a request failed (wrk socket error or non-2xx) or if one
 of our daemon processes was replaced during a measurement.
@@ -36,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -170,6 +174,28 @@ def peak_rss(pids):
         if m:
             peaks.append(int(m.group(1)) / 1024)
     return (max(peaks), sum(peaks)) if peaks else None
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """(user, system) CPU seconds the processes have used, threads included."""
+    user = system = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / TICKS, system / TICKS
+
+
+def children_cpu():
+    """(user, system) CPU seconds of this script's finished children (wrk)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime, r.ru_stime
 
 
 class Apache:
@@ -422,13 +448,29 @@ def wrk(url, connections, duration, lua=None):
         cmd[1:1] = ["-s", lua]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     lat = dict((p, unit(v, u)) for p, v, u in re.findall(r"\s(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", out))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     kinds = dict(zip(("connect", "read", "write", "timeout"), map(int, errs.groups()))) if errs else {}
     kinds["non-2xx"] = int(bad.group(1)) if bad else 0
     failed = {k: n for k, n in kinds.items() if n}
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "failures": sum(failed.values()), "failed": failed}
+    return {"rps": rps, "requests": requests, "p50": lat.get("50"), "p99": lat.get("99"),
+            "failures": sum(failed.values()), "failed": failed}
+
+
+def wrk_cpu(url, connections, duration, lua, groups):
+    """wrk, plus the CPU time per request (µs, [user, system]) of each group
+    of processes ({name: pids}) and of wrk itself: where the machine's two
+    cores went, which bounds req/s when they are all busy."""
+    before = {name: cpu_seconds(pids) for name, pids in groups.items()}
+    before["wrk"] = children_cpu()
+    r = wrk(url, connections, duration, lua)
+    after = {name: cpu_seconds(pids) for name, pids in groups.items()}
+    after["wrk"] = children_cpu()
+    n = max(r["requests"], 1)
+    r["cpu_us"] = {name: [(a - b) * 1e6 / n for a, b in zip(after[name], before[name])] for name in after}
+    return r
 
 
 class Bench:
@@ -469,7 +511,7 @@ class Bench:
                 app, apache = server.app_pids(mode), server.apache_pids()
                 reset_peak(app + apache)
                 before = server.checked_pids()
-                r = wrk(base + prefix + path, conns, self.args.duration, post)
+                r = wrk_cpu(base + prefix + path, conns, self.args.duration, post, {"apache": apache, "app": app})
                 after = server.checked_pids()
                 r["app_rss"], r["apache_rss"] = peak_rss(app), peak_rss(server.apache_pids())
                 self.record(rnd, row, scenario, r)
@@ -477,7 +519,7 @@ class Bench:
                     self.problem(f"round {rnd + 1} {row} {scenario}: daemon processes replaced "
                                  f"(before {sorted(before)}, after {sorted(after)})")
             if static:
-                r = wrk(base + static, conns, self.args.duration)
+                r = wrk_cpu(base + static, conns, self.args.duration, None, {"apache": server.apache_pids()})
                 self.record(rnd, (name, "static"), scenario, r)
 
     def record(self, rnd, row, scenario, r):
@@ -504,23 +546,33 @@ class Bench:
 
     def table(self):
         rows = []
-        for scenario, _, _, _ in self.scenarios():
+        for scenario, _, static, _ in self.scenarios():
             for name in self.servers:
-                for mode, _ in SERVERS[name].MODES:
-                    row = f"{name} {mode}".strip()
+                keys = [f"{name} {mode}".strip() for mode, _ in SERVERS[name].MODES]
+                for row in keys + ([(name, "static")] if static else []):
                     if (row, scenario) not in self.results:
                         continue
                     med = lambda field: self.median(row, scenario, field)
                     rss = lambda field, i: self.median_rss(row, scenario, field, i)
+                    cpu = lambda group: self.median_cpu(row, scenario, group)
+                    is_static = isinstance(row, tuple)
                     rows.append({
-                        "scenario": scenario, "server": row, "rps": med("rps"), "p50_ms": med("p50"),
-                        "p99_ms": med("p99"), "vs_static": self.static_ratio(row, name, scenario),
+                        "scenario": scenario, "server": " ".join(row) if is_static else row, "rps": med("rps"),
+                        "p50_ms": med("p50"), "p99_ms": med("p99"),
+                        "vs_static": None if is_static else self.static_ratio(row, name, scenario),
                         "static_rps": self.median((name, "static"), scenario, "rps"),
                         "app_rss_max_mib": rss("app_rss", 0), "app_rss_sum_mib": rss("app_rss", 1),
                         "apache_rss_max_mib": rss("apache_rss", 0), "apache_rss_sum_mib": rss("apache_rss", 1),
+                        "cpu_apache_us": cpu("apache"), "cpu_app_us": cpu("app"), "cpu_wrk_us": cpu("wrk"),
                         "failures": sum(r["failures"] for r in self.results[(row, scenario)]),
                     })
         return rows
+
+    def median_cpu(self, row, scenario, group):
+        """Median over the rounds of a group's CPU µs per request (user + system)."""
+        vals = [sum(r["cpu_us"][group]) for r in self.results.get((row, scenario), [])
+                if group in r.get("cpu_us", {})]
+        return statistics.median(vals) if vals else None
 
     def median_rss(self, row, scenario, field, i):
         vals = [r[field][i] for r in self.results.get((row, scenario), []) if r.get(field)]
@@ -531,8 +583,9 @@ class Bench:
               "ratio to Apache's static file on the same server\n"
               "RSS: peak MiB during the row, largest process / sum; app = daemon processes or every process "
               "of the peer; apache = every descendant of the Apache parent but those")
-        head = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "/static", "app RSS", "apache RSS", "fail"]
-        widths = [13, 18, 9, 8, 8, 8, 12, 13, 5]
+        head = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "/static", "app RSS", "apache RSS", "fail",
+                "CPU µs/req apache/app/wrk"]
+        widths = [13, 18, 9, 8, 8, 8, 12, 13, 5, 27]
         print("".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
 
         def f(v, fmt):
@@ -542,7 +595,8 @@ class Bench:
             app = f"{r['app_rss_max_mib']:.1f}/{r['app_rss_sum_mib']:.1f}" if r["app_rss_max_mib"] else "-"
             apache = f"{r['apache_rss_max_mib']:.1f}/{r['apache_rss_sum_mib']:.1f}" if r["apache_rss_max_mib"] else "-"
             cells = [r["scenario"], r["server"], f(r["rps"], "%.0f"), f(r["p50_ms"], "%.2f"), f(r["p99_ms"], "%.2f"),
-                     f(r["vs_static"], "%.2f"), app, apache, str(r["failures"])]
+                     f(r["vs_static"], "%.2f"), app, apache, str(r["failures"]),
+                     "/".join(f(r[k], "%.0f") for k in ("cpu_apache_us", "cpu_app_us", "cpu_wrk_us"))]
             print("".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
 
 
