@@ -184,7 +184,6 @@ fn fail(py: Python<'_>, io: &SharedIo, e: AuthError, err: Option<&PyErr>) -> Aut
 }
 
 fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answer, AuthError> {
-    let pid = std::process::id();
     let function = c.question.function();
     let script = Script {
         path: &c.script,
@@ -202,8 +201,10 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
             };
             if let Some(what) = what {
                 let line = format!(
-                    "mod_wsgi (pid={pid}, process='', application='{}'): {what} '{}'.",
-                    c.application_group, c.script
+                    "mod_wsgi (pid={}, process='', application='{}'): {what} '{}'.",
+                    std::process::id(),
+                    c.application_group,
+                    c.script
                 );
                 log(py, io, LogLevel::Info, &line);
             }

@@ -204,7 +204,6 @@ fn in_interpreter(
     finished: &mut Finished,
     waited: std::time::Duration,
 ) -> Outcome {
-    let pid = std::process::id();
     let script = Script {
         path: &call.script_path,
         module_name: &call.module_name,
@@ -214,15 +213,23 @@ fn in_interpreter(
     };
     let app = match script::module(py, &script) {
         Ok((module, how)) => {
+            // The pid only when logged: it is a system call.
+            let pid = std::process::id;
             let what = match how {
                 Obtained::Cached => None,
                 Obtained::Loaded => Some(format!(
-                    "mod_wsgi (pid={pid}, process='{}', application='{}'): Loading Python script file '{}'.",
-                    call.process_group, call.application_group, call.script_path
+                    "mod_wsgi (pid={}, process='{}', application='{}'): Loading Python script file '{}'.",
+                    pid(),
+                    call.process_group,
+                    call.application_group,
+                    call.script_path
                 )),
                 Obtained::Reloaded => Some(format!(
-                    "mod_wsgi (pid={pid}, process='{}', application='{}'): Reloading WSGI script '{}'.",
-                    call.process_group, call.application_group, call.script_path
+                    "mod_wsgi (pid={}, process='{}', application='{}'): Reloading WSGI script '{}'.",
+                    pid(),
+                    call.process_group,
+                    call.application_group,
+                    call.script_path
                 )),
             };
             if let Some(line) = what {
