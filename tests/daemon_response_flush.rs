@@ -124,27 +124,27 @@ fn pieces_within_the_delay_go_together_and_a_pause_is_flushed_within_it() {
     apache.assert_no_crash();
 }
 
+/// 'a' comes alone first, 50 ms before 'b', and 'b' long before 'c'.
+fn assert_each_stall_flushes(apache: &Apache) {
+    let reads = arrivals(apache, "/app/pauses", 3, Duration::from_secs(10));
+    let (a, a_at) = read_of(&reads, b'a');
+    let (b, b_at) = read_of(&reads, b'b');
+    let (c, c_at) = read_of(&reads, b'c');
+    assert!(a < b && b_at - a_at >= Duration::from_millis(30), "'a' did not come alone first: {}", shown(&reads));
+    assert!(b < c && c_at - b_at >= Duration::from_millis(500), "{}", shown(&reads));
+}
+
 /// `=0`, as mod_wsgi 6.0.2 documents it: a flush on any stall.
 #[test]
 fn a_zero_delay_flushes_on_any_stall() {
-    let apache = server(Module::Ours, "response-flush-delay=0");
-    let reads = arrivals(&apache, "/app/pauses", 3, Duration::from_secs(10));
-    let (a, a_at) = read_of(&reads, b'a');
-    let (b, b_at) = read_of(&reads, b'b');
-    assert!(a < b && b_at - a_at >= Duration::from_millis(30), "'a' did not come alone first: {}", shown(&reads));
+    assert_each_stall_flushes(&server(Module::Ours, "response-flush-delay=0"));
 }
 
 /// No option: the same as `=0` (mod_wsgi 4.9's behaviour; Debian's 4.9.4
 /// passes this test too).
 #[test]
 fn without_the_option_each_stall_flushes() {
-    let apache = server(Module::default_for_tests(), "");
-    let reads = arrivals(&apache, "/app/pauses", 3, Duration::from_secs(10));
-    let (a, a_at) = read_of(&reads, b'a');
-    let (b, b_at) = read_of(&reads, b'b');
-    let (c, c_at) = read_of(&reads, b'c');
-    assert!(a < b && b_at - a_at >= Duration::from_millis(30), "'a' did not come alone first: {}", shown(&reads));
-    assert!(b < c && c_at - b_at >= Duration::from_millis(500), "{}", shown(&reads));
+    assert_each_stall_flushes(&server(Module::default_for_tests(), ""));
 }
 
 /// The use mod_wsgi 6.0.2 names: mod_ratelimit paces a streamed response
