@@ -15,6 +15,7 @@
 //! - [`lifecycle`]: when a daemon process must be recycled.
 //! - [`supervision`]: a daemon group's manager: control messages, start-up backoff.
 //! - [`protocol`]: the frames exchanged with daemon processes.
+//! - [`response_flush`]: when an Apache child flushes a daemon's response.
 //! - [`vars`]: a request's CGI-style variables, names and values apart.
 //! - [`paths`]: what mod_wsgi does to `SCRIPT_NAME` and `PATH_INFO`.
 //! - [`proxy_headers`]: trusted proxy headers applied to a request's variables.
@@ -36,6 +37,7 @@ pub mod protocol;
 pub mod proxy_headers;
 pub mod request_body;
 pub mod request_environ;
+pub mod response_flush;
 pub mod script_file;
 pub mod status_page;
 pub mod supervision;

@@ -285,6 +285,11 @@ pub fn is_data(buf: &[u8]) -> bool {
     buf.first() == Some(&kind::DATA)
 }
 
+/// Whether the frame starting `buf` is an `End` (from its type alone).
+pub fn is_end(buf: &[u8]) -> bool {
+    buf.first() == Some(&kind::END)
+}
+
 /// The full length of the frame starting `buf`, once its header is there.
 pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
     if buf.len() < HEADER_LEN {
@@ -540,6 +545,21 @@ mod tests {
         let mut buf = Vec::new();
         encode(&Frame::Data(&big), &mut buf);
         assert_eq!(decode(&buf), Err(ProtocolError::TooLarge(MAX_FRAME + 1)));
+    }
+
+    #[test]
+    fn a_frame_type_is_known_from_its_first_byte() {
+        let first = |f: Frame<'_>| {
+            let mut b = Vec::new();
+            encode(&f, &mut b);
+            b.truncate(1);
+            (is_data(&b), is_data_at(&b), is_end(&b))
+        };
+        assert_eq!(first(Frame::Data(b"x")), (true, false, false));
+        assert_eq!(first(Frame::DataAt { offset: 0, len: 1 }), (false, true, false));
+        assert_eq!(first(Frame::End), (false, false, true));
+        assert_eq!(first(Frame::Fail(500)), (false, false, false));
+        assert!(!is_end(&[]));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct ApacheIo<'r> {
     answered: bool,
     /// Body bytes in the output brigade, not yet passed (see `queue`).
     queued: usize,
+    /// Body bytes were passed down the output filters without a flush
+    /// since the last one (see `pass_on`): filters may still hold them.
+    unflushed: bool,
     /// The last pass failed because the client socket's timeout expired.
     timed_out: bool,
 }
@@ -61,6 +64,7 @@ impl<'r> ApacheIo<'r> {
             sendfile,
             answered: false,
             queued: 0,
+            unflushed: false,
             timed_out: false,
         }
     }
@@ -147,14 +151,42 @@ impl<'r> ApacheIo<'r> {
         unsafe { ffi::apr_brigade_cleanup(self.output.cast()) };
     }
 
-    /// Sends what `add_from` and `queue` added, now.
+    /// Sends what `add_from` and `queue` added, and what was passed on
+    /// without a flush before, now.
     pub fn send_added(&mut self) -> Result<(), IoError> {
-        if self.queued == 0 {
+        if self.queued == 0 && !self.unflushed {
             return Ok(());
         }
         // SAFETY: a flush bucket on this request's output brigade.
         unsafe { ffi::wsgi_shim_brigade_append_flush(self.output) };
+        self.unflushed = false;
         self.pass()
+    }
+
+    /// Passes what `add_from` and `queue` added down the output filters
+    /// without a flush: a filter may keep it (set aside, so the caller's
+    /// memory is free again) until a later flush or the end of the
+    /// response, as it keeps any data not followed by a flush.
+    pub fn pass_added(&mut self) -> Result<(), IoError> {
+        if self.queued == 0 {
+            return Ok(());
+        }
+        self.unflushed = true;
+        self.pass()
+    }
+
+    /// Passes `data` down the output filters now, with a flush or without
+    /// one (see `pass_added`).
+    pub fn pass_on(&mut self, data: &[u8], flush: bool) -> Result<(), IoError> {
+        // SAFETY: `data` is valid for its length until the pass below
+        // returns; filters that keep it past that copy it.
+        unsafe { self.add_from(data.as_ptr(), data.len()) }?;
+        if flush { self.send_added() } else { self.pass_added() }
+    }
+
+    /// Whether body bytes were passed on without a flush since the last one.
+    pub fn unflushed(&self) -> bool {
+        self.unflushed
     }
 
     /// Reads what body bytes are already here, without waiting: `None`
@@ -233,9 +265,7 @@ impl RequestIo for ApacheIo<'_> {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), IoError> {
-        // SAFETY: `data` is valid for its length until `send_added` returns.
-        unsafe { self.add_from(data.as_ptr(), data.len()) }?;
-        self.send_added()
+        self.pass_on(data, true)
     }
 
     fn queue(&mut self, data: &[u8]) -> Result<bool, IoError> {
@@ -297,6 +327,7 @@ impl RequestIo for ApacheIo<'_> {
         }
         // SAFETY: as above.
         unsafe { ffi::wsgi_shim_brigade_append_flush(self.output) };
+        self.unflushed = false;
         self.sent += len;
         self.pass().map(|()| true)
     }

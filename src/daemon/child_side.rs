@@ -20,6 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use wsgi_core::headers::Diversion;
 use wsgi_core::protocol::{Frame, SECRET_LEN};
+use wsgi_core::response_flush::{self, Arrived, Flush};
 
 /// Where a group's daemons listen, and how long to keep trying.
 pub struct Target<'a> {
@@ -33,6 +34,8 @@ pub struct Target<'a> {
     pub response_timeout: Option<Duration>,
     /// The group's `request-timeout` (zero: none), to explain a cut-off request.
     pub request_timeout: Duration,
+    /// The group's `response-flush-delay` (see `wsgi_core::response_flush`).
+    pub flush_delay: Duration,
     pub status: &'a Status,
     /// `WSGIErrorOverride On` for this request.
     pub error_override: bool,
@@ -305,9 +308,10 @@ fn read_body(io: &mut ApacheIo, body: &mut [u8], deferred: &mut Option<String>) 
     Ok(got)
 }
 
-/// Sends the window bytes added to the response, then frees their slots.
-fn release(conn: &mut Conn, io: &mut ApacheIo, unreleased: &mut usize) -> Result<(), Relay> {
-    io.send_added().map_err(Relay::Client)?;
+/// Passes the window bytes added to the response on (with a flush if
+/// `flush`), then frees their slots.
+fn release(conn: &mut Conn, io: &mut ApacheIo, unreleased: &mut usize, flush: bool) -> Result<(), Relay> {
+    if flush { io.send_added() } else { io.pass_added() }.map_err(Relay::Client)?;
     for _ in 0..std::mem::take(unreleased) {
         conn.send(&Frame::Release);
     }
@@ -342,6 +346,23 @@ fn relay(
         (Ok(_), Some(Diverted::ErrorDocument(code))) => Ok(i32::from(code)),
         (result, _) => result,
     }
+}
+
+/// Whether body bytes passed on now go with a flush: only when the daemon
+/// has stopped sending (see `wsgi_core::response_flush`).
+fn flush_now(arrived: Arrived, delay: Duration) -> bool {
+    response_flush::decide(arrived, delay) == Flush::Now
+}
+
+/// Flushes what was passed on without a flush once the daemon has sent
+/// nothing more for the group's `response-flush-delay`.
+fn settle(conn: &Conn, io: &mut ApacheIo, delay: Duration) -> Result<(), Relay> {
+    let due = match response_flush::decide(conn.arrived(), delay) {
+        Flush::Now => true,
+        Flush::NotYet => false,
+        Flush::After(limit) => !conn.wait_for_more(limit).map_err(daemon_err)?,
+    };
+    if due { io.send_added().map_err(Relay::Client) } else { Ok(()) }
 }
 
 /// A daemon response Apache replaces (see `wsgi_core::headers::diversion`).
@@ -386,8 +407,12 @@ fn relay_frames(
     })?;
     let mut deferred = None;
     let mut first = true;
+    let delay = target.flush_delay;
     loop {
-        let frame = conn.recv().map_err(daemon_err)?;
+        if io.unflushed() {
+            settle(conn, io, delay)?;
+        }
+        let (frame, next) = conn.recv_with_next().map_err(daemon_err)?;
         let was_first = std::mem::replace(&mut first, false);
         match frame {
             Frame::ReadBody(n) => {
@@ -432,7 +457,7 @@ fn relay_frames(
                 io.send_headers(status, &headers).map_err(Relay::Client)?;
                 *started = true;
             }
-            Frame::Data(data) => io.write(data).map_err(Relay::Client)?,
+            Frame::Data(data) => io.pass_on(data, flush_now(next, delay)).map_err(Relay::Client)?,
             Frame::Window { size } => {
                 let fd = conn.take_fd().ok_or(Relay::Daemon(WireError::Unexpected("window without a descriptor")))?;
                 *window = Some(View::map(&fd, size).map_err(|e| Relay::Daemon(WireError::Window(e)))?);
@@ -441,13 +466,15 @@ fn relay_frames(
                 let at = window.as_ref().and_then(|w| w.at(offset, len));
                 let at = at.ok_or(Relay::Daemon(WireError::Unexpected("data-at outside the window")))?;
                 // SAFETY: `at` lies inside the window, mapped until `window`
-                // drops at the end of this function, after `send_added`.
+                // drops at the end of this function, after the pass in
+                // `release` (filters that keep the bytes copy them).
                 unsafe { io.add_from(at, len as usize) }.map_err(Relay::Client)?;
                 *unreleased += 1;
-                // What the daemon has already put in the window goes out
-                // in one write; then its slots are free again.
+                // What the daemon has already put in the window is passed
+                // on in one go; then its slots are free again.
                 if !conn.data_at_ready() {
-                    release(conn, io, unreleased)?;
+                    let flush = flush_now(conn.arrived(), delay);
+                    release(conn, io, unreleased, flush)?;
                 }
             }
             Frame::SendFile { offset, len } => {

@@ -9,6 +9,7 @@ use std::io::{IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{self, Frame, HEADER_LEN, ProtocolError};
+use wsgi_core::response_flush::Arrived;
 
 /// Why a connection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -222,9 +223,55 @@ impl Conn {
         self.recv_counting(None)
     }
 
+    /// As `recv`, and what has already been received after that frame.
+    pub fn recv_with_next(&mut self) -> Result<(Frame<'_>, Arrived), WireError> {
+        self.receive_frame(None)
+    }
+
     /// As `recv`, but `Release` frames are counted into `released` and
     /// passed over.
-    pub fn recv_counting(&mut self, mut released: Option<&mut usize>) -> Result<Frame<'_>, WireError> {
+    pub fn recv_counting(&mut self, released: Option<&mut usize>) -> Result<Frame<'_>, WireError> {
+        self.receive_frame(released).map(|(frame, _)| frame)
+    }
+
+    /// What has been received and not yet handed out, found without
+    /// reading the socket.
+    pub fn arrived(&self) -> Arrived {
+        let received = &self.buf.rbuf[self.rpos..self.rend];
+        if self.data_left > 0 {
+            // The rest of a large `Data` frame, if any of it is here.
+            return if received.is_empty() { Arrived::Nothing } else { Arrived::Body };
+        }
+        let next = if received.is_empty() { &self.next_head[..self.next_len] } else { received };
+        if next.is_empty() {
+            Arrived::Nothing
+        } else if protocol::is_data(next) || protocol::is_data_at(next) {
+            Arrived::Body
+        } else if protocol::is_end(next) {
+            Arrived::End
+        } else {
+            Arrived::Other
+        }
+    }
+
+    /// Waits up to `limit` for the peer to send something (or close);
+    /// false if it sent nothing in that time.
+    pub fn wait_for_more(&self, limit: std::time::Duration) -> Result<bool, WireError> {
+        let stream = self.stream()?;
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // Rounded up: a delay below a millisecond still waits.
+            let timeout = PollTimeout::try_from(left.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX);
+            match poll(&mut [PollFd::new(stream.as_fd(), PollFlags::POLLIN)], timeout) {
+                Ok(n) => return Ok(n > 0),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(std::io::Error::from(e).into()),
+            }
+        }
+    }
+
+    fn receive_frame(&mut self, mut released: Option<&mut usize>) -> Result<(Frame<'_>, Arrived), WireError> {
         loop {
             if self.data_left > 0 {
                 return self.data_part();
@@ -252,8 +299,9 @@ impl Conn {
             {
                 let start = self.rpos;
                 self.rpos += total;
+                let next = self.arrived();
                 let (frame, _) = protocol::decode(&self.buf.rbuf[start..start + total])?.ok_or(WireError::Closed)?;
-                return Ok(frame);
+                return Ok((frame, next));
             }
             self.fill(need.unwrap_or(0))?;
         }
@@ -261,7 +309,7 @@ impl Conn {
 
     /// The next part of the `Data` frame being handed out in parts: what
     /// has arrived of it, after one read if nothing has.
-    fn data_part(&mut self) -> Result<Frame<'_>, WireError> {
+    fn data_part(&mut self) -> Result<(Frame<'_>, Arrived), WireError> {
         if self.rpos == self.rend {
             // Every received byte is used: read into the whole buffer.
             (self.rpos, self.rend) = (0, 0);
@@ -275,7 +323,8 @@ impl Conn {
         let n = self.data_left.min(self.rend - start);
         self.rpos += n;
         self.data_left -= n;
-        Ok(Frame::Data(&self.buf.rbuf[start..start + n]))
+        let next = self.arrived();
+        Ok((Frame::Data(&self.buf.rbuf[start..start + n]), next))
     }
 
     /// Receives until `count` `Release` frames have come; any other frame

@@ -118,6 +118,7 @@ fn handle(req: Request<'_>) -> i32 {
                 socket_timeout: Some(g.spec.socket_timeout),
                 response_timeout: g.spec.config.response_timeout(),
                 request_timeout: g.spec.config.request_timeout,
+                flush_delay: g.spec.config.response_flush_delay,
                 status: &g.status,
                 error_override: dir.error_override.unwrap_or(false),
             };

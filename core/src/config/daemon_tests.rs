@@ -31,6 +31,8 @@ fn defaults_match_mod_wsgi() {
     assert_eq!(d.listen_backlog, 100);
     assert_eq!(d.header_buffer_size, 32768);
     assert_eq!(d.response_buffer_size, 65536);
+    // mod_wsgi 4.9's behaviour (6.0.2 defaults to 5 ms): see docs/directives.md.
+    assert_eq!(d.response_flush_delay, Duration::ZERO);
     assert_eq!(d.send_buffer_size, 0);
     assert_eq!(d.display_name, None);
     assert!(!d.server_metrics);
@@ -63,7 +65,8 @@ fn every_option_is_stored_typed() {
          maximum-requests=1000 startup-timeout=15 shutdown-timeout=10 deadlock-timeout=60 \
          inactivity-timeout=120 request-timeout=60 graceful-timeout=15 eviction-timeout=5 \
          restart-interval=3600 connect-timeout=20 socket-timeout=60 queue-timeout=45 \
-         response-socket-timeout=30 listen-backlog=500 display-name=%{GROUP} \
+         response-socket-timeout=30 response-flush-delay=20 listen-backlog=500 \
+         display-name=%{GROUP} \
          send-buffer-size=1024 receive-buffer-size=2048 header-buffer-size=65536 \
          response-buffer-size=131072 socket-user=#1000 script-user=owner \
          cpu-time-limit=600 cpu-priority=-5 memory-limit=1000000 \
@@ -98,6 +101,7 @@ fn every_option_is_stored_typed() {
     assert_eq!(d.socket_timeout, s(60));
     assert_eq!(d.queue_timeout, s(45));
     assert_eq!(d.response_socket_timeout, s(30));
+    assert_eq!(d.response_flush_delay, Duration::from_millis(20));
     assert_eq!(d.listen_backlog, 500);
     assert_eq!(d.display_name.as_deref(), Some("(wsgi:app)"));
     assert_eq!((d.send_buffer_size, d.receive_buffer_size), (1024, 2048));
@@ -256,6 +260,24 @@ fn response_timeout_falls_back_to_socket_timeout_then_apaches() {
 }
 
 #[test]
+fn response_flush_delay_is_whole_milliseconds() {
+    // mod_wsgi 6.0.2 reads it with atoi as milliseconds and refuses < 0.
+    assert_eq!(parse("a response-flush-delay=0").response_flush_delay, Duration::ZERO);
+    assert_eq!(parse("a response-flush-delay=5").response_flush_delay, Duration::from_millis(5));
+    assert_eq!(parse("a response-flush-delay=1500").response_flush_delay, Duration::from_millis(1500));
+    assert_eq!(
+        error("a response-flush-delay=-1"),
+        "WSGIDaemonProcess: invalid value '-1' for option 'response-flush-delay': \
+         must be a whole number of at least 0"
+    );
+    // atoi would take these as 0 and 5: a unit or a fraction is refused.
+    assert!(error("a response-flush-delay=abc").contains("'response-flush-delay'"));
+    assert!(error("a response-flush-delay=5ms").contains("must be a whole number"));
+    assert!(error("a response-flush-delay=0.005").contains("must be a whole number"));
+    assert!(error("a response-flush-delay=").contains("option 'response-flush-delay' needs a value"));
+}
+
+#[test]
 fn server_metrics_is_on_off() {
     assert!(parse("a server-metrics=ON").server_metrics);
     assert!(!parse("a server-metrics=off").server_metrics);
@@ -267,7 +289,6 @@ fn unknown_duplicate_and_malformed_options() {
     assert_eq!(error("a bogus=1"), "WSGIDaemonProcess: unknown option 'bogus': check its spelling");
     // Options of later mod_wsgi releases that 4.9 does not know.
     assert!(error("a telemetry-interval=5").contains("unknown option"));
-    assert!(error("a response-flush-delay=5").contains("'response-flush-delay' (mod_wsgi 6.0.2) is not supported"));
     assert_eq!(error("a threads=2 threads=3"), "WSGIDaemonProcess: option 'threads' is given more than once: keep one");
     assert!(error("a threads").contains("found 'threads'"));
     assert!(error("a =3").contains("found '=3'"));

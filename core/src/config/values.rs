@@ -69,7 +69,13 @@ impl<'a> Field<'a> {
         Ok(std::time::Duration::from_secs(u64::from(n)))
     }
 
-    /// An absolute path (starting with `/`).
+    /// A whole number of milliseconds, as mod_wsgi writes its sub-second
+    /// options (`response-flush-delay=`).
+    pub fn milliseconds(&self, value: &str) -> Result<std::time::Duration, ConfigError> {
+        let n = self.number::<u32>(value, 0, i32::MAX as u32)?;
+        Ok(std::time::Duration::from_millis(u64::from(n)))
+    }
+
     /// Seconds as a positive decimal number (`0.005`), as
     /// `sys.setswitchinterval()` takes them.
     pub fn positive_seconds(&self, value: &str) -> Result<std::time::Duration, ConfigError> {
@@ -82,6 +88,7 @@ impl<'a> Field<'a> {
             .ok_or_else(|| self.invalid(value, "a positive number of seconds, such as 0.005"))
     }
 
+    /// An absolute path (starting with `/`).
     pub fn absolute_path(&self, value: &str) -> Result<String, ConfigError> {
         const EXPECTED: &str = "must be an absolute path starting with '/'";
         let value = self.non_empty(value, EXPECTED)?;
@@ -195,6 +202,10 @@ mod tests {
         assert_eq!(f.seconds("0").unwrap().as_secs(), 0);
         assert_eq!(f.seconds("300").unwrap().as_secs(), 300);
         assert!(f.seconds("-1").is_err());
+        assert_eq!(f.milliseconds("0").unwrap(), std::time::Duration::ZERO);
+        assert_eq!(f.milliseconds("25").unwrap().as_micros(), 25_000);
+        assert!(f.milliseconds("-1").is_err());
+        assert!(f.milliseconds("0.5").is_err());
         assert_eq!(f.absolute_path("/x").unwrap(), "/x");
         assert!(f.absolute_path("x").is_err());
         assert!(f.absolute_path("").is_err());
