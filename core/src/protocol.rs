@@ -285,6 +285,11 @@ pub fn is_data(buf: &[u8]) -> bool {
     buf.first() == Some(&kind::DATA)
 }
 
+/// Whether the frame starting `buf` is a `Body` (from its type alone).
+pub fn is_body(buf: &[u8]) -> bool {
+    buf.first() == Some(&kind::BODY)
+}
+
 /// Whether the frame starting `buf` is an `End` (from its type alone).
 pub fn is_end(buf: &[u8]) -> bool {
     buf.first() == Some(&kind::END)

@@ -90,8 +90,18 @@ impl RequestIo for SocketIo {
             self.conn.send(&Frame::ReadBody(want));
             self.conn.flush().map_err(gone)?;
             let mut released = 0;
-            let frame = self.conn.recv_counting(Some(&mut released)).map_err(gone)?;
+            let direct = self.conn.recv_body_into(buf, &mut released).map_err(gone);
             self.window.released(released);
+            let frame = match direct? {
+                Some(0) => Frame::Body(&[]),
+                Some(n) => return Ok(n),
+                None => {
+                    let mut released = 0;
+                    let frame = self.conn.recv_counting(Some(&mut released)).map_err(gone)?;
+                    self.window.released(released);
+                    frame
+                }
+            };
             match frame {
                 Frame::Body([]) => self.body_done = true,
                 Frame::Body(data) => {

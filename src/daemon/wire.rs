@@ -385,6 +385,58 @@ impl Conn {
         }
     }
 
+    /// Receives the next frame's payload straight into `dest` if it is a
+    /// `Body` that fits there, so that the kernel's copy is the only one
+    /// (through the receive buffer, a large body would also be copied out
+    /// of it, and the buffer grown and zeroed for it). `Release` frames
+    /// before it are counted into `released`. `Ok(None)`: the next frame
+    /// is another, or larger than `dest`, and is left for `recv_counting`.
+    pub fn recv_body_into(&mut self, dest: &mut [u8], released: &mut usize) -> Result<Option<usize>, WireError> {
+        if self.data_left > 0 {
+            return Ok(None);
+        }
+        loop {
+            self.restart_if_used();
+            if self.take_release() {
+                *released += 1;
+                continue;
+            }
+            let have = self.rend - self.rpos;
+            if have >= HEADER_LEN {
+                break;
+            }
+            // Only the header's missing bytes: the payload goes to `dest`.
+            if self.rpos + HEADER_LEN > self.buf.rbuf.len() {
+                self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
+                (self.rpos, self.rend) = (0, have);
+            }
+            let n = self.receive(self.rend, self.rpos + HEADER_LEN, false, MsgFlags::empty())?;
+            if n == 0 {
+                return Err(WireError::Closed);
+            }
+            self.rend += n;
+        }
+        let head = &self.buf.rbuf[self.rpos..self.rend];
+        let len = protocol::frame_len(head)?.unwrap_or(HEADER_LEN) - HEADER_LEN;
+        if !protocol::is_body(head) || len > dest.len() {
+            return Ok(None);
+        }
+        self.rpos += HEADER_LEN;
+        let here = len.min(self.rend - self.rpos);
+        dest[..here].copy_from_slice(&self.buf.rbuf[self.rpos..self.rpos + here]);
+        self.rpos += here;
+        let fd = self.fd();
+        let mut got = here;
+        while got < len {
+            let n = recv_into(fd, &mut [IoSliceMut::new(&mut dest[got..len])], MsgFlags::empty(), &mut self.fds)?;
+            if n == 0 {
+                return Err(WireError::Closed);
+            }
+            got += n;
+        }
+        Ok(Some(len))
+    }
+
     /// Passes over a `Release` frame at the front of what is received.
     fn take_release(&mut self) -> bool {
         let found = self.buf.rbuf[self.rpos..self.rend].starts_with(&protocol::RELEASE_FRAME);
@@ -441,30 +493,41 @@ impl Conn {
         let mut iov =
             [IoSliceMut::new(&mut self.buf.rbuf[from..to]), IoSliceMut::new(&mut self.next_head[..HEADER_LEN])];
         let iov = if head { &mut iov[..] } else { &mut iov[..1] };
-        let mut control = ControlBuffer([0; CONTROL_SPACE]);
-        let msg = loop {
-            match recvmsg::<()>(fd, iov, Some(&mut control.0), MsgFlags::MSG_CMSG_CLOEXEC | flags) {
-                Err(Errno::EINTR) => continue,
-                result => break result.map_err(std::io::Error::from)?,
+        recv_into(fd, iov, flags, &mut self.fds)
+    }
+}
+
+/// One recvmsg on `fd` into `iov`, keeping any descriptors that came in
+/// `fds`.
+fn recv_into(
+    fd: RawFd,
+    iov: &mut [IoSliceMut<'_>],
+    flags: MsgFlags,
+    fds: &mut std::collections::VecDeque<OwnedFd>,
+) -> Result<usize, WireError> {
+    let mut control = ControlBuffer([0; CONTROL_SPACE]);
+    let msg = loop {
+        match recvmsg::<()>(fd, iov, Some(&mut control.0), MsgFlags::MSG_CMSG_CLOEXEC | flags) {
+            Err(Errno::EINTR) => continue,
+            result => break result.map_err(std::io::Error::from)?,
+        }
+    };
+    // Descriptors cut off by a full control buffer would be lost
+    // silently; a peer that sends more than a frame needs is broken.
+    let cmsgs = msg.cmsgs().map_err(|_| WireError::Unexpected("too many passed descriptors"))?;
+    for cmsg in cmsgs {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            for fd in received {
+                // SAFETY: a descriptor the kernel just installed in this
+                // process for us; it becomes an OwnedFd exactly once.
+                fds.push_back(unsafe { OwnedFd::from_raw_fd(fd) });
             }
-        };
-        // Descriptors cut off by a full control buffer would be lost
-        // silently; a peer that sends more than a frame needs is broken.
-        let cmsgs = msg.cmsgs().map_err(|_| WireError::Unexpected("too many passed descriptors"))?;
-        for cmsg in cmsgs {
-            if let ControlMessageOwned::ScmRights(fds) = cmsg {
-                for fd in fds {
-                    // SAFETY: a descriptor the kernel just installed in this
-                    // process for us; it becomes an OwnedFd exactly once.
-                    self.fds.push_back(unsafe { OwnedFd::from_raw_fd(fd) });
-                }
-                if self.fds.len() > MAX_FDS {
-                    return Err(WireError::Unexpected("descriptors without SendFile frames"));
-                }
+            if fds.len() > MAX_FDS {
+                return Err(WireError::Unexpected("descriptors without SendFile frames"));
             }
         }
-        Ok(msg.bytes)
     }
+    Ok(msg.bytes)
 }
 
 /// Whether the peer of a kept connection has sent something or closed it:
