@@ -17,6 +17,11 @@ use common::*;
 /// them through start_response's write() instead.
 const CHUNKS_APP: &str = include_str!("apps/daemon_window/chunks.py");
 
+/// Reads its body in pieces of the size in the query string and, between
+/// reads, sends each piece three times over; then `|total|sha256` of what
+/// it read. Body frames then come after the window's `Release` frames.
+const RELAY_APP: &str = include_str!("apps/daemon_window/relay.py");
+
 /// The body `CHUNKS_APP` sends for `seed` and `total` bytes.
 fn pattern(seed: u64, total: usize) -> Vec<u8> {
     (0..total as u64).map(|i| ((seed + i * 7 + i / 251) % 256) as u8).collect()
@@ -37,10 +42,12 @@ fn start(module: Module, options: &str) -> Apache {
     ApacheBuilder::new()
         .module(module)
         .file("scripts/chunks.wsgi", CHUNKS_APP)
+        .file("scripts/relay.wsgi", RELAY_APP)
         .conf(&format!(
             "LoadModule deflate_module /usr/lib/apache2/modules/mod_deflate.so
 WSGIDaemonProcess window processes=1 threads=1 display-name=%{{GROUP}} {options}
 WSGIScriptAlias /chunks {{root}}/scripts/chunks.wsgi process-group=window
+WSGIScriptAlias /relay {{root}}/scripts/relay.wsgi process-group=window
 WSGIScriptAlias /deflated {{root}}/scripts/chunks.wsgi process-group=window
 <Location /deflated>
     SetOutputFilter DEFLATE
@@ -78,6 +85,31 @@ fn a_large_body_in_chunks_of_every_size_arrives_intact() {
 #[test]
 fn a_large_body_from_write_arrives_intact() {
     check_body("/chunks/write", 2, MIXED);
+}
+
+#[test]
+fn a_body_read_between_large_writes_arrives_whole() {
+    let apache = server();
+    let body = pattern(21, 3_000_000);
+    let digest = {
+        let mut sha = std::process::Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sha256sum");
+        sha.stdin.take().expect("stdin").write_all(&body).expect("write to sha256sum");
+        let out = sha.wait_with_output().expect("sha256sum output");
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    };
+    // Pieces smaller than, equal to and larger than what one `Body` frame
+    // carries (256 KiB).
+    for size in [8_192usize, 65_536, 262_144, 300_000, 1_000_000] {
+        let resp = apache.post(&format!("/relay?{size}"), "application/octet-stream", &body);
+        assert_eq!(resp.status, 200, "{}", apache.error_log());
+        let trailer = format!("|{}|{digest}", body.len());
+        assert!(resp.body.ends_with(trailer.as_bytes()), "read {size} at a time: trailer differs");
+        assert_eq!(resp.body.len(), 3 * body.len() + trailer.len(), "read {size} at a time: length");
+    }
 }
 
 #[test]
