@@ -21,6 +21,7 @@
 //! - [`text`]: bytes from the server as Rust text.
 //! - [`telemetry`]: stop reasons, request time buckets and latency quantiles.
 //! - [`status_page`]: the `wsgi-status` page in HTML, JSON and Prometheus text.
+//! - [`spares`]: per-request things kept for later requests, shared by a process's threads.
 
 pub mod alias;
 pub mod auth;
@@ -37,6 +38,7 @@ pub mod proxy_headers;
 pub mod request_body;
 pub mod request_environ;
 pub mod script_file;
+pub mod spares;
 pub mod status_page;
 pub mod supervision;
 pub mod telemetry;

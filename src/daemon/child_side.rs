@@ -279,13 +279,6 @@ fn daemon_err(e: WireError) -> Relay {
     }
 }
 
-/// The most asked of Apache's input filters at once. The core filter
-/// reads the client socket into an 8000-byte bucket per read and holds
-/// every bucket of a call until it returns; their blocks then stay with
-/// the connection's allocator. A whole `ReadBody` (256 KiB) at once left
-/// about 32 such blocks per connection (1.3 MiB in a busy child).
-const READ_STEP: usize = 32 * 1024;
-
 /// Reads up to `body.len()` bytes for a `ReadBody`: one read that waits,
 /// then whatever else has already arrived, so a large body does not cost a
 /// round trip per network read. An error met after some bytes is kept in
@@ -298,11 +291,9 @@ fn read_body(io: &mut ApacheIo, body: &mut [u8], deferred: &mut Option<String>) 
         IoError::Read(r) => r,
         other => other.to_string(),
     };
-    let len = body.len();
-    let step = |from: usize| from..len.min(from + READ_STEP);
-    let mut got = io.read(&mut body[step(0)]).map_err(reason)?;
+    let mut got = io.read(body).map_err(reason)?;
     while got > 0 && got < body.len() {
-        match io.read_available(&mut body[step(got)]) {
+        match io.read_available(&mut body[got..]) {
             Ok(Some(n)) if n > 0 => got += n,
             Ok(_) => break,
             Err(e) => {

@@ -24,8 +24,6 @@
 //! - `daemon_side.rs`: a daemon process's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
 //! - `window.rs`: the shared memory large response bodies travel through.
-//! - `spares.rs`: per-request memory kept for later requests, shared by a
-//!   process's threads.
 //! - `body_buffer.rs`: the Apache child's buffers for request body bytes.
 
 pub mod accounts;
@@ -41,7 +39,6 @@ pub mod os;
 pub mod process;
 pub mod resources;
 pub mod service;
-pub mod spares;
 pub mod spec;
 pub mod status;
 pub mod supervisor;

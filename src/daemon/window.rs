@@ -4,7 +4,6 @@
 //! there and answers `Release`. A body byte is copied once on the way
 //! instead of into the socket, out of it, and on.
 
-use super::spares::Spares;
 use super::wire::{Conn, WireError};
 use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
@@ -15,6 +14,7 @@ use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use wsgi_core::protocol::Frame;
+use wsgi_core::spares::Spares;
 
 /// A window is this many slots of `SLOT` bytes; a `DataAt` uses one slot.
 pub const SLOT: usize = 64 * 1024;
@@ -89,7 +89,7 @@ impl Ring {
 
 /// Rings kept between requests once every slot of them has been
 /// released: as many as responses used one at once.
-static SPARE: Spares<Ring> = Spares::new(16);
+static SPARE: Spares<Ring, 16> = Spares::new();
 
 /// The daemon's side of one request's window: the ring (taken from the
 /// thread on first use), the next slot, and the slots in flight.

@@ -1,6 +1,5 @@
 //! One protocol connection: buffered frames over a UNIX stream socket.
 
-use super::spares::Spares;
 use crate::common::log::LogLevel;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -9,6 +8,7 @@ use std::io::{IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{self, Frame, HEADER_LEN, ProtocolError};
+use wsgi_core::spares::Spares;
 
 /// Why a connection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +85,7 @@ const READ_AHEAD: usize = 64 * 1024;
 /// connection per request would otherwise zero a fresh 64 KiB each time,
 /// which costs more than relaying a small response; shared by the
 /// threads, they are as many as connections were open at once.
-static SPARE: Spares<(Vec<u8>, Vec<u8>)> = Spares::new(64);
+static SPARE: Spares<(Vec<u8>, Vec<u8>), 64> = Spares::new();
 
 impl Conn {
     pub fn new(stream: UnixStream) -> Self {
