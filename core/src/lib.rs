@@ -22,6 +22,7 @@
 //! - [`text`]: bytes from the server as Rust text.
 //! - [`telemetry`]: stop reasons, request time buckets and latency quantiles.
 //! - [`status_page`]: the `wsgi-status` page in HTML, JSON and Prometheus text.
+//! - [`spares`]: per-request things kept for later requests, shared by a process's threads.
 
 pub mod alias;
 pub mod auth;
@@ -39,6 +40,7 @@ pub mod request_body;
 pub mod request_environ;
 pub mod response_flush;
 pub mod script_file;
+pub mod spares;
 pub mod status_page;
 pub mod supervision;
 pub mod telemetry;

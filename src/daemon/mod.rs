@@ -24,6 +24,7 @@
 //! - `daemon_side.rs`: a daemon process's side of one request.
 //! - `wire.rs`: framed connections (the frames are `wsgi_core::protocol`).
 //! - `window.rs`: the shared memory large response bodies travel through.
+//! - `body_buffer.rs`: the Apache child's buffers for request body bytes.
 
 pub mod accounts;
 pub mod body_buffer;

@@ -9,12 +9,12 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::sys::stat::{SFlag, fstat};
-use std::cell::RefCell;
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use wsgi_core::protocol::Frame;
+use wsgi_core::spares::Spares;
 
 /// A window is this many slots of `SLOT` bytes; a `DataAt` uses one slot.
 pub const SLOT: usize = 64 * 1024;
@@ -87,11 +87,9 @@ impl Ring {
     }
 }
 
-thread_local! {
-    /// This thread's ring, kept between requests once every slot of it
-    /// has been released.
-    static SPARE: RefCell<Option<Ring>> = const { RefCell::new(None) };
-}
+/// Rings kept between requests once every slot of them has been
+/// released: as many as responses used one at once.
+static SPARE: Spares<Ring, 16> = Spares::new();
 
 /// The daemon's side of one request's window: the ring (taken from the
 /// thread on first use), the next slot, and the slots in flight.
@@ -115,7 +113,7 @@ impl Sender {
             return false;
         }
         if self.ring.is_none() {
-            self.ring = SPARE.with(|r| r.borrow_mut().take()).or_else(|| Ring::create().ok());
+            self.ring = SPARE.take().or_else(|| Ring::create().ok());
             self.unavailable = self.ring.is_none();
         }
         self.ring.is_some()
@@ -173,7 +171,7 @@ impl Drop for Sender {
         if self.in_flight == 0
             && let Some(ring) = self.ring.take()
         {
-            SPARE.with(|r| *r.borrow_mut() = Some(ring));
+            SPARE.give_back(ring);
         }
     }
 }

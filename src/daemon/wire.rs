@@ -4,12 +4,12 @@ use crate::common::log::LogLevel;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr, recvmsg, send, sendmsg};
-use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use wsgi_core::protocol::{self, Frame, HEADER_LEN, ProtocolError};
 use wsgi_core::response_flush::Arrived;
+use wsgi_core::spares::Spares;
 
 /// Why a connection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -82,18 +82,15 @@ const KEEP_AT_MOST: usize = 320 * 1024;
 /// How much a read asks for when the next frame's size is not known yet.
 const READ_AHEAD: usize = 64 * 1024;
 
-thread_local! {
-    /// The buffers of this thread's last connection. A connection per
-    /// request would otherwise zero a fresh 64 KiB each time, which costs
-    /// more than relaying a small response.
-    static SPARE: RefCell<Option<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(None) };
-}
+/// The buffers of ended connections, for the process's next ones. A
+/// connection per request would otherwise zero a fresh 64 KiB each time,
+/// which costs more than relaying a small response; shared by the
+/// threads, they are as many as connections were open at once.
+static SPARE: Spares<(Vec<u8>, Vec<u8>), 64> = Spares::new();
 
 impl Conn {
     pub fn new(stream: UnixStream) -> Self {
-        let (rbuf, wbuf) = SPARE
-            .with(|s| s.borrow_mut().take())
-            .unwrap_or_else(|| (vec![0; 64 * 1024], Vec::with_capacity(16 * 1024)));
+        let (rbuf, wbuf) = SPARE.take().unwrap_or_else(|| (vec![0; 64 * 1024], Vec::with_capacity(16 * 1024)));
         Self {
             stream: Some(stream),
             buf: Buffers { rbuf, wbuf },
@@ -569,7 +566,7 @@ pub fn level_from_wire(n: u8) -> LogLevel {
 }
 
 /// A connection's receive (zeroed once when it grows) and send buffers,
-/// handed to the thread's next connection when it ends.
+/// kept for a later connection when it ends.
 struct Buffers {
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
@@ -583,8 +580,7 @@ impl Drop for Buffers {
             if wbuf.capacity() >= KEEP_AT_MOST {
                 wbuf = Vec::with_capacity(16 * 1024);
             }
-            let rbuf = std::mem::take(&mut self.rbuf);
-            SPARE.with(|s| *s.borrow_mut() = Some((rbuf, wbuf)));
+            SPARE.give_back((std::mem::take(&mut self.rbuf), wbuf));
         }
     }
 }

@@ -47,11 +47,6 @@ const char *wsgi_shim_server_version(void)
     return AP_SERVER_BASEREVISION;
 }
 
-long wsgi_shim_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status)
-{
-    return wsgi_shim_read_body_ex(r, bb, buf, len, 1, status);
-}
-
 long wsgi_shim_read_body_ex(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, int block, apr_status_t *status)
 {
     apr_size_t total = 0;

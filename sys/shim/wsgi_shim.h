@@ -43,10 +43,8 @@ int wsgi_shim_brigade_append_file(apr_bucket_brigade *bb, apr_pool_t *pool, int 
 const char *wsgi_shim_server_version(void);
 
 /* Reads at most `len` bytes of request body through the input filters.
- * Returns the count read, 0 at end of body, or -1 with *status set. */
-long wsgi_shim_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status);
-/* As wsgi_shim_read_body; with block == 0 it returns -2 when no byte is
- * available without waiting. */
+ * Returns the count read, 0 at end of body, or -1 with *status set; with
+ * block == 0, -2 when no byte is available without waiting. */
 long wsgi_shim_read_body_ex(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, int block, apr_status_t *status);
 
 #endif
