@@ -90,19 +90,18 @@ impl RequestIo for SocketIo {
             self.conn.send(&Frame::ReadBody(want));
             self.conn.flush().map_err(gone)?;
             let mut released = 0;
-            let direct = self.conn.recv_body_into(buf, &mut released).map_err(gone);
-            self.window.released(released);
-            let frame = match direct? {
-                Some(0) => Frame::Body(&[]),
-                Some(n) => return Ok(n),
-                None => {
-                    let mut released = 0;
-                    let frame = self.conn.recv_counting(Some(&mut released)).map_err(gone)?;
+            let frame = match self.conn.recv_body_into(buf, &mut released) {
+                Ok(Some(0)) => Ok(Frame::Body(&[])),
+                Ok(Some(n)) => {
                     self.window.released(released);
-                    frame
+                    return Ok(n);
                 }
+                // Not a body that fits `buf`: through the receive buffer.
+                Ok(None) => self.conn.recv_counting(Some(&mut released)),
+                Err(e) => Err(e),
             };
-            match frame {
+            self.window.released(released);
+            match frame.map_err(gone)? {
                 Frame::Body([]) => self.body_done = true,
                 Frame::Body(data) => {
                     // Straight into the caller's buffer; only what does not

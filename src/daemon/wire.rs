@@ -369,9 +369,8 @@ impl Conn {
     /// false when nothing came.
     fn receive_arrived(&mut self) -> bool {
         self.restart_if_used();
-        if self.rpos > 0 && self.buf.rbuf.len() - self.rend < READ_AHEAD {
-            self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
-            (self.rpos, self.rend) = (0, self.rend - self.rpos);
+        if self.buf.rbuf.len() - self.rend < READ_AHEAD {
+            self.move_to_front();
         }
         match self.receive(self.rend, self.buf.rbuf.len(), false, MsgFlags::MSG_DONTWAIT) {
             Ok(n) if n > 0 => {
@@ -404,8 +403,7 @@ impl Conn {
             }
             // Only the header's missing bytes: the payload goes to `dest`.
             if self.rpos + HEADER_LEN > self.buf.rbuf.len() {
-                self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
-                (self.rpos, self.rend) = (0, have);
+                self.move_to_front();
             }
             let n = self.receive(self.rend, self.rpos + HEADER_LEN, false, MsgFlags::empty())?;
             if n == 0 {
@@ -434,6 +432,15 @@ impl Conn {
         Ok(Some(len))
     }
 
+    /// Moves the received bytes not yet used to the front of the buffer,
+    /// to make room after them.
+    fn move_to_front(&mut self) {
+        if self.rpos > 0 {
+            self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
+            (self.rpos, self.rend) = (0, self.rend - self.rpos);
+        }
+    }
+
     /// Passes over a `Release` frame at the front of what is received.
     fn take_release(&mut self) -> bool {
         let found = self.buf.rbuf[self.rpos..self.rend].starts_with(&protocol::RELEASE_FRAME);
@@ -459,10 +466,8 @@ impl Conn {
     fn fill(&mut self, frame_len: usize) -> Result<(), WireError> {
         let pending = self.rend - self.rpos;
         let room = frame_len.max(pending + READ_AHEAD);
-        if self.rpos > 0 && self.rpos + room > self.buf.rbuf.len() {
-            self.buf.rbuf.copy_within(self.rpos..self.rend, 0);
-            self.rpos = 0;
-            self.rend = pending;
+        if self.rpos + room > self.buf.rbuf.len() {
+            self.move_to_front();
         }
         if self.buf.rbuf.len() < self.rpos + room {
             self.buf.rbuf.resize(self.rpos + room, 0);
