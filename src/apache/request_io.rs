@@ -126,10 +126,10 @@ impl<'r> ApacheIo<'r> {
     /// Adds `len` bytes at `data` to the response without reading them
     /// here: they may be memory another process writes to (a daemon's
     /// window), which only the server's output touches. They go out with
-    /// the next `send_added`, or `write`.
+    /// the next `send_added` or `pass_added`, or `write`.
     ///
     /// # Safety
-    /// `data..data + len` must stay mapped until `send_added` returns.
+    /// `data..data + len` must stay mapped until that call returns.
     pub unsafe fn add_from(&mut self, data: *const u8, len: usize) -> Result<(), IoError> {
         if self.answered {
             return Ok(());
@@ -145,8 +145,8 @@ impl<'r> ApacheIo<'r> {
         self.sent += len as u64;
         self.queued += len;
         // SAFETY: a transient bucket over the caller's bytes, which stay
-        // mapped until the pass in `send_added`; filters that keep it past
-        // the pass copy it (set-aside).
+        // mapped until the next pass; filters that keep it past the pass
+        // copy it (set-aside).
         unsafe { ffi::wsgi_shim_brigade_append_transient(self.output, data.cast(), len) };
         Ok(())
     }

@@ -160,7 +160,10 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
         let mut started = false;
         let mut body = None;
         let sent_at = Instant::now();
-        match relay(&mut conn, &mut io, &mut started, &mut body, target) {
+        let result = relay(&mut conn, &mut io, &mut started, &mut body, target);
+        // Once the response has started, its status is already sent.
+        let unless_started = |code: u32| if started { ffi::OK } else { code };
+        match result {
             Ok(status) => {
                 // The daemon sends nothing after the last frame but Goodbye.
                 if let Some(kept) = conn.keep()
@@ -218,9 +221,8 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
             Err(Relay::Daemon(WireError::Closed))
                 if !target.request_timeout.is_zero() && sent_at.elapsed() >= target.request_timeout =>
             {
-                let status = if started { ffi::OK } else { ffi::HTTP_GATEWAY_TIME_OUT };
                 return refuse(
-                    status,
+                    unless_started(ffi::HTTP_GATEWAY_TIME_OUT),
                     format!(
                         "Daemon process '{}' stopped this request after its request-timeout of {} seconds.",
                         target.group,
@@ -229,9 +231,8 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
                 );
             }
             Err(Relay::Io(e)) if is_timeout(&e) => {
-                let status = if started { ffi::OK } else { ffi::HTTP_GATEWAY_TIME_OUT };
                 return refuse(
-                    status,
+                    unless_started(ffi::HTTP_GATEWAY_TIME_OUT),
                     format!(
                         "Timeout when reading response from daemon process '{}' (socket-timeout {} seconds).",
                         target.group,
@@ -240,16 +241,20 @@ pub fn run(req: Request, target: &Target<'_>, vars: &crate::python::environ::Var
                 );
             }
             Err(Relay::Io(e)) | Err(Relay::Daemon(WireError::Io(e))) => {
-                let status = if started { ffi::OK } else { ffi::HTTP_BAD_GATEWAY };
-                return refuse(status, format!("Daemon process '{}' connection failed: {e}.", target.group));
+                return refuse(
+                    unless_started(ffi::HTTP_BAD_GATEWAY),
+                    format!("Daemon process '{}' connection failed: {e}.", target.group),
+                );
             }
             Err(Relay::Daemon(e)) => {
                 let what = match e {
                     WireError::Closed => "closed the connection before sending a complete response; the daemon process probably died (see earlier log lines)".to_string(),
                     other => format!("failed: {other}"),
                 };
-                let status = if started { ffi::OK } else { ffi::HTTP_BAD_GATEWAY };
-                return refuse(status, format!("Daemon process '{}' {what}.", target.group));
+                return refuse(
+                    unless_started(ffi::HTTP_BAD_GATEWAY),
+                    format!("Daemon process '{}' {what}.", target.group),
+                );
             }
         }
     }
