@@ -200,13 +200,7 @@ fn in_interpreter(py: Python<'_>, c: &ScriptCall, io: &SharedIo) -> Result<Answe
                 Obtained::Reloaded => Some("Reloading Python script file"),
             };
             if let Some(what) = what {
-                let line = format!(
-                    "mod_wsgi (pid={}, process='', application='{}'): {what} '{}'.",
-                    std::process::id(),
-                    c.application_group,
-                    c.script
-                );
-                log(py, io, LogLevel::Info, &line);
+                log(py, io, LogLevel::Info, &script::load_line("", &c.application_group, what, &c.script));
             }
             module
         }

@@ -213,26 +213,13 @@ fn in_interpreter(
     };
     let app = match script::module(py, &script) {
         Ok((module, how)) => {
-            // The pid only when logged: it is a system call.
-            let pid = std::process::id;
             let what = match how {
                 Obtained::Cached => None,
-                Obtained::Loaded => Some(format!(
-                    "mod_wsgi (pid={}, process='{}', application='{}'): Loading Python script file '{}'.",
-                    pid(),
-                    call.process_group,
-                    call.application_group,
-                    call.script_path
-                )),
-                Obtained::Reloaded => Some(format!(
-                    "mod_wsgi (pid={}, process='{}', application='{}'): Reloading WSGI script '{}'.",
-                    pid(),
-                    call.process_group,
-                    call.application_group,
-                    call.script_path
-                )),
+                Obtained::Loaded => Some("Loading Python script file"),
+                Obtained::Reloaded => Some("Reloading WSGI script"),
             };
-            if let Some(line) = what {
+            if let Some(what) = what {
+                let line = script::load_line(&call.process_group, &call.application_group, what, &call.script_path);
                 log(py, io, LogLevel::Info, &line);
             }
             script::application(&module, &call.script_path, &call.callable)

@@ -14,7 +14,6 @@ pub use wsgi_core::preloads::Preload;
 /// keeps going: a request will try again and report it). True when every
 /// script loaded.
 pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) -> bool {
-    let pid = std::process::id();
     let mut all_loaded = true;
     for p in scripts {
         let entered = match interpreters::enter(&p.application_group, super::interpreter_setup::setup) {
@@ -37,10 +36,7 @@ pub fn run(process_group: &str, scripts: &[Preload], case_sensitive: bool) -> bo
             match script::module(py, &s) {
                 Ok(_) => log_process(
                     LogLevel::Info,
-                    &format!(
-                        "mod_wsgi (pid={pid}, process='{process_group}', application='{}'): Loading Python script file '{}'.",
-                        p.application_group, p.path
-                    ),
+                    &script::load_line(process_group, &p.application_group, "Loading Python script file", &p.path),
                 ),
                 Err(e) => {
                     all_loaded = false;

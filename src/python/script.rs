@@ -114,6 +114,15 @@ pub enum Obtained {
     Reloaded,
 }
 
+/// mod_wsgi's info line for a script file loaded into `application` of
+/// daemon group `process` ('' outside one): "`what` 'script'".
+pub fn load_line(process: &str, application: &str, what: &str, script: &str) -> String {
+    format!(
+        "mod_wsgi (pid={}, process='{process}', application='{application}'): {what} '{script}'.",
+        std::process::id()
+    )
+}
+
 /// The script's module, loaded (or reloaded) as needed.
 pub fn module<'py>(py: Python<'py>, s: &Script<'_>) -> Result<(Bound<'py, PyModule>, Obtained), ScriptError> {
     let load_err = |err| ScriptError::Load { path: s.path.to_string(), err };
